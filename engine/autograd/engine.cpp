@@ -1,0 +1,168 @@
+// The backward engine: collects the graph reachable from the roots with an explicit stack (no
+// recursion, so a 10,000-step unrolled chain is fine), counts each node's consumers, then runs
+// nodes in topological order (Kahn), summing the gradients that flow into each input.
+#include <unordered_map>
+
+#include "engine/autograd/grad_mode.h"
+#include "engine/autograd/node.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/reduce.h"
+
+namespace stackgrad {
+
+SavedTensor::SavedTensor(const Tensor& t, std::string saved_by)
+    : tensor_(t), version_(t.defined() ? t.storage()->version() : 0), saved_by_(std::move(saved_by)) {}
+
+Tensor SavedTensor::get() const {
+  if (tensor_.defined() && tensor_.storage()->version() != version_)
+    fail("autograd: a tensor saved by ", saved_by_, " for backward (", describe(tensor_),
+         ") was modified in place after it was saved (version ", tensor_.storage()->version(),
+         ", saved at version ", version_, "); clone() it before writing to it");
+  return tensor_;
+}
+
+std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
+  Tensor g = grads[0];
+  if (!g.defined()) return {};
+  SG_CHECK(g.shape() == leaf_->shape, "autograd: gradient of shape ", shape_str(g.shape()),
+           " does not match its leaf of shape ", shape_str(leaf_->shape));
+  if (leaf_->grad) {
+    Tensor sum = add(Tensor(leaf_->grad), g);
+    leaf_->grad = sum.impl();
+  } else {
+    // Own the gradient: it may alias a tensor the caller still holds.
+    leaf_->grad = g.clone().impl();
+  }
+  return {};
+}
+
+std::vector<Tensor> FunctionNode::apply(std::vector<Tensor>&& grads) {
+  SG_CHECK(fn_ != nullptr, "autograd: backward through ", name(),
+           " a second time; its saved tensors were freed. Pass retain_graph=true to the first "
+           "backward() call");
+  for (size_t i = 0; i < grads.size(); ++i)
+    if (!grads[i].defined())
+      grads[i] = zeros(outputs[i].shape, Options(outputs[i].dtype, outputs[i].device));
+  return fn_(grads);
+}
+
+bool any_requires_grad(const std::vector<Tensor>& inputs) {
+  if (!grad_enabled()) return false;
+  for (const auto& t : inputs)
+    if (t.requires_grad()) return true;
+  return false;
+}
+
+namespace {
+
+Edge edge_for(const Tensor& t) {
+  if (!t.defined() || !t.requires_grad()) return {};
+  if (t.grad_fn()) return {t.grad_fn(), t.impl()->output_nr};
+  return {std::make_shared<AccumulateGrad>(t.impl()), 0};
+}
+
+}  // namespace
+
+void record(const std::string& name, const std::vector<Tensor>& inputs,
+            const std::vector<Tensor>& outputs, FunctionNode::Backward backward) {
+  if (!any_requires_grad(inputs)) return;
+  auto node = std::make_shared<FunctionNode>(name, std::move(backward));
+  for (const auto& t : inputs) node->next_edges.push_back(edge_for(t));
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor& out = outputs[i];
+    node->outputs.push_back({out.shape(), out.dtype(), out.device()});
+    if (!is_floating(out.dtype())) continue;  // integer outputs (indices) carry no gradient
+    out.impl()->requires_grad = true;
+    out.impl()->grad_fn = node;
+    out.impl()->output_nr = static_cast<int>(i);
+  }
+}
+
+void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
+                  bool retain_graph) {
+  NoGradGuard no_grad;
+  // Gradients waiting for each node, indexed by output number.
+  std::unordered_map<Node*, std::vector<Tensor>> pending;
+  std::unordered_map<Node*, int> consumers;
+  std::vector<std::shared_ptr<Node>> stack;
+
+  auto add_grad = [&](const Edge& e, const Tensor& g) {
+    auto& slot = pending[e.fn.get()];
+    if (slot.size() <= static_cast<size_t>(e.input_nr)) slot.resize(std::max<size_t>(e.input_nr + 1, std::max<size_t>(1, e.fn->outputs.size())));
+    slot[e.input_nr] = slot[e.input_nr].defined() ? add(slot[e.input_nr], g) : g;
+  };
+
+  std::vector<Edge> root_edges;
+  for (size_t i = 0; i < roots.size(); ++i) {
+    const Tensor& r = roots[i];
+    SG_CHECK(r.requires_grad(), "backward: tensor ", describe(r),
+             " does not require grad and has no grad_fn");
+    root_edges.push_back(edge_for(r));
+  }
+
+  // 1. Discover the graph and count, for every node, how many edges point at it.
+  std::unordered_map<Node*, bool> seen;
+  for (const auto& e : root_edges) {
+    if (!seen[e.fn.get()]) {
+      seen[e.fn.get()] = true;
+      stack.push_back(e.fn);
+    }
+  }
+  while (!stack.empty()) {
+    auto node = std::move(stack.back());
+    stack.pop_back();
+    for (const auto& e : node->next_edges) {
+      if (!e.fn) continue;
+      ++consumers[e.fn.get()];
+      if (!seen[e.fn.get()]) {
+        seen[e.fn.get()] = true;
+        stack.push_back(e.fn);
+      }
+    }
+  }
+
+  // 2. Seed the roots and run every node once all its consumers have delivered.
+  std::vector<std::shared_ptr<Node>> ready;
+  for (size_t i = 0; i < roots.size(); ++i) {
+    add_grad(root_edges[i], grads[i]);
+  }
+  for (const auto& e : root_edges)
+    if (consumers[e.fn.get()] == 0) {
+      consumers[e.fn.get()] = -1;  // queued
+      ready.push_back(e.fn);
+    }
+  while (!ready.empty()) {
+    auto node = std::move(ready.back());
+    ready.pop_back();
+    std::vector<Tensor> in_grads = std::move(pending[node.get()]);
+    pending.erase(node.get());
+    if (in_grads.size() < std::max<size_t>(1, node->outputs.size()))
+      in_grads.resize(std::max<size_t>(1, node->outputs.size()));
+    std::vector<Tensor> out_grads = node->apply(std::move(in_grads));
+    if (!retain_graph) node->release();
+    SG_CHECK(out_grads.size() == node->next_edges.size() || out_grads.empty(), "autograd: ",
+             node->name(), " returned ", out_grads.size(), " gradients for ",
+             node->next_edges.size(), " inputs");
+    for (size_t i = 0; i < out_grads.size(); ++i) {
+      const Edge& e = node->next_edges[i];
+      if (!e.fn) continue;
+      if (out_grads[i].defined()) add_grad(e, out_grads[i]);
+      if (--consumers[e.fn.get()] == 0) ready.push_back(e.fn);
+    }
+  }
+}
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
+  Tensor g = gradient;
+  if (!g.defined()) {
+    SG_CHECK(numel() == 1, "backward: gradient can be implied only for a one-element tensor; ",
+             describe(*this), " needs an explicit gradient");
+    g = ones(shape(), Options(dtype(), device()));
+  }
+  SG_CHECK(g.shape() == shape(), "backward: gradient shape ", shape_str(g.shape()),
+           " does not match tensor shape ", shape_str(shape()));
+  check_same_dtype("backward", *this, g);
+  run_backward({*this}, {g}, retain_graph);
+}
+
+}  // namespace stackgrad

@@ -1,0 +1,190 @@
+#include "engine/dispatch/dispatch.h"
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+
+namespace stackgrad {
+
+namespace {
+
+constexpr const char* kOpNames[] = {
+#define SG_KERNEL_OP(name) #name,
+#define SG_COMPOSITE_OP(name) #name,
+#include "engine/dispatch/ops/view.def"
+#include "engine/dispatch/ops/elementwise.def"
+#include "engine/dispatch/ops/reduce.def"
+#include "engine/dispatch/ops/shape.def"
+#include "engine/dispatch/ops/matmul.def"
+#include "engine/dispatch/ops/nn.def"
+#include "engine/dispatch/ops/random.def"
+#include "engine/dispatch/ops/sparse.def"
+#include "engine/dispatch/ops/linalg.def"
+#undef SG_KERNEL_OP
+#undef SG_COMPOSITE_OP
+    "",  // keeps the array non-empty while families are empty
+};
+
+constexpr bool kOpHasKernel[] = {
+#define SG_KERNEL_OP(name) true,
+#define SG_COMPOSITE_OP(name) false,
+#include "engine/dispatch/ops/view.def"
+#include "engine/dispatch/ops/elementwise.def"
+#include "engine/dispatch/ops/reduce.def"
+#include "engine/dispatch/ops/shape.def"
+#include "engine/dispatch/ops/matmul.def"
+#include "engine/dispatch/ops/nn.def"
+#include "engine/dispatch/ops/random.def"
+#include "engine/dispatch/ops/sparse.def"
+#include "engine/dispatch/ops/linalg.def"
+#undef SG_KERNEL_OP
+#undef SG_COMPOSITE_OP
+    false,
+};
+
+using Table = std::array<std::array<KernelFn, kNumBackends>, kNumOps + 1>;
+
+Table& raw_table() {
+  static Table table{};
+  return table;
+}
+
+// Fills the table once, on first use, from the explicit per-family registration functions.
+Table& table() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+#define SG_CALL_REGISTER(family) \
+  register_reference_##family(); \
+  register_cpu_##family();
+    SG_FOR_EACH_OP_FAMILY(SG_CALL_REGISTER)
+#undef SG_CALL_REGISTER
+  });
+  return raw_table();
+}
+
+thread_local bool t_reference_kernels = false;
+
+int debug_level() {
+  static const int level = [] {
+    const char* s = std::getenv("STACKGRAD_DEBUG");
+    return s ? std::atoi(s) : 0;
+  }();
+  return level;
+}
+
+std::string describe_args(const std::vector<Tensor>& ts) {
+  std::string s;
+  for (size_t i = 0; i < ts.size(); ++i) {
+    if (i) s += ", ";
+    s += ts[i].defined() ? describe(ts[i]) : "undefined";
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string_view op_name(OpId op) { return kOpNames[static_cast<int>(op)]; }
+bool op_has_kernel(OpId op) { return kOpHasKernel[static_cast<int>(op)]; }
+
+std::vector<OpId> all_ops() {
+  std::vector<OpId> ops;
+  for (int i = 0; i < kNumOps; ++i) ops.push_back(static_cast<OpId>(i));
+  return ops;
+}
+
+OpId op_by_name(std::string_view name) {
+  for (int i = 0; i < kNumOps; ++i)
+    if (kOpNames[i] == name) return static_cast<OpId>(i);
+  fail("op_by_name: no op named '", name, "' in the op list");
+}
+
+const char* backend_name(Backend b) {
+  switch (b) {
+    case Backend::reference: return "reference";
+    case Backend::cpu: return "cpu";
+    case Backend::cuda: return "cuda";
+  }
+  return "?";
+}
+
+void register_kernel(OpId op, Backend backend, KernelFn fn) {
+  SG_CHECK(op_has_kernel(op), "register_kernel: op ", op_name(op),
+           " is a composite op and takes no kernel");
+  raw_table()[static_cast<int>(op)][static_cast<int>(backend)] = fn;
+}
+
+KernelFn find_kernel(OpId op, Backend backend) {
+  return table()[static_cast<int>(op)][static_cast<int>(backend)];
+}
+
+bool has_kernel(OpId op, Backend backend) { return find_kernel(op, backend) != nullptr; }
+
+Backend backend_for(Device device) {
+  if (device.is_cuda()) return Backend::cuda;
+  return t_reference_kernels ? Backend::reference : Backend::cpu;
+}
+
+ReferenceKernels::ReferenceKernels() : previous_(t_reference_kernels) { t_reference_kernels = true; }
+ReferenceKernels::~ReferenceKernels() { t_reference_kernels = previous_; }
+bool ReferenceKernels::active() { return t_reference_kernels; }
+
+TensorArg make_arg(const Tensor& t) {
+  TensorArg a;
+  a.data = t.raw_data();
+  a.dtype = t.dtype();
+  a.ndim = static_cast<int>(t.dim());
+  a.numel = t.numel();
+  for (int d = 0; d < a.ndim; ++d) {
+    a.shape[d] = t.shape()[d];
+    a.strides[d] = t.strides()[d];
+  }
+  return a;
+}
+
+void run_kernel(OpId op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
+                const OpAttrs& attrs) {
+  SG_CHECK(!inputs.empty() || !outputs.empty(), op_name(op), ": kernel called with no tensors");
+  Device device = (inputs.empty() ? outputs : inputs).front().device();
+  for (const auto& t : inputs)
+    SG_CHECK(t.device() == device, op_name(op), ": expected all tensors on ", device.str(),
+             ", got one on ", t.device().str());
+  for (const auto& t : outputs)
+    SG_CHECK(t.device() == device, op_name(op), ": expected all tensors on ", device.str(),
+             ", got an output on ", t.device().str());
+  Backend backend = backend_for(device);
+  KernelFn fn = find_kernel(op, backend);
+  SG_CHECK(fn != nullptr, op_name(op), ": no kernel for backend ", backend_name(backend),
+           " (device ", device.str(), ")");
+
+  std::vector<TensorArg> in_args, out_args;
+  in_args.reserve(inputs.size());
+  out_args.reserve(outputs.size());
+  for (const auto& t : inputs) in_args.push_back(make_arg(t));
+  for (const auto& t : outputs) out_args.push_back(make_arg(t));
+
+  const int level = debug_level();
+  auto start = std::chrono::steady_clock::now();
+  fn(KernelCall{in_args, out_args, attrs});
+  if (level >= 1) {
+    std::fprintf(stderr, "[stackgrad] %s on %s (%s): in (%s) -> out (%s)",
+                 std::string(op_name(op)).c_str(), device.str().c_str(), backend_name(backend),
+                 describe_args(inputs).c_str(), describe_args(outputs).c_str());
+    if (level >= 2) {
+      double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+      double bytes = 0;
+      for (const auto& t : inputs) bytes += double(t.numel()) * t.element_size();
+      for (const auto& t : outputs) bytes += double(t.numel()) * t.element_size();
+      std::fprintf(stderr, " %.1f us, %.2f GB/s", us, us > 0 ? bytes / (us * 1e3) : 0.0);
+    }
+    std::fputc('\n', stderr);
+  }
+}
+
+void run_kernel(OpId op, std::initializer_list<Tensor> inputs, std::initializer_list<Tensor> outputs,
+                const OpAttrs& attrs) {
+  run_kernel(op, std::vector<Tensor>(inputs), std::vector<Tensor>(outputs), attrs);
+}
+
+}  // namespace stackgrad

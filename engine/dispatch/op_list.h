@@ -1,0 +1,49 @@
+// The op list: the one place every op is named. Each family keeps its entries in
+// engine/dispatch/ops/<family>.def as
+//   SG_KERNEL_OP(name)     an op with kernels in the kernel table (reference, cpu, later cuda)
+//   SG_COMPOSITE_OP(name)  an op written with other ops (views, matmul on bmm, losses, ...)
+// The list feeds the OpId enum, the kernel table, the op tests and the benchmarks.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#define SG_FOR_EACH_OP_FAMILY(X) \
+  X(view)                        \
+  X(elementwise)                 \
+  X(reduce)                      \
+  X(shape)                       \
+  X(matmul)                      \
+  X(nn)                          \
+  X(random)                      \
+  X(sparse)                      \
+  X(linalg)
+
+namespace stackgrad {
+
+enum class OpId : int {
+#define SG_KERNEL_OP(name) name,
+#define SG_COMPOSITE_OP(name) name,
+#include "engine/dispatch/ops/view.def"
+#include "engine/dispatch/ops/elementwise.def"
+#include "engine/dispatch/ops/reduce.def"
+#include "engine/dispatch/ops/shape.def"
+#include "engine/dispatch/ops/matmul.def"
+#include "engine/dispatch/ops/nn.def"
+#include "engine/dispatch/ops/random.def"
+#include "engine/dispatch/ops/sparse.def"
+#include "engine/dispatch/ops/linalg.def"
+#undef SG_KERNEL_OP
+#undef SG_COMPOSITE_OP
+  count_
+};
+
+constexpr int kNumOps = static_cast<int>(OpId::count_);
+
+std::string_view op_name(OpId op);
+bool op_has_kernel(OpId op);  // false for composite ops
+std::vector<OpId> all_ops();
+// Looks an op up by name; error if unknown.
+OpId op_by_name(std::string_view name);
+
+}  // namespace stackgrad

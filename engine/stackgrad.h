@@ -1,0 +1,11 @@
+// The whole engine in one include.
+#pragma once
+
+#include "engine/autograd/grad_mode.h"
+#include "engine/autograd/node.h"
+#include "engine/core/tensor.h"
+#include "engine/dispatch/dispatch.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/random.h"
+#include "engine/ops/reduce.h"
+#include "engine/runtime/parallel.h"
