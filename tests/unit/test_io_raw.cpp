@@ -18,20 +18,20 @@
 #include "engine/io/safetensors.h"
 
 namespace sg_io = stackgrad::io;
-using stackgrad::DType;
 using sg_io::RawArray;
+using stackgrad::DType;
 using Bytes = std::vector<uint8_t>;
 
 // Runs `statement`, which must throw stackgrad::Error whose message contains `needle`.
-#define EXPECT_ERROR(statement, needle)                                                  \
-  do {                                                                                   \
-    try {                                                                                \
-      statement;                                                                         \
-      ADD_FAILURE() << "expected stackgrad::Error containing \"" << (needle) << "\"";    \
-    } catch (const stackgrad::Error& e) {                                                \
-      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)                   \
-          << "message: " << e.what() << "\nexpected to contain: " << (needle);           \
-    }                                                                                    \
+#define EXPECT_ERROR(statement, needle)                                               \
+  do {                                                                                \
+    try {                                                                             \
+      statement;                                                                      \
+      ADD_FAILURE() << "expected stackgrad::Error containing \"" << (needle) << "\""; \
+    } catch (const stackgrad::Error& e) {                                             \
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos)                \
+          << "message: " << e.what() << "\nexpected to contain: " << (needle);        \
+    }                                                                                 \
   } while (0)
 
 namespace {
@@ -203,20 +203,20 @@ TEST(Npy, ParsesVersion2And3Headers) {
 TEST(Npy, AcceptsNumpySpellingVariants) {
   const Bytes four = {1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0};
   // Python 2 long literals, double quotes, keys in another order, no trailing comma.
-  EXPECT_EQ(parse_npy(npy_with_header("{'descr': '<i4', 'fortran_order': False, 'shape': (3L,), }",
-                                      four))
-                .shape,
-            std::vector<int64_t>({3}));
+  EXPECT_EQ(
+      parse_npy(npy_with_header("{'descr': '<i4', 'fortran_order': False, 'shape': (3L,), }", four))
+          .shape,
+      std::vector<int64_t>({3}));
   EXPECT_EQ(parse_npy(npy_with_header("{\"shape\": (1, 3), \"fortran_order\": False, "
                                       "\"descr\": \"<i4\"}",
                                       four))
                 .shape,
             std::vector<int64_t>({1, 3}));
   // Fortran order is accepted where it is the same bytes as C order.
-  EXPECT_EQ(parse_npy(npy_with_header("{'descr': '<i4', 'fortran_order': True, 'shape': (3, 1), }",
-                                      four))
-                .shape,
-            std::vector<int64_t>({3, 1}));
+  EXPECT_EQ(
+      parse_npy(npy_with_header("{'descr': '<i4', 'fortran_order': True, 'shape': (3, 1), }", four))
+          .shape,
+      std::vector<int64_t>({3, 1}));
 }
 
 TEST(Npy, BigEndianIsByteSwapped) {
@@ -235,8 +235,7 @@ TEST(Npy, BoolBytesAreNormalized) {
 TEST(Npy, ReadsFilesWrittenByNumpy) {
   EXPECT_EQ(sg_io::read_npy(fixture("f32_2x3.npy")),
             make_array<float>({2, 3}, {-1.0f, -0.5f, 0.0f, 0.5f, 1.0f, 1.5f}));
-  EXPECT_EQ(sg_io::read_npy(fixture("f64_4.npy")),
-            make_array<double>({4}, {0.0, 0.25, 0.5, 0.75}));
+  EXPECT_EQ(sg_io::read_npy(fixture("f64_4.npy")), make_array<double>({4}, {0.0, 0.25, 0.5, 0.75}));
   const RawArray i32 = make_array<int32_t>({5}, {-2, -1, 0, 1, 2});
   EXPECT_EQ(sg_io::read_npy(fixture("i32_5.npy")), i32);
   EXPECT_EQ(sg_io::read_npy(fixture("v2_i32_5.npy")), i32);
@@ -262,7 +261,9 @@ TEST(Npy, RejectsNumpyFilesItCannotRepresent) {
 
 TEST(Npy, ErrorsNameTheFileAndTheProblem) {
   const Bytes f4x2(8, 0);
-  auto with = [&](const std::string& dict, const Bytes& data) { return npy_with_header(dict, data); };
+  auto with = [&](const std::string& dict, const Bytes& data) {
+    return npy_with_header(dict, data);
+  };
   const std::string ok_tail = "'fortran_order': False, 'shape': (2,), }";
 
   EXPECT_ERROR(parse_npy(to_bytes("PK\x03\x04 not numpy"), "weights.npy"),
@@ -285,13 +286,12 @@ TEST(Npy, ErrorsNameTheFileAndTheProblem) {
                "duplicate key 'descr'");
   EXPECT_ERROR(parse_npy(with("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,), }", f4x2)),
                "fortran_order must be True or False");
-  EXPECT_ERROR(parse_npy(with("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), } x",
-                              f4x2)),
+  EXPECT_ERROR(parse_npy(with("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), } x", f4x2)),
                "unexpected bytes after the closing '}'");
 
-  EXPECT_ERROR(parse_npy(with("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }",
-                              Bytes(16))),
-               "Fortran order is not supported; save with np.ascontiguousarray");
+  EXPECT_ERROR(
+      parse_npy(with("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", Bytes(16))),
+      "Fortran order is not supported; save with np.ascontiguousarray");
 
   EXPECT_ERROR(parse_npy(with("{'descr': '<c8', " + ok_tail, Bytes(16))),
                "unsupported dtype '<c8' (complex64)");
@@ -307,8 +307,7 @@ TEST(Npy, ErrorsNameTheFileAndTheProblem) {
 
   const std::string head = "{'descr': '<f4', 'fortran_order': False, 'shape': ";
   EXPECT_ERROR(parse_npy(with(head + "(-2,), }", f4x2)), "negative dimension");
-  EXPECT_ERROR(parse_npy(with(head + "(99999999999999999999,), }", f4x2)),
-               "does not fit in int64");
+  EXPECT_ERROR(parse_npy(with(head + "(99999999999999999999,), }", f4x2)), "does not fit in int64");
   EXPECT_ERROR(parse_npy(with(head + "(4294967296, 4294967296), }", f4x2)),
                "has more elements than fit in int64");
   EXPECT_ERROR(parse_npy(with(head + "(2305843009213693952, 2), }", f4x2)),
@@ -316,8 +315,7 @@ TEST(Npy, ErrorsNameTheFileAndTheProblem) {
   EXPECT_ERROR(parse_npy(with(head + "(1000000,), }", f4x2)),
                "data is truncated: shape [1000000] of f32 needs 4000000 bytes but only 8 follow");
   EXPECT_ERROR(parse_npy(with(head + "(3,), }", f4x2)), "needs 12 bytes but only 8");
-  EXPECT_ERROR(parse_npy(with(head + "(1,), }", f4x2)),
-               "4 trailing bytes after the array data");
+  EXPECT_ERROR(parse_npy(with(head + "(1,), }", f4x2)), "4 trailing bytes after the array data");
   EXPECT_ERROR(parse_npy(with(head + "(2), }", f4x2)), "not a tuple; write (n,)");
   EXPECT_ERROR(parse_npy(with(head + "[2], }", f4x2)), "shape must be a tuple, not a list");
   EXPECT_ERROR(parse_npy(with(head + "(2.0,), }", f4x2)), "dimensions must be integers");
@@ -329,9 +327,8 @@ TEST(Npy, EveryTruncationIsAnError) {
   expect_every_prefix_rejected(read_bytes(fixture("v2_i32_5.npy")), parse);
   expect_every_prefix_rejected(read_bytes(fixture("bool_3.npy")), parse);
   const Bytes gz = read_bytes(fixture("f32_2x3.npy.gz"));
-  expect_every_prefix_rejected(gz, [](const Bytes& b) {
-    sg_io::gunzip(b.data(), b.size(), 1 << 20, "test.npy.gz");
-  });
+  expect_every_prefix_rejected(
+      gz, [](const Bytes& b) { sg_io::gunzip(b.data(), b.size(), 1 << 20, "test.npy.gz"); });
 }
 
 TEST(Npy, EncodeRejectsInconsistentArrays) {
@@ -430,8 +427,7 @@ TEST(Gzip, RejectsBadStreams) {
   EXPECT_ERROR(sg_io::gunzip(corrupt.data(), corrupt.size(), limit), "corrupt gzip data");
   Bytes garbage = gz;
   garbage.push_back('!');
-  EXPECT_ERROR(sg_io::gunzip(garbage.data(), garbage.size(), limit),
-               "1 bytes of trailing garbage");
+  EXPECT_ERROR(sg_io::gunzip(garbage.data(), garbage.size(), limit), "1 bytes of trailing garbage");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,8 +464,8 @@ TEST(Safetensors, ReadsFileWrittenByPythonPackage) {
   // Tensors come in the order of their data in the file, not alphabetically.
   std::vector<std::string> names;
   for (const auto& [name, array] : file.tensors) names.push_back(name);
-  EXPECT_EQ(names, std::vector<std::string>(
-                       {"idx", "bias", "empty", "weight", "count", "bytes", "mask"}));
+  EXPECT_EQ(names,
+            std::vector<std::string>({"idx", "bias", "empty", "weight", "count", "bytes", "mask"}));
   auto get = [&](const std::string& name) {
     for (const auto& [n, array] : file.tensors) {
       if (n == name) return array;
@@ -506,48 +502,42 @@ TEST(Safetensors, ErrorsNameTheFileAndTheProblem) {
   EXPECT_ERROR(parse_st(st_file("{" + a4 + "," + a4 + "}", four)), "duplicate tensor name 'a'");
   EXPECT_ERROR(parse_st(st_file("{" + a4 + ",}", four)), "trailing comma");
   EXPECT_ERROR(parse_st(st_file("{" + a4 + "} x", four)), "unexpected bytes after the value");
-  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}})",
-                                Bytes(2))),
-               "tensor 'a': unsupported dtype 'BF16' (supported: F32, F64, I32, I64, U8, BOOL)");
-  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"Q7","shape":[1],"data_offsets":[0,2]}})",
-                                Bytes(2))),
-               "unknown dtype 'Q7'");
-  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,8]}})",
-                                four)),
+  EXPECT_ERROR(
+      parse_st(st_file(R"({"a":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}})", Bytes(2))),
+      "tensor 'a': unsupported dtype 'BF16' (supported: F32, F64, I32, I64, U8, BOOL)");
+  EXPECT_ERROR(
+      parse_st(st_file(R"({"a":{"dtype":"Q7","shape":[1],"data_offsets":[0,2]}})", Bytes(2))),
+      "unknown dtype 'Q7'");
+  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,8]}})", four)),
                "tensor 'a': data_offsets [0, 8] run past the data buffer of 4 bytes");
-  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}})",
-                                four)),
+  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[4,0]}})", four)),
                "end before they begin");
-  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})",
-                                four)),
+  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,4]}})", four)),
                "hold 4 bytes but shape [2] of F32 needs 8");
   EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]},)"
                                 R"("b":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",
                                 four)),
                "tensors 'a' and 'b' overlap");
-  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})",
-                                four)),
+  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[2,4]}})", four)),
                "2 bytes of the data buffer before tensor 'a' belong to no tensor");
-  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})",
-                                four)),
+  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}})", four)),
                "2 trailing bytes after the last tensor");
   EXPECT_ERROR(parse_st(st_file("{}", four)), "4 trailing bytes");
   EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"U8","shape":[4294967296,4294967296],)"
                                 R"("data_offsets":[0,4]}})",
                                 four)),
                "has more elements than fit in int64");
-  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"U8","shape":[4.0],"data_offsets":[0,4]}})",
-                                four)),
-               "a shape dimension must be an integer, got a floating-point number");
-  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[-1,4]}})",
-                                four)),
+  EXPECT_ERROR(
+      parse_st(st_file(R"({"a":{"dtype":"U8","shape":[4.0],"data_offsets":[0,4]}})", four)),
+      "a shape dimension must be an integer, got a floating-point number");
+  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[-1,4]}})", four)),
                "a data offset must be a non-negative integer, got a negative number");
-  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4,4]}})",
-                                four)),
-               "data_offsets must hold exactly 2 integers, got 3");
-  EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"U8","shape":["4"],"data_offsets":[0,4]}})",
-                                four)),
-               "must be a non-negative integer, not a string");
+  EXPECT_ERROR(
+      parse_st(st_file(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4,4]}})", four)),
+      "data_offsets must hold exactly 2 integers, got 3");
+  EXPECT_ERROR(
+      parse_st(st_file(R"({"a":{"dtype":"U8","shape":["4"],"data_offsets":[0,4]}})", four)),
+      "must be a non-negative integer, not a string");
   EXPECT_ERROR(parse_st(st_file(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4],)"
                                 R"("foo":1}})",
                                 four)),
@@ -575,10 +565,10 @@ TEST(Safetensors, ErrorsNameTheFileAndTheProblem) {
 }
 
 TEST(Safetensors, AcceptsEscapesNullMetadataAndEmptyFiles) {
-  const sg_io::SafetensorsFile file = parse_st(st_file(
-      R"( {"__metadata__":null, "caf\u00e9 \ud83d\ude00 \/\"\\":{"dtype":"U8","shape":[2],)"
-      R"("data_offsets":[0,2]}} )",
-      Bytes({5, 6})));
+  const sg_io::SafetensorsFile file = parse_st(
+      st_file(R"( {"__metadata__":null, "caf\u00e9 \ud83d\ude00 \/\"\\":{"dtype":"U8","shape":[2],)"
+              R"("data_offsets":[0,2]}} )",
+              Bytes({5, 6})));
   ASSERT_EQ(file.tensors.size(), 1u);
   EXPECT_EQ(file.tensors[0].first, "caf\xc3\xa9 \xf0\x9f\x98\x80 /\"\\");
   EXPECT_TRUE(file.metadata.empty());

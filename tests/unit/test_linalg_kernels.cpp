@@ -1,25 +1,26 @@
 // Properties of the linear algebra kernels in kernels/cpu/linalg.h: factorizations multiply
 // back, bases are orthonormal, spectra match closed forms and the dense solvers, and errors
 // name the function and the sizes.
-#include "kernels/cpu/linalg.h"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <functional>
 #include <limits>
 #include <numbers>
 #include <random>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "engine/core/error.h"
+#include "kernels/cpu/linalg.h"
 
-namespace sg = stackgrad;
 namespace k = stackgrad::kernels;
 
 namespace {
@@ -172,7 +173,8 @@ SparseSym random_graph_laplacian(int64_t n, int64_t extra, uint64_t seed) {
   std::uniform_int_distribution<int64_t> node(0, n - 1);
   std::uniform_real_distribution<double> weight(0.5, 1.5);
   std::set<std::pair<int64_t, int64_t>> edges;
-  for (int64_t i = 0; i < n; ++i) edges.insert({std::min(i, (i + 1) % n), std::max(i, (i + 1) % n)});
+  for (int64_t i = 0; i < n; ++i)
+    edges.insert({std::min(i, (i + 1) % n), std::max(i, (i + 1) % n)});
   for (int64_t i = 0; i < n; ++i)
     for (int64_t e = 0; e < extra; ++e) {
       const int64_t j = node(gen);
@@ -391,8 +393,8 @@ TYPED_TEST(LinalgTyped, SolveTriangularAllFlagCombinations) {
         }
       }
     std::vector<T> abuf = to_buffer<T>(a, n + 2), bbuf = to_buffer<T>(b, nrhs + 1);
-    k::solve_triangular<T>(n, nrhs, abuf.data(), n + 2, bbuf.data(), nrhs + 1, upper,
-                           transpose_a, unit);
+    k::solve_triangular<T>(n, nrhs, abuf.data(), n + 2, bbuf.data(), nrhs + 1, upper, transpose_a,
+                           unit);
     const Mat x = from_buffer(bbuf.data(), n, nrhs, nrhs + 1);
     const Mat op = transpose_a ? transpose(tri) : tri;
     EXPECT_LT(max_abs_diff(matmul(op, x), b), kTol<T>)
@@ -408,7 +410,7 @@ TEST(LinalgTriangular, ZeroDiagonalAndEmpty) {
   EXPECT_NE(msg.find("solve_triangular: zero on the diagonal at row 1 of the 2x2"),
             std::string::npos)
       << msg;
-  EXPECT_EQ(b[0], 1.0);  // b untouched on error
+  EXPECT_EQ(b[0], 1.0);                                               // b untouched on error
   k::solve_triangular<double>(2, 1, a, 2, b, 1, false, false, true);  // unit: fine
   EXPECT_EQ(b[1], 2.0 - 3.0 * 1.0);
   k::solve_triangular<double>(0, 3, nullptr, 0, nullptr, 3, true, true, false);
@@ -529,7 +531,7 @@ void check_svd(const Mat& a, bool full, double tol, const std::string& what) {
 
 TYPED_TEST(LinalgTyped, SvdReconstructsWithOrthonormalFactors) {
   using T = TypeParam;
-  const std::vector<std::pair<int64_t, int64_t>> shapes = {{8, 5}, {5, 8}, {6, 6}, {1, 4},
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {{8, 5}, {5, 8}, {6, 6},  {1, 4},
                                                            {4, 1}, {1, 1}, {30, 12}};
   for (const auto& [m, n] : shapes)
     for (bool full : {false, true})
@@ -669,7 +671,10 @@ TEST(LinalgCg, JacobiPreconditionerHelpsBadScaling) {
 }
 
 TEST(LinalgCg, EdgeCasesAndErrors) {
-  auto ident = [](const double* x, double* y) { y[0] = x[0]; y[1] = x[1]; };
+  auto ident = [](const double* x, double* y) {
+    y[0] = x[0];
+    y[1] = x[1];
+  };
   double b0[2] = {0.0, 0.0}, x[2] = {5.0, -1.0};
   auto res = k::conjugate_gradient(2, ident, b0, x, 1e-10, 10);
   EXPECT_TRUE(res.converged);
@@ -687,10 +692,14 @@ TEST(LinalgCg, EdgeCasesAndErrors) {
   EXPECT_FALSE(res.converged);
   EXPECT_DOUBLE_EQ(res.residual_norm, 1.0);
 
-  auto indefinite = [](const double* x, double* y) { y[0] = x[0]; y[1] = -x[1]; };
+  auto indefinite = [](const double* x, double* y) {
+    y[0] = x[0];
+    y[1] = -x[1];
+  };
   double z[2] = {0.0, 0.0}, bb[2] = {0.0, 1.0};
-  EXPECT_NE(error_message([&] { k::conjugate_gradient(2, indefinite, bb, z, 1e-10, 10); })
-                .find("conjugate_gradient: operator is not positive definite"),
+  EXPECT_NE(error_message([&] {
+              k::conjugate_gradient(2, indefinite, bb, z, 1e-10, 10);
+            }).find("conjugate_gradient: operator is not positive definite"),
             std::string::npos);
   k::conjugate_gradient<double>(0, ident, nullptr, nullptr, 1e-10, 10);
 }
@@ -709,7 +718,12 @@ void check_eigenpairs(const SparseSym& a, int64_t kk, const std::vector<T>& valu
   double scale = 0.0;
   for (T t : values) scale = std::max(scale, std::abs(double(t)));
   for (int64_t j = 0; j < kk; ++j) {
-    for (int64_t i = 0; i < n; ++i) x[i] = v(i, j);
+    int64_t arg = 0;  // the sign convention: the largest-magnitude entry is positive
+    for (int64_t i = 0; i < n; ++i) {
+      x[i] = v(i, j);
+      if (std::abs(x[i]) > std::abs(x[arg])) arg = i;
+    }
+    EXPECT_GT(x[arg], 0.0) << what << " pair " << j;
     a.apply(x.data(), y.data());
     double r = 0.0;
     for (int64_t i = 0; i < n; ++i) {
@@ -752,8 +766,7 @@ TYPED_TEST(LinalgTyped, EigshRandomGraphMatchesDenseEigh) {
   const double tol = kIsF64<T> ? 1e-12 : 1e-6;
   const auto res = k::eigsh_topk(n, kk, apply, values.data(), vectors.data(), 7, tol, 500);
   EXPECT_TRUE(res.converged) << res.max_residual;
-  for (int64_t i = 0; i < kk; ++i)
-    EXPECT_NEAR(values[i], w[n - 1 - i], kTol<T> * w[n - 1]) << i;
+  for (int64_t i = 0; i < kk; ++i) EXPECT_NEAR(values[i], w[n - 1 - i], kTol<T> * w[n - 1]) << i;
   check_eigenpairs<T>(l, kk, values, vectors, kIsF64<T> ? 1e-9 : 1e-4, "graph");
 
   // Largest magnitude on an indefinite operator: shift the Laplacian by -0.6 λ_max.
@@ -765,8 +778,7 @@ TYPED_TEST(LinalgTyped, EigshRandomGraphMatchesDenseEigh) {
   std::vector<double> mags(w);
   for (double& x : mags) x -= shift;
   std::sort(mags.begin(), mags.end(), [](double p, double q) { return std::abs(p) > std::abs(q); });
-  const auto res2 =
-      k::eigsh_topk(n, kk, shifted, values.data(), vectors.data(), 8, tol, 500, true);
+  const auto res2 = k::eigsh_topk(n, kk, shifted, values.data(), vectors.data(), 8, tol, 500, true);
   EXPECT_TRUE(res2.converged) << res2.max_residual;
   for (int64_t i = 0; i < kk; ++i) EXPECT_NEAR(values[i], mags[i], kTol<T> * w[n - 1]) << i;
   EXPECT_LT(values[kk - 1], 0.0);  // the magnitude ranking reaches the negative end
@@ -901,10 +913,166 @@ TEST(LinalgSvds, RankDeficientCompletesU) {
   EXPECT_LT(orthonormality_error(from_buffer(u.data(), m, 3, 3)), 1e-10);
   EXPECT_LT(orthonormality_error(from_buffer(v.data(), n, 3, 3)), 1e-10);
   EXPECT_NE(error_message([&] {
-              k::svds_topk(m, n, 21, apply_a, apply_at, u.data(), s.data(), v.data(), 0, 1e-8,
-                           10);
+              k::svds_topk(m, n, 21, apply_a, apply_at, u.data(), s.data(), v.data(), 0, 1e-8, 10);
             }).find("svds_topk: need 0 <= k <= min(m, n), got k=21 for a 30x20 operator"),
             std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The accuracy and timing table of docs/kernels/linalg.md. Disabled by default; run with
+//   --gtest_also_run_disabled_tests --gtest_filter='LinalgReport.*'
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+TEST(LinalgReport, DISABLED_AccuracyAndTime) {
+  using Clock = std::chrono::steady_clock;
+  for (int64_t n : {50, 200, 400}) {
+    const Mat a = random_symmetric(n, n);
+    const auto t0 = Clock::now();
+    auto [w, v] = run_eigh<double>(a);
+    const double t = seconds_since(t0);
+    Mat vw = v;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) vw(i, j) *= w[j];
+    const double norm = std::max(std::abs(w.front()), std::abs(w.back()));
+    auto [wf, vf] = run_eigh<float>(a);
+    Mat vwf = vf;
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < n; ++j) vwf(i, j) *= wf[j];
+    std::printf("eigh n=%lld: f64 |AV-VW|/|A| %.1e |VtV-I| %.1e (%.3f s); f32 %.1e %.1e\n",
+                static_cast<long long>(n), max_abs_diff(matmul(a, v), vw) / norm,
+                orthonormality_error(v), t, max_abs_diff(matmul(a, vf), vwf) / norm,
+                orthonormality_error(vf));
+  }
+  {
+    const int64_t n = 400;
+    const Mat a = random_spd(n, 5);
+    std::vector<double> l = a.d;
+    auto t0 = Clock::now();
+    k::cholesky<double>(n, l.data(), n, false);
+    double t = seconds_since(t0);
+    const Mat lm = from_buffer(l.data(), n, n, n);
+    std::printf("cholesky n=%lld: |LLt-A|/|A| %.1e (%.3f s)\n", static_cast<long long>(n),
+                max_abs_diff(matmul(lm, transpose(lm)), a) / max_abs(a), t);
+    Mat g = random_matrix(n, n, 6);
+    for (int64_t i = 0; i < n; ++i) g(i, i) += 2.0;
+    const Mat b = random_matrix(n, 3, 7);
+    std::vector<double> lu = g.d, x = b.d, inv = g.d;
+    t0 = Clock::now();
+    k::solve<double>(n, 3, lu.data(), n, x.data(), 3);
+    t = seconds_since(t0);
+    std::printf("solve n=%lld nrhs=3: |AX-B| %.1e (%.3f s)\n", static_cast<long long>(n),
+                max_abs_diff(matmul(g, from_buffer(x.data(), n, 3, 3)), b), t);
+    t0 = Clock::now();
+    k::inverse<double>(n, inv.data(), n);
+    t = seconds_since(t0);
+    std::printf("inverse n=%lld: |A A^-1 - I| %.1e (%.3f s)\n", static_cast<long long>(n),
+                max_abs_diff(matmul(g, from_buffer(inv.data(), n, n, n)), identity(n)), t);
+  }
+  for (const auto& [m, n] : std::vector<std::pair<int64_t, int64_t>>{{200, 80}, {150, 150}}) {
+    const Mat a = random_matrix(m, n, m + n);
+    const int64_t kk = std::min(m, n);
+    std::vector<double> q(m * kk), r(kk * n), u(m * kk), s(kk), vt(kk * n);
+    auto t0 = Clock::now();
+    k::qr<double>(m, n, a.d.data(), n, q.data(), r.data(), true);
+    double t = seconds_since(t0);
+    const Mat qm = from_buffer(q.data(), m, kk, kk);
+    std::printf("qr %lldx%lld: |QR-A| %.1e |QtQ-I| %.1e (%.3f s)\n", static_cast<long long>(m),
+                static_cast<long long>(n),
+                max_abs_diff(matmul(qm, from_buffer(r.data(), kk, n, n)), a),
+                orthonormality_error(qm), t);
+    t0 = Clock::now();
+    k::svd<double>(m, n, a.d.data(), n, u.data(), s.data(), vt.data());
+    t = seconds_since(t0);
+    Mat us = from_buffer(u.data(), m, kk, kk);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < kk; ++j) us(i, j) *= s[j];
+    const Mat vtm = from_buffer(vt.data(), kk, n, n);
+    std::printf("svd %lldx%lld: |USVt-A|/s0 %.1e |UtU-I| %.1e |VVt-I| %.1e (%.3f s)\n",
+                static_cast<long long>(m), static_cast<long long>(n),
+                max_abs_diff(matmul(us, vtm), a) / s[0],
+                orthonormality_error(from_buffer(u.data(), m, kk, kk)),
+                orthonormality_error(transpose(vtm)), t);
+  }
+  for (double shift : {0.1, 0.01}) {
+    const int64_t n = 10000;
+    auto apply = [&](const double* x, double* y) {
+      for (int64_t i = 0; i < n; ++i) {
+        double sum = (2.0 + shift) * x[i];
+        if (i > 0) sum -= x[i - 1];
+        if (i + 1 < n) sum -= x[i + 1];
+        y[i] = sum;
+      }
+    };
+    std::vector<double> b(n), x(n, 0.0), ax(n);
+    for (int64_t i = 0; i < n; ++i) b[i] = std::sin(0.01 * i) + 0.5;
+    const auto t0 = Clock::now();
+    const auto res = k::conjugate_gradient(n, apply, b.data(), x.data(), 1e-10, 10000);
+    const double t = seconds_since(t0);
+    apply(x.data(), ax.data());
+    double rr = 0.0, bb = 0.0;
+    for (int64_t i = 0; i < n; ++i) {
+      rr += (ax[i] - b[i]) * (ax[i] - b[i]);
+      bb += b[i] * b[i];
+    }
+    std::printf(
+        "cg 1-D Laplacian + %.2f, n=%lld, tol 1e-10: %lld iterations, true residual %.1e "
+        "(%.3f s)\n",
+        shift, static_cast<long long>(n), static_cast<long long>(res.iterations),
+        std::sqrt(rr / bb), t);
+  }
+  for (const auto& [n, kk] : std::vector<std::pair<int64_t, int64_t>>{{2000, 10}, {20000, 10}}) {
+    const SparseSym l = random_graph_laplacian(n, 2, 11);
+    std::vector<double> values(kk), vectors(n * kk);
+    auto apply = [&](const double* x, double* y) { l.apply(x, y); };
+    auto t0 = Clock::now();
+    const auto res = k::eigsh_topk(n, kk, apply, values.data(), vectors.data(), 3, 1e-10, 1000);
+    const double t = seconds_since(t0);
+    std::vector<float> vf(kk), vecf(n * kk);
+    auto apply_f = [&](const float* x, float* y) { l.apply(x, y); };
+    t0 = Clock::now();
+    const auto res_f = k::eigsh_topk(n, kk, apply_f, vf.data(), vecf.data(), 3, 1e-6, 1000);
+    const double tf = seconds_since(t0);
+    double diff = 0.0;
+    for (int64_t i = 0; i < kk; ++i) diff = std::max(diff, std::abs(vf[i] - values[i]) / values[0]);
+    std::printf(
+        "eigsh_topk graph n=%lld k=%lld: f64 tol 1e-10 %lld restarts %lld applications "
+        "residual %.1e (%.3f s); f32 tol 1e-6 residual %.1e |l32-l64|/l0 %.1e (%.3f s)\n",
+        static_cast<long long>(n), static_cast<long long>(kk),
+        static_cast<long long>(res.iterations), static_cast<long long>(res.operator_applications),
+        res.max_residual, t, res_f.max_residual, diff, tf);
+  }
+  {
+    const int64_t m = 500, n = 300, kk = 10;
+    const Mat a = random_matrix(m, n, 3);
+    auto apply_a = [&](const double* x, double* y) {
+      for (int64_t i = 0; i < m; ++i) {
+        y[i] = 0.0;
+        for (int64_t j = 0; j < n; ++j) y[i] += a(i, j) * x[j];
+      }
+    };
+    auto apply_at = [&](const double* x, double* y) {
+      for (int64_t j = 0; j < n; ++j) y[j] = 0.0;
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) y[j] += a(i, j) * x[i];
+    };
+    std::vector<double> u(m * kk), s(kk), v(n * kk), sd(n);
+    auto t0 = Clock::now();
+    const auto res =
+        k::svds_topk(m, n, kk, apply_a, apply_at, u.data(), s.data(), v.data(), 1, 1e-12, 1000);
+    const double t = seconds_since(t0);
+    t0 = Clock::now();
+    k::svd<double>(m, n, a.d.data(), n, nullptr, sd.data(), nullptr);
+    const double td = seconds_since(t0);
+    double diff = 0.0;
+    for (int64_t i = 0; i < kk; ++i) diff = std::max(diff, std::abs(s[i] - sd[i]) / sd[0]);
+    std::printf(
+        "svds_topk 500x300 k=10 tol 1e-12: %lld applications, |s-s_svd|/s0 %.1e "
+        "(%.3f s; dense svd %.3f s)\n",
+        static_cast<long long>(res.operator_applications), diff, t, td);
+  }
 }
 
 }  // namespace
