@@ -5,6 +5,7 @@
 #include "engine/autograd/node.h"
 #include "engine/core/tensor.h"
 #include "engine/dispatch/dispatch.h"
+#include "engine/io/tensor_io.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/random.h"
 #include "engine/ops/reduce.h"

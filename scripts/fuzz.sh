@@ -19,6 +19,10 @@ source_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=${FUZZ_SECONDS:-30}
 targets=(npy safetensors)
 
+# Undefined behaviour must stop the run like an ASan report does, not just print a line.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1}
+
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 

@@ -39,15 +39,15 @@ std::vector<uint8_t> gunzip(const uint8_t* bytes, size_t size, size_t max_output
   InflateGuard guard{&zs};
 
   // One byte past the limit is room enough to notice that the limit is exceeded.
-  const size_t hard_cap = max_output == std::numeric_limits<size_t>::max() ? max_output
-                                                                          : max_output + 1;
+  const size_t hard_cap =
+      max_output == std::numeric_limits<size_t>::max() ? max_output : max_output + 1;
   std::vector<uint8_t> out;
   size_t produced = 0;
   size_t consumed = 0;
   for (;;) {
     if (produced == out.size()) {
-      SG_CHECK(out.size() < hard_cap, what, ": decompressed data exceeds the limit of ",
-               max_output, " bytes");
+      SG_CHECK(out.size() < hard_cap, what, ": decompressed data exceeds the limit of ", max_output,
+               " bytes");
       // Grow geometrically, never past the cap, and never trusting the size the stream claims.
       const size_t grown = std::max<size_t>(out.size() * 2, size_t{64} << 10);
       out.resize(std::min(grown, hard_cap));
@@ -61,8 +61,8 @@ std::vector<uint8_t> gunzip(const uint8_t* bytes, size_t size, size_t max_output
     const int ret = inflate(&zs, Z_NO_FLUSH);
     consumed += in_chunk - zs.avail_in;
     produced += out_chunk - zs.avail_out;
-    SG_CHECK(produced <= max_output, what, ": decompressed data exceeds the limit of ",
-             max_output, " bytes");
+    SG_CHECK(produced <= max_output, what, ": decompressed data exceeds the limit of ", max_output,
+             " bytes");
 
     if (ret == Z_STREAM_END) {
       if (consumed == size) break;

@@ -69,8 +69,7 @@ bool is_valid_utf8(std::string_view text) {
 }
 
 void append_json_string(std::string& out, std::string_view text, std::string_view what) {
-  SG_CHECK(is_valid_utf8(text), what, ": string ", printable_quoted(text),
-           " is not valid UTF-8");
+  SG_CHECK(is_valid_utf8(text), what, ": string ", printable_quoted(text), " is not valid UTF-8");
   static const char kHex[] = "0123456789abcdef";
   out += '"';
   for (char c : text) {
@@ -91,12 +90,18 @@ void append_json_string(std::string& out, std::string_view text, std::string_vie
 
 const char* json_kind_name(JsonReader::Kind kind) {
   switch (kind) {
-    case JsonReader::Kind::object: return "an object";
-    case JsonReader::Kind::array: return "an array";
-    case JsonReader::Kind::string: return "a string";
-    case JsonReader::Kind::number: return "a number";
-    case JsonReader::Kind::boolean: return "a boolean";
-    case JsonReader::Kind::null: return "null";
+    case JsonReader::Kind::object:
+      return "an object";
+    case JsonReader::Kind::array:
+      return "an array";
+    case JsonReader::Kind::string:
+      return "a string";
+    case JsonReader::Kind::number:
+      return "a number";
+    case JsonReader::Kind::boolean:
+      return "a boolean";
+    case JsonReader::Kind::null:
+      return "null";
   }
   return "?";
 }
@@ -227,19 +232,36 @@ std::string JsonReader::read_string() {
     if (++pos_ >= text_.size()) error("invalid JSON: unterminated escape");
     const char e = text_[pos_++];
     switch (e) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case '/': out += '/'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case '/':
+        out += '/';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
       case 'u': {
         uint32_t cp = read_hex4();
         if (cp >= 0xdc00 && cp <= 0xdfff) error("invalid JSON: lone low surrogate in \\u escape");
         if (cp >= 0xd800 && cp <= 0xdbff) {
-          if (text_.substr(pos_, 2) != "\\u") error("invalid JSON: lone high surrogate in \\u escape");
+          if (text_.substr(pos_, 2) != "\\u")
+            error("invalid JSON: lone high surrogate in \\u escape");
           pos_ += 2;
           const uint32_t low = read_hex4();
           if (low < 0xdc00 || low > 0xdfff) {
@@ -250,7 +272,8 @@ std::string JsonReader::read_string() {
         append_utf8(out, cp);
         break;
       }
-      default: error("invalid JSON: unknown escape in a string");
+      default:
+        error("invalid JSON: unknown escape in a string");
     }
   }
 }
@@ -281,7 +304,8 @@ uint64_t JsonReader::read_uint64(std::string_view field) {
   if (kind != Kind::number) {
     error(str_cat(field, " must be a non-negative integer, not ", json_kind_name(kind)));
   }
-  if (text_[pos_] == '-') error(str_cat(field, " must be a non-negative integer, got a negative number"));
+  if (text_[pos_] == '-')
+    error(str_cat(field, " must be a non-negative integer, got a negative number"));
   const size_t start = pos_;
   uint64_t value = 0;
   bool overflow = false;
@@ -331,12 +355,24 @@ void JsonReader::skip_value() {
   const size_t base = frames_.size();
   for (;;) {
     switch (peek()) {
-      case Kind::object: begin_object(); break;
-      case Kind::array: begin_array(); break;
-      case Kind::string: read_string(); break;
-      case Kind::number: skip_number(); break;
-      case Kind::boolean: read_bool(); break;
-      case Kind::null: read_null(); break;
+      case Kind::object:
+        begin_object();
+        break;
+      case Kind::array:
+        begin_array();
+        break;
+      case Kind::string:
+        read_string();
+        break;
+      case Kind::number:
+        skip_number();
+        break;
+      case Kind::boolean:
+        read_bool();
+        break;
+      case Kind::null:
+        read_null();
+        break;
     }
     // Move to the next value inside the containers opened here, closing finished ones.
     std::string key;

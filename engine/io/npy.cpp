@@ -31,12 +31,18 @@ constexpr DescrEntry kDescrs[] = {{"f4", DType::f32}, {"f8", DType::f64}, {"i4",
 
 std::string_view descr_of(DType dtype) {
   switch (dtype) {
-    case DType::f32: return "<f4";
-    case DType::f64: return "<f8";
-    case DType::i32: return "<i4";
-    case DType::i64: return "<i8";
-    case DType::u8: return "|u1";
-    case DType::boolean: return "|b1";
+    case DType::f32:
+      return "<f4";
+    case DType::f64:
+      return "<f8";
+    case DType::i32:
+      return "<i4";
+    case DType::i64:
+      return "<i8";
+    case DType::u8:
+      return "|u1";
+    case DType::boolean:
+      return "|b1";
   }
   fail("encode_npy: unknown dtype");
 }
@@ -45,30 +51,38 @@ std::string_view descr_of(DType dtype) {
 std::string numpy_type_name(std::string_view type) {
   if (type.empty()) return "empty type";
   const char kind = type[0];
-  const std::string_view rest = type.substr(1);
+  const std::string_view size = type.substr(1);
   int bytes = 0;
-  bool numeric_size = !rest.empty() && rest.size() <= 2;
-  for (char c : rest) {
-    if (c < '0' || c > '9') numeric_size = false;
+  for (std::string_view valid : {"1", "2", "4", "8", "16"}) {
+    if (size == valid) bytes = std::stoi(std::string(valid));
   }
-  if (numeric_size) {
-    for (char c : rest) bytes = bytes * 10 + (c - '0');
-  }
-  const std::string bits = numeric_size ? std::to_string(bytes * 8) : std::string();
+  const std::string bits = std::to_string(bytes * 8);
   switch (kind) {
-    case 'f': return numeric_size ? "float" + bits : "floating point";
-    case 'i': return numeric_size ? "int" + bits : "signed integer";
-    case 'u': return numeric_size ? "uint" + bits : "unsigned integer";
-    case 'c': return numeric_size ? "complex" + bits : "complex";
-    case 'b': return "bool";
-    case 'O': return "Python objects";
-    case 'U': return "unicode strings";
+    case 'f':
+      return bytes > 1 ? "float" + bits : "floating point";
+    case 'i':
+      return bytes > 0 && bytes < 16 ? "int" + bits : "signed integer";
+    case 'u':
+      return bytes > 0 && bytes < 16 ? "uint" + bits : "unsigned integer";
+    case 'c':
+      return bytes > 4 ? "complex" + bits : "complex";
+    case 'b':
+      return bytes == 1 ? "bool" : "boolean of an unknown size";
+    case 'O':
+      return "Python objects";
+    case 'U':
+      return "unicode strings";
     case 'S':
-    case 'a': return "byte strings";
-    case 'V': return "raw void records";
-    case 'M': return "datetime64";
-    case 'm': return "timedelta64";
-    default: return "unknown type";
+    case 'a':
+      return "byte strings";
+    case 'V':
+      return "raw void records";
+    case 'M':
+      return "datetime64";
+    case 'm':
+      return "timedelta64";
+    default:
+      return "unknown type";
   }
 }
 
@@ -128,8 +142,10 @@ class HeaderParser {
     if (fortran) {
       const auto big_dims =
           std::count_if(header.shape.begin(), header.shape.end(), [](int64_t d) { return d > 1; });
-      SG_CHECK(big_dims <= 1, what_, ": Fortran order is not supported; save with "
-               "np.ascontiguousarray (shape ", shape_str(header.shape), ")");
+      SG_CHECK(big_dims <= 1, what_,
+               ": Fortran order is not supported; save with "
+               "np.ascontiguousarray (shape ",
+               shape_str(header.shape), ")");
     }
     return header;
   }
@@ -146,8 +162,10 @@ class HeaderParser {
 
   template <typename... Args>
   [[noreturn]] void bad(const Args&... args) const {
-    fail(what_, ": the header is not a Python dict literal with keys 'descr', 'fortran_order' "
-         "and 'shape': ", args..., " at header byte ", pos_);
+    fail(what_,
+         ": the header is not a Python dict literal with keys 'descr', 'fortran_order' "
+         "and 'shape': ",
+         args..., " at header byte ", pos_);
   }
 
   template <typename... Args>
@@ -252,11 +270,12 @@ class HeaderParser {
         header.big_endian = order == '>';
         return;
       }
-      if (order == '=') {
-        reject("dtype ", printable_quoted(d), " has native byte order '=', which is ambiguous in "
-               "a file; expected '<' or '>'");
-      }
-      break;
+      if (!has_order) break;
+      reject("dtype ", printable_quoted(d), " needs byte order '<' or '>'",
+             order == '=' ? " (native order '=' is ambiguous in a file)" : "");
+    }
+    if (!has_order) {
+      reject("dtype ", printable_quoted(d), " lacks a byte-order character ('<', '>' or '|')");
     }
     reject("unsupported dtype ", printable_quoted(d), " (", numpy_type_name(type),
            "); supported: '<f4' '<f8' '<i4' '<i8' '|u1' '|b1' (and '>' byte order)");
@@ -277,8 +296,7 @@ NpyHeader parse_preamble_and_header(const uint8_t* bytes, size_t size, const std
   const int major = bytes[6];
   const int minor = bytes[7];
   SG_CHECK((major == 1 || major == 2 || major == 3) && minor == 0, what,
-           ": unsupported .npy format version ", major, ".", minor,
-           " (supported: 1.0, 2.0, 3.0)");
+           ": unsupported .npy format version ", major, ".", minor, " (supported: 1.0, 2.0, 3.0)");
   const size_t length_bytes = major == 1 ? 2 : 4;
   const size_t preamble = kMagicSize + 2 + length_bytes;
   SG_CHECK(size >= preamble, what, ": truncated header (", size,
@@ -346,8 +364,8 @@ std::vector<uint8_t> encode_npy(const RawArray& array) {
     padded = (preamble + dict.size() + 1 + kHeaderAlign - 1) / kHeaderAlign * kHeaderAlign;
   }
   const size_t header_length = padded - preamble;
-  SG_CHECK(header_length <= std::numeric_limits<uint32_t>::max(),
-           "encode_npy: shape with ", array.shape.size(), " dimensions makes the header too long");
+  SG_CHECK(header_length <= std::numeric_limits<uint32_t>::max(), "encode_npy: shape with ",
+           array.shape.size(), " dimensions makes the header too long");
   dict.resize(header_length - 1, ' ');
   dict += '\n';
 

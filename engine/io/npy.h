@@ -1,7 +1,8 @@
 // NumPy .npy files (and gzip-compressed .npy.gz), read from untrusted bytes.
 //
 // Accepted: format versions 1.0, 2.0 and 3.0; descr '<f4' '<f8' '<i4' '<i8' '|u1' '|b1' and the
-// big-endian forms '>f4' '>f8' '>i4' '>i8', which are byte-swapped to little-endian on load.
+// big-endian forms '>f4' '>f8' '>i4' '>i8', which are byte-swapped to little-endian on load
+// (one-byte types accept any of '|', '<', '>').
 // Rejected with a stackgrad::Error that starts with `what` (the file name) and names the problem:
 //   - a bad magic string or an unknown format version;
 //   - a header shorter than it declares, or one that is not a Python dict literal with exactly
@@ -9,7 +10,7 @@
 //   - fortran_order True, unless at most one dimension is larger than 1 (then the bytes are the
 //     same in either order);
 //   - any other dtype, named in the message ('<c8' complex64, '|O' objects, '<U5' strings,
-//     structured and subarray dtypes, '=' native byte order);
+//     structured and subarray dtypes, '=' native or missing byte order);
 //   - a negative dimension, or a shape whose element or byte count overflows int64;
 //   - data shorter than the shape needs, and trailing bytes after the data: a file whose size
 //     does not match its header is treated as corrupt rather than silently cut.

@@ -23,8 +23,8 @@ int64_t checked_numel(const std::vector<int64_t>& shape, std::string_view what) 
     if (dim == 0) return 0;
   }
   for (int64_t dim : shape) {
-    SG_CHECK(numel <= std::numeric_limits<int64_t>::max() / dim, what,
-             ": shape ", shape_str(shape), " has more elements than fit in int64");
+    SG_CHECK(numel <= std::numeric_limits<int64_t>::max() / dim, what, ": shape ", shape_str(shape),
+             " has more elements than fit in int64");
     numel *= dim;
   }
   return numel;

@@ -23,8 +23,8 @@ constexpr DTypeName kDTypeNames[] = {{"F32", DType::f32}, {"F64", DType::f64},
                                      {"U8", DType::u8},   {"BOOL", DType::boolean}};
 // Defined by the format but without a stackgrad dtype.
 constexpr std::string_view kUnsupportedNames[] = {
-    "F16",     "BF16",    "I8",      "I16",     "U16", "U32", "U64",  "C64",
-    "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "E8M0"};
+    "F16",     "BF16",    "I8",      "I16",     "U16",     "U32", "U64", "C64",
+    "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",  "E8M0"};
 constexpr const char* kSupportedList = "supported: F32, F64, I32, I64, U8, BOOL";
 
 std::string_view name_of(DType dtype) {
@@ -180,9 +180,9 @@ SafetensorsFile parse_safetensors(const uint8_t* bytes, size_t size, const std::
              "] end before they begin");
     SG_CHECK(e.end <= buffer_size, where, ": data_offsets [", e.begin, ", ", e.end,
              "] run past the data buffer of ", buffer_size, " bytes");
-    SG_CHECK(e.end - e.begin == nbytes, where, ": data_offsets [", e.begin, ", ", e.end,
-             "] hold ", e.end - e.begin, " bytes but shape ", shape_str(e.shape), " of ",
-             name_of(e.dtype), " needs ", nbytes);
+    SG_CHECK(e.end - e.begin == nbytes, where, ": data_offsets [", e.begin, ", ", e.end, "] hold ",
+             e.end - e.begin, " bytes but shape ", shape_str(e.shape), " of ", name_of(e.dtype),
+             " needs ", nbytes);
   }
 
   // The tensors must tile the buffer: sorted by offset, each starts where the previous ended.
@@ -197,8 +197,8 @@ SafetensorsFile parse_safetensors(const uint8_t* bytes, size_t size, const std::
   for (size_t index : order) {
     const Entry& e = entries[index];
     if (e.begin < covered) {
-      fail(what, ": tensors ", printable_quoted(previous->name), " and ",
-           printable_quoted(e.name), " overlap in the data buffer");
+      fail(what, ": tensors ", printable_quoted(previous->name), " and ", printable_quoted(e.name),
+           " overlap in the data buffer");
     }
     SG_CHECK(e.begin == covered, what, ": ", e.begin - covered,
              " bytes of the data buffer before tensor ", printable_quoted(e.name),

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "engine/core/error.h"
-#include "engine/dispatch/registry.h"
 
 namespace stackgrad::kernels {
 namespace {
@@ -238,8 +237,7 @@ EigshResult lanczos_topk(int64_t n, int64_t k, const DoubleOp& op, uint64_t seed
   const int64_t keep = std::min(m - 1, k + (m - k) / 2);
   std::vector<double> basis((m + 1) * n, 0.0);  // rows are the Lanczos vectors
   std::vector<double> h((m + 1) * m, 0.0);      // projected matrix, h[i * m + j]
-  std::vector<double> coef(m + 1), sym(m * m), theta(m), y(m * m),
-      ritz(std::max(keep, k) * n);
+  std::vector<double> coef(m + 1), sym(m * m), theta(m), y(m * m), ritz(std::max(keep, k) * n);
   std::vector<int64_t> order(m);
   SplitMix64 rng{seed};
 
@@ -296,8 +294,8 @@ EigshResult lanczos_topk(int64_t n, int64_t k, const DoubleOp& op, uint64_t seed
     if (scale == 0.0) scale = 1.0;
     result.max_residual = 0.0;
     for (int64_t i = 0; i < k; ++i)
-      result.max_residual = std::max(result.max_residual,
-                                     std::abs(beta_m * y[(m - 1) * m + order[i]]) / scale);
+      result.max_residual =
+          std::max(result.max_residual, std::abs(beta_m * y[(m - 1) * m + order[i]]) / scale);
     result.converged = result.max_residual <= tol;
     ++result.iterations;
     const bool done = result.converged || result.iterations >= max_iter || m == n;
@@ -465,8 +463,7 @@ void lu_factor(int64_t n, T* a, int64_t lda, int64_t* pivots) {
     for (int64_t i = k + 1; i < n; ++i)
       if (std::abs(a[i * lda + k]) > std::abs(a[p * lda + k])) p = i;
     if (a[p * lda + k] == T(0))
-      fail("lu_factor: ", n, "x", n, " matrix is singular (column ", k,
-           " has no nonzero pivot)");
+      fail("lu_factor: ", n, "x", n, " matrix is singular (column ", k, " has no nonzero pivot)");
     pivots[k] = p;
     if (p != k) std::swap_ranges(a + k * lda, a + k * lda + n, a + p * lda);
     const T* rk = a + k * lda;
@@ -482,8 +479,7 @@ void lu_factor(int64_t n, T* a, int64_t lda, int64_t* pivots) {
 template <typename T>
 void lu_solve(int64_t n, int64_t nrhs, const T* lu, int64_t lda, const int64_t* pivots, T* b,
               int64_t ldb) {
-  SG_CHECK(n >= 0 && nrhs >= 0, "lu_solve: sizes must be non-negative, got n=", n,
-           ", nrhs=", nrhs);
+  SG_CHECK(n >= 0 && nrhs >= 0, "lu_solve: sizes must be non-negative, got n=", n, ", nrhs=", nrhs);
   SG_CHECK(ldb >= nrhs, "lu_solve: ldb=", ldb, " must be at least nrhs=", nrhs);
   for (int64_t k = 0; k < n; ++k) {
     SG_CHECK(pivots[k] >= k && pivots[k] < n, "lu_solve: pivot ", k, " is ", pivots[k],
@@ -613,8 +609,8 @@ void svd(int64_t m, int64_t n, const T* a, int64_t lda, T* u, T* s, T* vt, bool 
       }
     }
   }
-  SG_CHECK(converged, "svd: one-sided Jacobi did not converge in ", max_sweeps,
-           " sweeps for the ", m, "x", n, " matrix");
+  SG_CHECK(converged, "svd: one-sided Jacobi did not converge in ", max_sweeps, " sweeps for the ",
+           m, "x", n, " matrix");
 
   std::vector<double> sigma(cols);
   for (int64_t j = 0; j < cols; ++j) sigma[j] = norm2(rows, bt.data() + j * rows);
@@ -633,8 +629,7 @@ void svd(int64_t m, int64_t n, const T* a, int64_t lda, T* u, T* s, T* vt, bool 
     std::vector<double> ub(ub_rows * rows, 0.0);
     const double smax = cols > 0 ? sigma[order[0]] : 0.0;
     int64_t good = 0;
-    while (good < cols && sigma[order[good]] > 0.0 &&
-           sigma[order[good]] > smax * kEps * kEps) {
+    while (good < cols && sigma[order[good]] > 0.0 && sigma[order[good]] > smax * kEps * kEps) {
       const double* bj = bt.data() + order[good] * rows;
       for (int64_t i = 0; i < rows; ++i) ub[good * rows + i] = bj[i] / sigma[order[good]];
       ++good;
@@ -666,9 +661,8 @@ template <typename T>
 CgResult conjugate_gradient(int64_t n, const LinOpArg<T>& apply_a, const T* b, T* x, double tol,
                             int64_t max_iter, const LinOpArg<T>* preconditioner) {
   SG_CHECK(n >= 0, "conjugate_gradient: n must be non-negative, got ", n);
-  SG_CHECK(tol >= 0.0 && max_iter >= 0,
-           "conjugate_gradient: need tol >= 0 and max_iter >= 0, got ", tol, " and ", max_iter,
-           " (n=", n, ")");
+  SG_CHECK(tol >= 0.0 && max_iter >= 0, "conjugate_gradient: need tol >= 0 and max_iter >= 0, got ",
+           tol, " and ", max_iter, " (n=", n, ")");
   auto vdot = [n](const T* p, const T* q) {
     double s = 0.0;
     for (int64_t i = 0; i < n; ++i) s += static_cast<double>(p[i]) * q[i];
@@ -700,8 +694,8 @@ CgResult conjugate_gradient(int64_t n, const LinOpArg<T>& apply_a, const T* b, T
     ++result.iterations;
     const double pap = vdot(p.data(), ap.data());
     if (!(pap > 0.0))
-      fail("conjugate_gradient: operator is not positive definite (pᵀAp = ", pap,
-           " at iteration ", result.iterations, ", n=", n, ")");
+      fail("conjugate_gradient: operator is not positive definite (pᵀAp = ", pap, " at iteration ",
+           result.iterations, ", n=", n, ")");
     const double alpha = rz / pap;
     for (int64_t i = 0; i < n; ++i) {
       x[i] += static_cast<T>(alpha * p[i]);
@@ -729,8 +723,8 @@ EigshResult eigsh_topk(int64_t n, int64_t k, const LinOpArg<T>& apply_a, T* valu
            " and ", max_iter, " (n=", n, ", k=", k, ")");
   if (k == 0) return EigshResult{0, 0, 0.0, true};
   std::vector<double> vals(k), vecs(k * n);
-  const EigshResult result = lanczos_topk(n, k, as_double_op<T>(n, n, apply_a), seed, tol,
-                                          max_iter, largest_magnitude, vals.data(), vecs.data());
+  const EigshResult result = lanczos_topk(n, k, as_double_op<T>(n, n, apply_a), seed, tol, max_iter,
+                                          largest_magnitude, vals.data(), vecs.data());
   for (int64_t j = 0; j < k; ++j) {
     values[j] = static_cast<T>(vals[j]);
     for (int64_t i = 0; i < n; ++i) vectors[i * k + j] = static_cast<T>(vecs[j * n + i]);
@@ -816,11 +810,3 @@ SG_LINALG_INSTANTIATE(double)
 #undef SG_LINALG_INSTANTIATE
 
 }  // namespace stackgrad::kernels
-
-// ---------------------------------------------------------------------------------------------
-// Kernel-table hook of the linalg family (engine/dispatch/registry.h). The linalg ops of the
-// op list register their adapters to the kernels above here.
-
-namespace stackgrad {
-void register_cpu_linalg() {}
-}  // namespace stackgrad

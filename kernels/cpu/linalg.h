@@ -23,7 +23,7 @@ namespace stackgrad::kernels {
 // in ascending order, eigenvectors to the COLUMNS of v (n x n, leading dimension ldv).
 // Algorithm: Householder reduction to tridiagonal form, then implicit symmetric QR steps with
 // Wilkinson shifts (Givens bulge chasing), accumulating both transforms; all in double.
-// Limits: O(n³) time and O(n²) extra memory, meant for n up to a few thousand; backward stable,
+// Limits: O(n³) time and O(n²) extra memory (n = 400 takes about 0.3 s); backward stable,
 // eigenvalues accurate to about 1e-15 * ||A|| absolute (not relative for tiny eigenvalues).
 // Non-finite entries are an error.
 template <typename T>
@@ -143,8 +143,7 @@ struct EigshResult {
 // below ~1e-6.
 template <typename T>
 EigshResult eigsh_topk(int64_t n, int64_t k, const LinOpArg<T>& apply_a, T* values, T* vectors,
-                       uint64_t seed, double tol, int64_t max_iter,
-                       bool largest_magnitude = false);
+                       uint64_t seed, double tol, int64_t max_iter, bool largest_magnitude = false);
 
 // Top-k singular triplets of an m x n operator given by apply_a (x in Rⁿ -> y in Rᵐ) and
 // apply_at (x in Rᵐ -> y in Rⁿ): A ≈ U diag(S) Vᵀ on those directions. U is m x k, V is n x k

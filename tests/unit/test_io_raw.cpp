@@ -302,8 +302,13 @@ TEST(Npy, ErrorsNameTheFileAndTheProblem) {
   EXPECT_ERROR(parse_npy(with("{'descr': '<U3', " + ok_tail, Bytes(24))), "(unicode strings)");
   EXPECT_ERROR(parse_npy(with("{'descr': [('a', '<f4')], " + ok_tail, f4x2)),
                "structured dtypes (a list descr) are not supported");
-  EXPECT_ERROR(parse_npy(with("{'descr': '=f4', " + ok_tail, f4x2)), "native byte order '='");
-  EXPECT_ERROR(parse_npy(with("{'descr': '|f4', " + ok_tail, f4x2)), "unsupported dtype '|f4'");
+  EXPECT_ERROR(parse_npy(with("{'descr': '=f4', " + ok_tail, f4x2)),
+               "dtype '=f4' needs byte order '<' or '>' (native order '=' is ambiguous");
+  EXPECT_ERROR(parse_npy(with("{'descr': '|f4', " + ok_tail, f4x2)),
+               "dtype '|f4' needs byte order '<' or '>'");
+  EXPECT_ERROR(parse_npy(with("{'descr': 'f4', " + ok_tail, f4x2)),
+               "dtype 'f4' lacks a byte-order character");
+  EXPECT_ERROR(parse_npy(with("{'descr': '<i2', " + ok_tail, f4x2)), "'<i2' (int16)");
 
   const std::string head = "{'descr': '<f4', 'fortran_order': False, 'shape': ";
   EXPECT_ERROR(parse_npy(with(head + "(-2,), }", f4x2)), "negative dimension");
