@@ -369,16 +369,17 @@ std::vector<uint8_t> encode_npy(const RawArray& array) {
   dict.resize(header_length - 1, ' ');
   dict += '\n';
 
-  std::vector<uint8_t> out;
-  out.reserve(padded + array.data.size());
-  out.insert(out.end(), kMagic, kMagic + kMagicSize);
-  out.push_back(static_cast<uint8_t>(major));
-  out.push_back(0);
+  // Sized once and filled by index (GCC 12 misreads insert-after-reserve as an overflow).
+  std::vector<uint8_t> out(padded + array.data.size());
+  size_t pos = 0;
+  for (size_t i = 0; i < kMagicSize; ++i) out[pos++] = static_cast<uint8_t>(kMagic[i]);
+  out[pos++] = static_cast<uint8_t>(major);
+  out[pos++] = 0;
   for (size_t i = 0; i < preamble - kMagicSize - 2; ++i) {
-    out.push_back(static_cast<uint8_t>((header_length >> (8 * i)) & 0xff));
+    out[pos++] = static_cast<uint8_t>((header_length >> (8 * i)) & 0xff);
   }
-  out.insert(out.end(), dict.begin(), dict.end());
-  out.insert(out.end(), array.data.begin(), array.data.end());
+  for (char c : dict) out[pos++] = static_cast<uint8_t>(c);
+  if (!array.data.empty()) std::memcpy(out.data() + pos, array.data.data(), array.data.size());
   return out;
 }
 
