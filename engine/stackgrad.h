@@ -9,4 +9,5 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/random.h"
 #include "engine/ops/reduce.h"
+#include "engine/ops/sparse.h"
 #include "engine/runtime/parallel.h"
