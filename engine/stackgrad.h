@@ -6,6 +6,8 @@
 #include "engine/core/tensor.h"
 #include "engine/dispatch/dispatch.h"
 #include "engine/ops/elementwise.h"
+#include "engine/ops/matmul.h"
+#include "engine/ops/nn.h"
 #include "engine/ops/random.h"
 #include "engine/ops/reduce.h"
 #include "engine/runtime/parallel.h"
