@@ -51,6 +51,9 @@ Cases index_cases(std::mt19937_64& r, Tensor (*make)(std::mt19937_64&, const Sha
        {noncontiguous(make(r, {2, 3, 2, 2})), noncontiguous(targets(r, {2, 2, 2}, 3))}},
       {"unbatched [5]", {make(r, {5}), targets(r, {}, 5)}},
       {"zero-size [0, 5]", {make(r, {0, 5}), targets(r, {0}, 5)}},
+      // C >= 8: the CPU kernels' 8-class vector chunks plus a tail, unit and strided classes.
+      {"[3, 19]", {make(r, {3, 19}), targets(r, {3}, 19, 2, ignore)}},
+      {"spatial [2, 19, 3]", {make(r, {2, 19, 3}), targets(r, {2, 3}, 19)}},
   };
 }
 
@@ -65,6 +68,8 @@ const bool registered = [] {
         Cases c = index_cases(r, normal);
         // Large logits: exp would overflow without the max subtracted.
         c.push_back({"large logits", {randn_f64(r, {3, 4}) * 40.0 + 100.0, targets(r, {3}, 4)}});
+        c.push_back(
+            {"large logits, C = 20", {randn_f64(r, {3, 20}) * 40.0 - 100.0, targets(r, {3}, 20)}});
         return c;
       });
   spec(
@@ -83,6 +88,8 @@ const bool registered = [] {
          {noncontiguous(randn_f64(r, {2, 3, 4})), probabilities(r, {2, 3, 4})}},
         {"unbatched [5]", {randn_f64(r, {5}), probabilities(r, {5})}},
         {"zero-size [0, 3]", {randn_f64(r, {0, 3}), probabilities(r, {0, 3})}},
+        {"[3, 21]", {randn_f64(r, {3, 21}), probabilities(r, {3, 21})}},
+        {"spatial [2, 17, 2]", {randn_f64(r, {2, 17, 2}), probabilities(r, {2, 17, 2})}},
     };
   };
   spec(
@@ -100,8 +107,11 @@ const bool registered = [] {
       [](const Inputs& x) { return cross_entropy_backward(x[0], x[1], x[2], x[3], 1, 0.1); },
       [](std::mt19937_64& r) {
         Tensor a = randn_f64(r, {4, 5}), b = noncontiguous(randn_f64(r, {2, 3, 4})),
-               c = randn_f64(r, {5});
+               c = randn_f64(r, {5}), d = randn_f64(r, {3, 19}), e = randn_f64(r, {2, 18, 3});
         return Cases{
+            {"[3, 19]", {d, targets(r, {3}, 19), lse_of(d), randn_f64(r, {3})}},
+            {"spatial [2, 18, 3]",
+             {e, targets(r, {2, 3}, 18, 4, 1), lse_of(e), randn_f64(r, {2, 3})}},
             {"[4, 5]", {a, targets(r, {4}, 5, 3, 1), lse_of(a), randn_f64(r, {4})}},
             {"spatial non-contiguous",
              {b, targets(r, {2, 4}, 3, 3, 1), lse_of(b), noncontiguous(randn_f64(r, {4, 2})).t()}},
@@ -116,7 +126,11 @@ const bool registered = [] {
       [](const Inputs& x) { return cross_entropy_backward(x[0], x[1], x[2], x[3], -100, 0.2); },
       [](std::mt19937_64& r) {
         Tensor a = randn_f64(r, {4, 5}), b = noncontiguous(randn_f64(r, {2, 3, 4}));
+        Tensor d = randn_f64(r, {3, 19}), e = noncontiguous(randn_f64(r, {2, 18, 3}));
         return Cases{
+            {"probabilities [3, 19]", {d, probabilities(r, {3, 19}), lse_of(d), randn_f64(r, {3})}},
+            {"probabilities spatial [2, 18, 3]",
+             {e, probabilities(r, {2, 18, 3}), lse_of(e), randn_f64(r, {2, 3})}},
             {"probabilities [4, 5]", {a, probabilities(r, {4, 5}), lse_of(a), randn_f64(r, {4})}},
             {"probabilities spatial",
              {b, probabilities(r, {2, 3, 4}), lse_of(b), randn_f64(r, {2, 4})}},
