@@ -7,6 +7,8 @@
 #include "engine/dispatch/dispatch.h"
 #include "engine/io/tensor_io.h"
 #include "engine/ops/elementwise.h"
+#include "engine/ops/matmul.h"
+#include "engine/ops/nn.h"
 #include "engine/ops/random.h"
 #include "engine/ops/reduce.h"
 #include "engine/ops/sparse.h"
