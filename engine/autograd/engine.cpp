@@ -10,8 +10,13 @@
 
 namespace stackgrad {
 
+// Keeps a detached handle: backward needs only the values, and holding the tensor itself would
+// make a cycle (output -> its node -> saved output) that is never freed when an op saves its
+// own output and no backward runs.
 SavedTensor::SavedTensor(const Tensor& t, std::string saved_by)
-    : tensor_(t), version_(t.defined() ? t.storage()->version() : 0), saved_by_(std::move(saved_by)) {}
+    : tensor_(t.defined() ? t.detach() : t),
+      version_(t.defined() ? t.storage()->version() : 0),
+      saved_by_(std::move(saved_by)) {}
 
 Tensor SavedTensor::get() const {
   if (tensor_.defined() && tensor_.storage()->version() != version_)

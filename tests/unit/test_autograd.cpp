@@ -163,5 +163,19 @@ TEST(Autograd, BroadcastGradientsReduceToInputShape) {
   EXPECT_TRUE(allclose(b.grad(), full({4}, 3.0, DType::f64)));
 }
 
+TEST(Autograd, GraphIsFreedWhenNoBackwardRuns) {
+  // exp saves its own output; the saved handle must not keep the output (and its node) alive.
+  Tensor x = vec({1.0, 2.0}).requires_grad_();
+  std::weak_ptr<TensorImpl> out;
+  std::weak_ptr<Node> node;
+  {
+    Tensor y = exp(x);
+    out = y.impl();
+    node = y.grad_fn();
+  }
+  EXPECT_TRUE(out.expired());
+  EXPECT_TRUE(node.expired());
+}
+
 }  // namespace
 }  // namespace stackgrad
