@@ -7,6 +7,7 @@
 #include "engine/dispatch/dispatch.h"
 #include "engine/io/tensor_io.h"
 #include "engine/ops/elementwise.h"
+#include "engine/ops/linalg.h"
 #include "engine/ops/random.h"
 #include "engine/ops/reduce.h"
 #include "engine/runtime/parallel.h"
