@@ -116,7 +116,8 @@ struct SvdsTopk {
   bool converged = false;
 };
 // Top-k singular triplets of an m x n operator given by x [n] -> A x [m] and y [m] -> Aᵀ y [n]
-// (Lanczos on the smaller Gram operator; tol applies to σ², so small σ lose accuracy).
+// (Lanczos on the smaller Gram operator; tol applies to σ², so small σ lose accuracy). Pairs are
+// signed as in svd (each U column's largest-magnitude entry positive).
 SvdsTopk svds_topk(const LinearOperator& apply, const LinearOperator& apply_transposed, int64_t m,
                    int64_t n, int64_t k, DType dtype = DType::f64,
                    const EigshOptions& options = {});

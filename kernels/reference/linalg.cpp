@@ -78,7 +78,10 @@ void jacobi_eigen(int64_t n, Mat s, std::vector<double>& w, Mat& v) {
   v.assign(n * n, 0.0);
   for (int64_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
   double frob = 0.0;
-  for (double x : s) frob += x * x;
+  for (double x : s) {
+    SG_CHECK(std::isfinite(x), "eigh: the ", n, "x", n, " matrix has a non-finite entry (", x, ")");
+    frob += x * x;
+  }
   const double tiny = 1e-20 * std::sqrt(frob);
   bool rotated = true;
   for (int sweep = 0; rotated; ++sweep) {
@@ -353,6 +356,9 @@ void svd_t(const KernelCall& c) {
   const int64_t ku = full ? m : k, kv = full ? n : k;
   for (int64_t b = 0; b < batch_count(a); ++b) {
     Mat am = load_matrix<T>(a, b);
+    for (double x : am)
+      SG_CHECK(std::isfinite(x), "svd: the ", m, "x", n, " matrix has a non-finite entry (", x,
+               ")");
     const bool tall = m >= n;
     // B = A (tall) or Aᵀ (wide): rows x cols with rows >= cols; B = X diag(σ) Yᵀ.
     const int64_t rows = tall ? m : n, cols = tall ? n : m;
