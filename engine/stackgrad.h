@@ -7,6 +7,7 @@
 #include "engine/dispatch/dispatch.h"
 #include "engine/io/tensor_io.h"
 #include "engine/ops/elementwise.h"
+#include "engine/ops/linalg.h"
 #include "engine/ops/matmul.h"
 #include "engine/ops/nn.h"
 #include "engine/ops/random.h"
