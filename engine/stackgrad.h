@@ -8,4 +8,5 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/random.h"
 #include "engine/ops/reduce.h"
+#include "engine/ops/shape.h"
 #include "engine/runtime/parallel.h"
