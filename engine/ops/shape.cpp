@@ -55,17 +55,18 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
              "); zero-dimensional tensors cannot be concatenated");
     check_same_dtype("cat", first, tensors[i]);
     check_same_device("cat", first, tensors[i]);
-    SG_CHECK(tensors[i].dim() == first.dim(), "cat: tensors must have the same number of dims, got ",
-             describe(first), " and ", describe(tensors[i]), " (", arg, ")");
+    SG_CHECK(tensors[i].dim() == first.dim(),
+             "cat: tensors must have the same number of dims, got ", describe(first), " and ",
+             describe(tensors[i]), " (", arg, ")");
   }
   dim = normalize_dim("cat", dim, first.dim());
   Shape out_shape = first.shape();
   out_shape[dim] = 0;
   for (size_t i = 0; i < tensors.size(); ++i) {
     for (int64_t d = 0; d < first.dim(); ++d)
-      SG_CHECK(d == dim || tensors[i].size(d) == first.size(d), "cat: sizes must match except in dim ",
-               dim, ", got ", describe(first), " and ", describe(tensors[i]), " (tensors[", i,
-               "], dim ", d, ")");
+      SG_CHECK(d == dim || tensors[i].size(d) == first.size(d),
+               "cat: sizes must match except in dim ", dim, ", got ", describe(first), " and ",
+               describe(tensors[i]), " (tensors[", i, "], dim ", d, ")");
     out_shape[dim] += tensors[i].size(dim);
   }
   Tensor out = empty(out_shape, Options(first.dtype(), first.device()));
@@ -110,8 +111,8 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
     SG_CHECK(s >= 0, "split: sizes must be non-negative, got ", shape_str(sizes));
     total += s;
   }
-  SG_CHECK(total == x.size(dim), "split: sizes ", shape_str(sizes), " sum to ", total,
-           " but dim ", dim, " of ", describe(x), " has size ", x.size(dim));
+  SG_CHECK(total == x.size(dim), "split: sizes ", shape_str(sizes), " sum to ", total, " but dim ",
+           dim, " of ", describe(x), " has size ", x.size(dim));
   std::vector<Tensor> parts;
   int64_t start = 0;
   for (int64_t s : sizes) {
@@ -126,10 +127,12 @@ std::vector<Tensor> split(const Tensor& x, int64_t split_size, int64_t dim) {
   SG_CHECK(x.dim() > 0, "split: cannot split a 0-dim tensor");
   dim = normalize_dim("split", dim, x.dim());
   const int64_t n = x.size(dim);
-  SG_CHECK(split_size > 0 || (split_size == 0 && n == 0), "split: split_size must be positive, got ",
-           split_size, " for dim ", dim, " of size ", n);
+  SG_CHECK(split_size > 0 || (split_size == 0 && n == 0),
+           "split: split_size must be positive, got ", split_size, " for dim ", dim, " of size ",
+           n);
   std::vector<int64_t> sizes;
-  for (int64_t start = 0; start < n; start += split_size) sizes.push_back(std::min(split_size, n - start));
+  for (int64_t start = 0; start < n; start += split_size)
+    sizes.push_back(std::min(split_size, n - start));
   if (sizes.empty()) sizes.push_back(0);  // as PyTorch: one empty piece
   return split(x, sizes, dim);
 }
@@ -162,9 +165,10 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, doub
   for (int64_t d = 0; d < nd; ++d) {
     const int64_t before = per_dim[2 * d], after = per_dim[2 * d + 1], n = x.size(d);
     if (mode == PadMode::reflect) {
-      SG_CHECK(before >= 0 && after >= 0 && (before == 0 || before < n) && (after == 0 || after < n),
-               "pad: reflect padding (", before, ", ", after, ") of dim ", d, " must be non-negative and ",
-               "less than its size ", n, " in ", describe(x));
+      SG_CHECK(
+          before >= 0 && after >= 0 && (before == 0 || before < n) && (after == 0 || after < n),
+          "pad: reflect padding (", before, ", ", after, ") of dim ", d,
+          " must be non-negative and ", "less than its size ", n, " in ", describe(x));
     }
     out_shape[d] = n + before + after;
     SG_CHECK(out_shape[d] >= 0, "pad: padding (", before, ", ", after, ") of dim ", d, " (size ", n,
@@ -180,9 +184,8 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, doub
     // The adjoint of constant padding crops the padding off again (and pads where it cropped).
     std::vector<int64_t> negated;
     for (int64_t p : pads) negated.push_back(-p);
-    record("pad", {x}, {out}, [negated](const Grads& g) {
-      return Grads{pad(g[0], negated, PadMode::constant, 0.0)};
-    });
+    record("pad", {x}, {out},
+           [negated](const Grads& g) { return Grads{pad(g[0], negated, PadMode::constant, 0.0)}; });
     return out;
   }
   // Reflect padding is, dim by dim, an index_select with the mirrored positions; its adjoint
@@ -211,8 +214,8 @@ Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
   std::vector<int64_t> normalized;
   for (int64_t d : dims) {
     int64_t n = normalize_dim("flip", d, x.dim());
-    SG_CHECK(std::find(normalized.begin(), normalized.end(), n) == normalized.end(), "flip: dim ", n,
-             " appears twice in ", shape_str(dims));
+    SG_CHECK(std::find(normalized.begin(), normalized.end(), n) == normalized.end(), "flip: dim ",
+             n, " appears twice in ", shape_str(dims));
     normalized.push_back(n);
   }
   if (x.dim() == 0) normalized.clear();
@@ -220,7 +223,8 @@ Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
   OpAttrs attrs;
   attrs.ints = normalized;
   run_kernel(OpId::flip, {x}, {out}, attrs);
-  record("flip", {x}, {out}, [normalized](const Grads& g) { return Grads{flip(g[0], normalized)}; });
+  record("flip", {x}, {out},
+         [normalized](const Grads& g) { return Grads{flip(g[0], normalized)}; });
   return out;
 }
 
@@ -300,8 +304,8 @@ Tensor gather(const Tensor& x, int64_t dim, const Tensor& index) {
   check_strided("gather", x, "x");
   check_index_tensor("gather", index, "index");
   check_same_device("gather", x, index);
-  SG_CHECK(index.dim() == x.dim(), "gather: index ", describe(index), " must have as many dims as x ",
-           describe(x));
+  SG_CHECK(index.dim() == x.dim(), "gather: index ", describe(index),
+           " must have as many dims as x ", describe(x));
   if (x.dim() == 0) {
     normalize_dim("gather", dim, 0);
     return gather(x.reshape({1}), 0, index.reshape({1})).reshape({});
@@ -330,8 +334,9 @@ Tensor scatter_add(const Tensor& x, int64_t dim, const Tensor& index, const Tens
   check_same_device("scatter_add", x, index);
   check_same_device("scatter_add", x, src);
   SG_CHECK(x.dtype() != DType::boolean, "scatter_add: cannot add bool tensors, got ", describe(x));
-  SG_CHECK(index.dim() == x.dim() && src.dim() == x.dim(), "scatter_add: x ", describe(x), ", index ",
-           describe(index), " and src ", describe(src), " must have the same number of dims");
+  SG_CHECK(index.dim() == x.dim() && src.dim() == x.dim(), "scatter_add: x ", describe(x),
+           ", index ", describe(index), " and src ", describe(src),
+           " must have the same number of dims");
   if (x.dim() == 0) {
     normalize_dim("scatter_add", dim, 0);
     return scatter_add(x.reshape({1}), 0, index.reshape({1}), src.reshape({1})).reshape({});
@@ -430,10 +435,7 @@ Tensor one_hot(const Tensor& index, int64_t num_classes) {
 namespace {
 
 SortResult sort_kernel(OpId op, const Tensor& x, int64_t dim, int64_t k, bool flag, bool flag2) {
-  Tensor xs = at_least_1d(x);
-  Shape out_shape = with_size(xs.shape(), dim, k);
-  SortResult r{empty(out_shape, Options(x.dtype(), x.device())),
-               empty(out_shape, Options(DType::i64, x.device()))};
+  SortResult r;
   OpAttrs attrs;
   attrs.dim = dim;
   attrs.k = k;
@@ -441,6 +443,10 @@ SortResult sort_kernel(OpId op, const Tensor& x, int64_t dim, int64_t k, bool fl
   attrs.flag2 = flag2;
   {
     NoGradGuard no_grad;
+    Tensor xs = at_least_1d(x);
+    Shape out_shape = with_size(xs.shape(), dim, k);
+    r.values = empty(out_shape, Options(x.dtype(), x.device()));
+    r.indices = empty(out_shape, Options(DType::i64, x.device()));
     run_kernel(op, {xs}, {r.values, r.indices}, attrs);
     if (x.dim() == 0) {
       r.values = r.values.reshape({});
@@ -449,7 +455,8 @@ SortResult sort_kernel(OpId op, const Tensor& x, int64_t dim, int64_t k, bool fl
   }
   // The values are x at the indices: their gradient goes back to those positions.
   record(std::string(op_name(op)), {x}, {r.values, r.indices},
-         [dim, in_shape = x.shape(), si = SavedTensor(r.indices, std::string(op_name(op)))](const Grads& g) {
+         [dim, in_shape = x.shape(),
+          si = SavedTensor(r.indices, std::string(op_name(op)))](const Grads& g) {
            Tensor index = si.get(), gv = g[0];
            Tensor z = zeros(in_shape, Options(gv.dtype(), gv.device()));
            return Grads{scatter_add(z, dim, index, gv)};

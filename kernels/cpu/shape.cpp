@@ -4,6 +4,7 @@
 // parallel_for with static chunks; scatter_add gives each task whole lines along `dim`, so
 // every output element is summed by one thread in increasing index order (no atomics).
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <numeric>
@@ -40,11 +41,11 @@ void dispatch_index(DType t, F&& f) {
 
 // Offsets of one array over an iteration shape split around `dim`.
 struct Walk {
-  const int64_t* shape;  // the iteration shape (ndim dims)
+  const int64_t* shape;    // the iteration shape (ndim dims)
   const int64_t* strides;  // this array's strides
   int ndim, dim;
   int64_t inner = 1;
-  bool linear = true;   // inner offsets are i * inner_stride
+  bool linear = true;  // inner offsets are i * inner_stride
   int64_t inner_stride = 1;
   std::vector<int64_t> table;  // inner offsets when !linear
 
@@ -88,6 +89,19 @@ struct Walk {
   int64_t dim_stride() const { return strides[dim]; }
 };
 
+// Position (o, j) in an [outer, n] loop, advanced one step at a time so that outer offsets are
+// recomputed only when o changes.
+struct RowCursor {
+  int64_t o, j, n;
+  RowCursor(int64_t t, int64_t n_) : o(t / n_), j(t % n_), n(n_) {}
+  bool next() {  // true when o changed
+    if (++j < n) return false;
+    j = 0;
+    ++o;
+    return true;
+  }
+};
+
 int64_t outer_count(const int64_t* shape, int dim) {
   int64_t n = 1;
   for (int d = 0; d < dim; ++d) n *= shape[d];
@@ -116,15 +130,16 @@ void cpu_cat(const KernelCall& c) {
   if (all_contiguous) {
     // Each (outer index, input) pair is one contiguous block on both sides.
     const int64_t avg = std::max<int64_t>(1, row / k);
-    parallel_for(0, outer * k, std::max<int64_t>(1, kElementwiseGrain / avg), [&](int64_t lo, int64_t hi) {
-      for (int64_t t = lo; t < hi; ++t) {
-        const int64_t o = t / k, i = t % k;
-        const int64_t len = (start[i + 1] - start[i]) * inner;
-        if (len == 0) continue;
-        std::memcpy(y + (o * row + start[i] * inner) * esize,
-                    static_cast<const char*>(c.in[i].data) + o * len * esize, len * esize);
-      }
-    });
+    parallel_for(
+        0, outer * k, std::max<int64_t>(1, kElementwiseGrain / avg), [&](int64_t lo, int64_t hi) {
+          for (int64_t t = lo; t < hi; ++t) {
+            const int64_t o = t / k, i = t % k;
+            const int64_t len = (start[i + 1] - start[i]) * inner;
+            if (len == 0) continue;
+            std::memcpy(y + (o * row + start[i] * inner) * esize,
+                        static_cast<const char*>(c.in[i].data) + o * len * esize, len * esize);
+          }
+        });
     return;
   }
   // A strided copy of each input into its region of the output.
@@ -157,47 +172,48 @@ void cpu_pad(const KernelCall& c) {
     const int64_t len = out.shape[last], n = in.shape[last], before = pads[2 * last];
     const int64_t sx = in.strides[last];
     const int64_t rows = out.numel / len;
-    parallel_for(0, rows, std::max<int64_t>(1, kElementwiseGrain / len), [&](int64_t lo, int64_t hi) {
-      for (int64_t r = lo; r < hi; ++r) {
-        scalar_t* yr = y + r * len;
-        // The source row: each outer coordinate mapped back through its padding.
-        int64_t off = 0, rest = r;
-        bool inside = true;
-        for (int d = last - 1; d >= 0; --d) {
-          int64_t i = rest % out.shape[d] - pads[2 * d];
-          rest /= out.shape[d];
-          const int64_t nd = in.shape[d];
-          if (reflect) {
-            if (i < 0) i = -i;
-            if (i >= nd) i = 2 * (nd - 1) - i;
-          } else if (i < 0 || i >= nd) {
-            inside = false;
-            break;
+    parallel_for(
+        0, rows, std::max<int64_t>(1, kElementwiseGrain / len), [&](int64_t lo, int64_t hi) {
+          for (int64_t r = lo; r < hi; ++r) {
+            scalar_t* yr = y + r * len;
+            // The source row: each outer coordinate mapped back through its padding.
+            int64_t off = 0, rest = r;
+            bool inside = true;
+            for (int d = last - 1; d >= 0; --d) {
+              int64_t i = rest % out.shape[d] - pads[2 * d];
+              rest /= out.shape[d];
+              const int64_t nd = in.shape[d];
+              if (reflect) {
+                if (i < 0) i = -i;
+                if (i >= nd) i = 2 * (nd - 1) - i;
+              } else if (i < 0 || i >= nd) {
+                inside = false;
+                break;
+              }
+              off += i * in.strides[d];
+            }
+            if (!inside) {
+              std::fill(yr, yr + len, value);
+              continue;
+            }
+            const scalar_t* xr = x + off;
+            const int64_t j0 = std::clamp<int64_t>(before, 0, len);      // first j with source >= 0
+            const int64_t j1 = std::clamp<int64_t>(before + n, 0, len);  // first j with source >= n
+            if (reflect) {
+              for (int64_t j = 0; j < j0; ++j) yr[j] = xr[(before - j) * sx];
+              for (int64_t j = j1; j < len; ++j) yr[j] = xr[(2 * (n - 1) - (j - before)) * sx];
+            } else {
+              std::fill(yr, yr + j0, value);
+              std::fill(yr + j1, yr + len, value);
+            }
+            const scalar_t* src = xr + (j0 - before) * sx;
+            if (sx == 1) {
+              std::copy(src, src + (j1 - j0), yr + j0);
+            } else {
+              for (int64_t j = j0; j < j1; ++j) yr[j] = src[(j - j0) * sx];
+            }
           }
-          off += i * in.strides[d];
-        }
-        if (!inside) {
-          std::fill(yr, yr + len, value);
-          continue;
-        }
-        const scalar_t* xr = x + off;
-        const int64_t j0 = std::clamp<int64_t>(before, 0, len);      // first j with source >= 0
-        const int64_t j1 = std::clamp<int64_t>(before + n, 0, len);  // first j with source >= n
-        if (reflect) {
-          for (int64_t j = 0; j < j0; ++j) yr[j] = xr[(before - j) * sx];
-          for (int64_t j = j1; j < len; ++j) yr[j] = xr[(2 * (n - 1) - (j - before)) * sx];
-        } else {
-          std::fill(yr, yr + j0, value);
-          std::fill(yr + j1, yr + len, value);
-        }
-        const scalar_t* src = xr + (j0 - before) * sx;
-        if (sx == 1) {
-          std::copy(src, src + (j1 - j0), yr + j0);
-        } else {
-          for (int64_t j = j0; j < j1; ++j) yr[j] = src[(j - j0) * sx];
-        }
-      }
-    });
+        });
   });
 }
 
@@ -233,19 +249,26 @@ void cpu_index_select(const KernelCall& c) {
     dispatch_index(index.dtype, [&](auto tag) {
       using index_t = decltype(tag);
       const index_t* ix = index.ptr<index_t>();
-      parallel_for(0, outer * k, std::max<int64_t>(1, kElementwiseGrain / inner), [&](int64_t lo, int64_t hi) {
-        for (int64_t t = lo; t < hi; ++t) {
-          const int64_t o = t / k, j = t % k;
-          const int64_t idx = checked_index("index_select", ix[j * si], size, dim);
-          const scalar_t* xr = x + wx.outer_offset(o) + idx * wx.dim_stride();
-          scalar_t* yr = y + wy.outer_offset(o) + j * wy.dim_stride();
-          if (wx.linear && wx.inner_stride == 1) {
-            std::copy(xr, xr + inner, yr);  // out is contiguous
-          } else {
-            for (int64_t i = 0; i < inner; ++i) yr[i] = xr[wx.at(i)];
-          }
-        }
-      });
+      parallel_for(0, outer * k, std::max<int64_t>(1, kElementwiseGrain / inner),
+                   [&](int64_t lo, int64_t hi) {
+                     RowCursor cur(lo, k);
+                     int64_t xo = wx.outer_offset(cur.o), yo = wy.outer_offset(cur.o);
+                     for (int64_t t = lo; t < hi; ++t) {
+                       const int64_t j = cur.j;
+                       const int64_t idx = checked_index("index_select", ix[j * si], size, dim);
+                       const scalar_t* xr = x + xo + idx * wx.dim_stride();
+                       scalar_t* yr = y + yo + j * wy.dim_stride();
+                       if (wx.linear && wx.inner_stride == 1) {
+                         std::copy(xr, xr + inner, yr);  // out is contiguous
+                       } else {
+                         for (int64_t i = 0; i < inner; ++i) yr[i] = xr[wx.at(i)];
+                       }
+                       if (cur.next()) {
+                         xo = wx.outer_offset(cur.o);
+                         yo = wy.outer_offset(cur.o);
+                       }
+                     }
+                   });
     });
   });
 }
@@ -257,7 +280,8 @@ void cpu_gather(const KernelCall& c) {
   const int dim = static_cast<int>(c.attrs.dim);
   if (out.numel == 0) return;
   // Iterate over the index's shape; x's walk uses its own strides at the index's coordinates.
-  const Walk wx(index.shape, in.strides, index.ndim, dim), wi(index.shape, index.strides, index.ndim, dim),
+  const Walk wx(index.shape, in.strides, index.ndim, dim),
+      wi(index.shape, index.strides, index.ndim, dim),
       wy(index.shape, out.strides, index.ndim, dim);
   const int64_t outer = outer_count(index.shape, dim), n = index.shape[dim], size = in.shape[dim];
   const int64_t inner = wy.inner;
@@ -268,23 +292,32 @@ void cpu_gather(const KernelCall& c) {
     dispatch_index(index.dtype, [&](auto tag) {
       using index_t = decltype(tag);
       const index_t* ix = index.ptr<index_t>();
-      parallel_for(0, outer * n, std::max<int64_t>(1, kElementwiseGrain / inner), [&](int64_t lo, int64_t hi) {
-        for (int64_t t = lo; t < hi; ++t) {
-          const int64_t o = t / n, j = t % n;
-          const scalar_t* xr = x + wx.outer_offset(o);
-          const index_t* ir = ix + wi.outer_offset(o) + j * wi.dim_stride();
-          scalar_t* yr = y + wy.outer_offset(o) + j * wy.dim_stride();
-          const int64_t sd = wx.dim_stride();
-          if (lines) {
-            const int64_t sxi = wx.inner_stride, sii = wi.inner_stride;
-            for (int64_t i = 0; i < inner; ++i)
-              yr[i] = xr[checked_index("gather", ir[i * sii], size, dim) * sd + i * sxi];
-          } else {
-            for (int64_t i = 0; i < inner; ++i)
-              yr[i] = xr[checked_index("gather", ir[wi.at(i)], size, dim) * sd + wx.at(i)];
-          }
-        }
-      });
+      parallel_for(
+          0, outer * n, std::max<int64_t>(1, kElementwiseGrain / inner),
+          [&](int64_t lo, int64_t hi) {
+            RowCursor cur(lo, n);
+            int64_t xo = wx.outer_offset(cur.o), io = wi.outer_offset(cur.o),
+                    yo = wy.outer_offset(cur.o);
+            const int64_t sd = wx.dim_stride();
+            for (int64_t t = lo; t < hi; ++t) {
+              const index_t* ir = ix + io + cur.j * wi.dim_stride();
+              const scalar_t* xr = x + xo;
+              scalar_t* yr = y + yo + cur.j * wy.dim_stride();
+              if (lines) {
+                const int64_t sxi = wx.inner_stride, sii = wi.inner_stride;
+                for (int64_t i = 0; i < inner; ++i)
+                  yr[i] = xr[checked_index("gather", ir[i * sii], size, dim) * sd + i * sxi];
+              } else {
+                for (int64_t i = 0; i < inner; ++i)
+                  yr[i] = xr[checked_index("gather", ir[wi.at(i)], size, dim) * sd + wx.at(i)];
+              }
+              if (cur.next()) {
+                xo = wx.outer_offset(cur.o);
+                io = wi.outer_offset(cur.o);
+                yo = wy.outer_offset(cur.o);
+              }
+            }
+          });
     });
   });
 }
@@ -299,32 +332,50 @@ void cpu_scatter_add(const KernelCall& c) {
   SG_DISPATCH_NUMERIC(out.dtype, "scatter_add", [&] {
     map_unary<scalar_t, scalar_t>(in, out, [](scalar_t v) { return v; });
     if (index.numel == 0) return;
-    const Walk wy(index.shape, out.strides, index.ndim, dim), wi(index.shape, index.strides, index.ndim, dim),
+    const Walk wy(index.shape, out.strides, index.ndim, dim),
+        wi(index.shape, index.strides, index.ndim, dim),
         ws(index.shape, src.strides, index.ndim, dim);
-    const int64_t outer = outer_count(index.shape, dim), n = index.shape[dim], size = out.shape[dim];
+    const int64_t outer = outer_count(index.shape, dim), n = index.shape[dim],
+                  size = out.shape[dim];
     const int64_t inner = wi.inner, blocks = (inner + kScatterBlock - 1) / kScatterBlock;
+    const bool lines = wy.linear && wi.linear && ws.linear;
     const scalar_t* s = src.ptr<scalar_t>();
     scalar_t* y = out.ptr<scalar_t>();
     dispatch_index(index.dtype, [&](auto tag) {
       using index_t = decltype(tag);
       const index_t* ix = index.ptr<index_t>();
       const int64_t per_task = n * std::min(inner, kScatterBlock);
-      parallel_for(0, outer * blocks, std::max<int64_t>(1, kElementwiseGrain / per_task), [&](int64_t lo, int64_t hi) {
-        for (int64_t t = lo; t < hi; ++t) {
-          const int64_t o = t / blocks, b = t % blocks;
-          const int64_t i0 = b * kScatterBlock, i1 = std::min(inner, i0 + kScatterBlock);
-          scalar_t* yr = y + wy.outer_offset(o);
-          const index_t* ir = ix + wi.outer_offset(o);
-          const scalar_t* sr = s + ws.outer_offset(o);
-          const int64_t syd = wy.dim_stride(), sid = wi.dim_stride(), ssd = ws.dim_stride();
-          // j outermost: each output element receives its additions in increasing j.
-          for (int64_t j = 0; j < n; ++j)
-            for (int64_t i = i0; i < i1; ++i) {
-              const int64_t idx = checked_index("scatter_add", ir[j * sid + wi.at(i)], size, dim);
-              yr[idx * syd + wy.at(i)] += sr[j * ssd + ws.at(i)];
+      parallel_for(
+          0, outer * blocks, std::max<int64_t>(1, kElementwiseGrain / per_task),
+          [&](int64_t lo, int64_t hi) {
+            for (int64_t t = lo; t < hi; ++t) {
+              const int64_t o = t / blocks, b = t % blocks;
+              const int64_t i0 = b * kScatterBlock, i1 = std::min(inner, i0 + kScatterBlock);
+              scalar_t* yr = y + wy.outer_offset(o);
+              const index_t* ir = ix + wi.outer_offset(o);
+              const scalar_t* sr = s + ws.outer_offset(o);
+              const int64_t syd = wy.dim_stride(), sid = wi.dim_stride(), ssd = ws.dim_stride();
+              // j outermost: each output element receives its additions in increasing j.
+              if (lines) {
+                const int64_t yi = wy.inner_stride, ii = wi.inner_stride, si = ws.inner_stride;
+                for (int64_t j = 0; j < n; ++j) {
+                  const index_t* irj = ir + j * sid;
+                  const scalar_t* srj = sr + j * ssd;
+                  for (int64_t i = i0; i < i1; ++i) {
+                    const int64_t idx = checked_index("scatter_add", irj[i * ii], size, dim);
+                    yr[idx * syd + i * yi] += srj[i * si];
+                  }
+                }
+              } else {
+                for (int64_t j = 0; j < n; ++j)
+                  for (int64_t i = i0; i < i1; ++i) {
+                    const int64_t idx =
+                        checked_index("scatter_add", ir[j * sid + wi.at(i)], size, dim);
+                    yr[idx * syd + wy.at(i)] += sr[j * ssd + ws.at(i)];
+                  }
+              }
             }
-        }
-      });
+          });
     });
   });
 }
@@ -336,7 +387,6 @@ void cpu_one_hot(const KernelCall& c) {
   const int64_t classes = c.attrs.k;
   int64_t* y = out.ptr<int64_t>();
   std::fill(y, y + out.numel, int64_t{0});
-  if (classes == 0) return;
   dispatch_index(index.dtype, [&](auto tag) {
     using index_t = decltype(tag);
     const index_t* ix = index.ptr<index_t>();
@@ -352,113 +402,101 @@ void cpu_one_hot(const KernelCall& c) {
   });
 }
 
-// --- sort and topk: per line, (value, position) pairs in a total order ------------------------
+// --- sort and topk: per line, one integer key per element ------------------------------------
+// A key holds the value's order bits above its position along the line, so one unsigned
+// comparison orders by value and then by position: the result is unique (stable) and a plain
+// integer sort replaces a comparator with NaN branches. 4-byte values with lines shorter than
+// 2^32 pack into 64 bits; 8-byte values use 128.
 
-// Ascending order: NaN after every number; equal values by position, so results are unique.
-template <typename T>
-struct Ascending {
-  bool operator()(const std::pair<T, int64_t>& a, const std::pair<T, int64_t>& b) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      const bool na = std::isnan(a.first), nb = std::isnan(b.first);
-      if (na || nb) return na == nb ? a.second < b.second : nb;
-    }
-    return a.first < b.first || (a.first == b.first && a.second < b.second);
-  }
-};
+__extension__ typedef unsigned __int128 u128;
 
-// Descending order: NaN first; equal values still by increasing position.
-template <typename T>
-struct Descending {
-  bool operator()(const std::pair<T, int64_t>& a, const std::pair<T, int64_t>& b) const {
-    if constexpr (std::is_floating_point_v<T>) {
-      const bool na = std::isnan(a.first), nb = std::isnan(b.first);
-      if (na || nb) return na == nb ? a.second < b.second : na;
-    }
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
-  }
-};
+// Order-preserving unsigned images of the values: NaN largest, -0 equal to +0.
+inline uint32_t order_bits(float v) {
+  if (std::isnan(v)) return ~uint32_t{0};
+  const uint32_t u = std::bit_cast<uint32_t>(v == 0.0f ? 0.0f : v);
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+inline uint64_t order_bits(double v) {
+  if (std::isnan(v)) return ~uint64_t{0};
+  const uint64_t u = std::bit_cast<uint64_t>(v == 0.0 ? 0.0 : v);
+  return (u >> 63) ? ~u : (u | (uint64_t{1} << 63));
+}
+inline uint32_t order_bits(int32_t v) { return static_cast<uint32_t>(v) ^ 0x80000000u; }
+inline uint64_t order_bits(int64_t v) { return static_cast<uint64_t>(v) ^ (uint64_t{1} << 63); }
+inline uint32_t order_bits(uint8_t v) { return v; }
 
-// Calls f(pairs, base_in, base_out) for each line along `dim` with the line's pairs loaded;
-// the outputs share the input's shape except along `dim`.
-template <typename T, typename F>
-void for_each_line(const TensorArg& in, const TensorArg& values, int dim, F&& f) {
+// Sorts (or selects the best k of) every line along `dim` and writes values and positions.
+// The outputs are contiguous and share the input's shape except along `dim`.
+template <typename T, typename K>
+void sort_lines(const TensorArg& in, const TensorArg& values, const TensorArg& indices, int dim,
+                bool descending, int64_t k, bool select, bool sorted) {
+  using Bits = decltype(order_bits(T{}));
+  constexpr int kShift = sizeof(K) * 4;  // the position takes the low half
+  const K pos_mask = (K{1} << kShift) - 1;
   const int64_t n = in.shape[dim];
-  if (n == 0 || in.numel == 0) return;
+  if (n == 0 || in.numel == 0 || k == 0) return;
   const int64_t lines = in.numel / n;
-  TensorArg lx = in, lv = values;  // the tensors with `dim` removed
+  TensorArg lx = in, lv = values;  // the tensors with `dim` removed: one element per line
   lx.ndim = lv.ndim = in.ndim - 1;
   for (int d = dim; d < lx.ndim; ++d) {
     lx.shape[d] = lv.shape[d] = in.shape[d + 1];
     lx.strides[d] = in.strides[d + 1];
     lv.strides[d] = values.strides[d + 1];
   }
-  const int64_t sx = in.strides[dim];
+  const int64_t sx = in.strides[dim], sv = values.strides[dim];
   const T* x = in.ptr<T>();
   parallel_for(0, lines, std::max<int64_t>(1, kElementwiseGrain / n), [&](int64_t lo, int64_t hi) {
-    std::vector<std::pair<T, int64_t>> pairs(n);
+    std::vector<K> keys(n);
     for (int64_t l = lo; l < hi; ++l) {
       const T* xl = x + ref_offset(l, lx);
-      for (int64_t j = 0; j < n; ++j) pairs[j] = {xl[j * sx], j};
-      f(pairs, ref_offset(l, lv));
+      for (int64_t j = 0; j < n; ++j) {
+        Bits b = order_bits(xl[j * sx]);
+        keys[j] = (K{static_cast<Bits>(descending ? ~b : b)} << kShift) | static_cast<K>(j);
+      }
+      if (!select) {
+        std::sort(keys.begin(), keys.end());
+      } else {
+        // nth_element puts the k best first in O(n); only those k are then ordered.
+        if (k < n) std::nth_element(keys.begin(), keys.begin() + (k - 1), keys.end());
+        if (sorted) {
+          std::sort(keys.begin(), keys.begin() + k);
+        } else {
+          std::sort(keys.begin(), keys.begin() + k,
+                    [pos_mask](K a, K b) { return (a & pos_mask) < (b & pos_mask); });
+        }
+      }
+      const int64_t base = ref_offset(l, lv);  // values and indices share offsets
+      T* v = values.ptr<T>() + base;
+      int64_t* ix = indices.ptr<int64_t>() + base;
+      for (int64_t j = 0; j < k; ++j) {
+        const int64_t pos = static_cast<int64_t>(keys[j] & pos_mask);
+        v[j * sv] = xl[pos * sx];
+        ix[j * sv] = pos;
+      }
     }
   });
 }
 
 template <typename T>
-void write_pairs(const std::vector<std::pair<T, int64_t>>& pairs, int64_t k, const TensorArg& values,
-                 const TensorArg& indices, int dim, int64_t base) {
-  T* v = values.ptr<T>() + base;
-  int64_t* ix = indices.ptr<int64_t>() + base;  // values and indices are both contiguous
-  const int64_t s = values.strides[dim];
-  for (int64_t j = 0; j < k; ++j) {
-    v[j * s] = pairs[j].first;
-    ix[j * s] = pairs[j].second;
+void sort_dispatch(const KernelCall& c, bool select) {
+  const TensorArg &in = c.in[0], &values = c.out[0], &indices = c.out[1];
+  const int dim = static_cast<int>(c.attrs.dim);
+  const int64_t k = select ? c.attrs.k : in.shape[dim];
+  const bool descending = c.attrs.flag, sorted = select ? c.attrs.flag2 : true;
+  if (sizeof(T) <= 4 && in.shape[dim] <= int64_t{0xFFFFFFFF}) {
+    sort_lines<T, uint64_t>(in, values, indices, dim, descending, k, select, sorted);
+  } else {
+    sort_lines<T, u128>(in, values, indices, dim, descending, k, select, sorted);
   }
 }
 
 void cpu_sort(const KernelCall& c) {
-  const TensorArg &in = c.in[0], &values = c.out[0], &indices = c.out[1];
-  const int dim = static_cast<int>(c.attrs.dim);
-  const bool descending = c.attrs.flag;
-  SG_DISPATCH_NUMERIC(in.dtype, "sort", [&] {
-    using Pairs = std::vector<std::pair<scalar_t, int64_t>>;
-    for_each_line<scalar_t>(in, values, dim, [&](Pairs& p, int64_t base) {
-      if (descending) {
-        std::sort(p.begin(), p.end(), Descending<scalar_t>{});
-      } else {
-        std::sort(p.begin(), p.end(), Ascending<scalar_t>{});
-      }
-      write_pairs(p, static_cast<int64_t>(p.size()), values, indices, dim, base);
-    });
-  });
+  SG_DISPATCH_NUMERIC(c.in[0].dtype, "sort", [&] { sort_dispatch<scalar_t>(c, false); });
 }
 
-// nth_element puts the k best first in O(n); only those k are then ordered.
+// topk's attrs.flag means "largest", which is a descending selection.
 void cpu_topk(const KernelCall& c) {
-  const TensorArg &in = c.in[0], &values = c.out[0], &indices = c.out[1];
-  const int dim = static_cast<int>(c.attrs.dim);
-  const int64_t k = c.attrs.k;
-  const bool largest = c.attrs.flag, sorted = c.attrs.flag2;
-  if (k == 0) return;
-  SG_DISPATCH_NUMERIC(in.dtype, "topk", [&] {
-    using Pairs = std::vector<std::pair<scalar_t, int64_t>>;
-    auto select = [&](Pairs& p, auto order) {
-      if (k < static_cast<int64_t>(p.size())) std::nth_element(p.begin(), p.begin() + k - 1, p.end(), order);
-      if (sorted) {
-        std::sort(p.begin(), p.begin() + k, order);
-      } else {
-        std::sort(p.begin(), p.begin() + k, [](const auto& a, const auto& b) { return a.second < b.second; });
-      }
-    };
-    for_each_line<scalar_t>(in, values, dim, [&](Pairs& p, int64_t base) {
-      if (largest) {
-        select(p, Descending<scalar_t>{});
-      } else {
-        select(p, Ascending<scalar_t>{});
-      }
-      write_pairs(p, k, values, indices, dim, base);
-    });
-  });
+  SG_DISPATCH_NUMERIC(c.in[0].dtype, "topk", [&] { sort_dispatch<scalar_t>(c, true); });
 }
 
 }  // namespace

@@ -73,8 +73,8 @@ void ref_pad(const KernelCall& c) {
         coords[d] = pad_source(coords[d], in.shape[d], c.attrs.ints[2 * d], reflect);
         inside = coords[d] >= 0;
       }
-      out.ptr<scalar_t>()[i] = inside ? in.ptr<scalar_t>()[offset_of(coords, in)]
-                                      : static_cast<scalar_t>(c.attrs.alpha);
+      out.ptr<scalar_t>()[i] =
+          inside ? in.ptr<scalar_t>()[offset_of(coords, in)] : static_cast<scalar_t>(c.attrs.alpha);
     }
   });
 }
@@ -206,15 +206,15 @@ void sort_lines(const TensorArg& in, int dim, bool descending, int64_t k, bool i
 
 void ref_sort(const KernelCall& c) {
   SG_DISPATCH_NUMERIC(c.in[0].dtype, "sort", [&] {
-    sort_lines<scalar_t>(c.in[0], static_cast<int>(c.attrs.dim), c.attrs.flag, c.in[0].shape[c.attrs.dim],
-                         true, c.out[0], c.out[1]);
+    sort_lines<scalar_t>(c.in[0], static_cast<int>(c.attrs.dim), c.attrs.flag,
+                         c.in[0].shape[c.attrs.dim], true, c.out[0], c.out[1]);
   });
 }
 
 void ref_topk(const KernelCall& c) {
   SG_DISPATCH_NUMERIC(c.in[0].dtype, "topk", [&] {
-    sort_lines<scalar_t>(c.in[0], static_cast<int>(c.attrs.dim), c.attrs.flag, c.attrs.k, c.attrs.flag2,
-                         c.out[0], c.out[1]);
+    sort_lines<scalar_t>(c.in[0], static_cast<int>(c.attrs.dim), c.attrs.flag, c.attrs.k,
+                         c.attrs.flag2, c.out[0], c.out[1]);
   });
 }
 

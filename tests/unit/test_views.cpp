@@ -31,8 +31,9 @@ TEST(Views, ShareStorageBothWays) {
   Tensor rows = base.slice(0, 0, 3, 2);
   Tensor tr = base.t();
   Tensor flat = base.view({12});
-  for (const Tensor& v : {col, rows, tr, flat, base.narrow(1, 1, 2), base.unsqueeze(0),
-                          base.permute({1, 0}), base.expand({2, 3, 4}), base.detach(), base.reshape({2, 6})})
+  for (const Tensor& v :
+       {col, rows, tr, flat, base.narrow(1, 1, 2), base.unsqueeze(0), base.permute({1, 0}),
+        base.expand({2, 3, 4}), base.detach(), base.reshape({2, 6})})
     EXPECT_TRUE(shares(v, base));
   col.fill_(-1.0);  // a write through a view shows in the base
   EXPECT_THAT(base.to_vector<float>(), ElementsAre(0, 1, -1, 3, 4, 5, -1, 7, 8, 9, -1, 11));
@@ -77,13 +78,13 @@ TEST(Views, ReshapeCopiesOnlyWhenNeeded) {
   EXPECT_TRUE(shares(x.reshape({2, 12}), x));
   EXPECT_TRUE(shares(x.reshape({-1}), x));
   EXPECT_TRUE(shares(x.slice(0, 1, 3).reshape({12}), x));  // a row block merges
-  EXPECT_TRUE(shares(x.t().reshape({3, 2, 4}), x));       // splitting one dim of a transpose
+  EXPECT_TRUE(shares(x.t().reshape({3, 2, 4}), x));        // splitting one dim of a transpose
   Tensor copied = x.t().reshape({24});
   EXPECT_FALSE(shares(copied, x));
   EXPECT_TRUE(copied.is_contiguous());
   EXPECT_THAT(copied.slice(0, 0, 6).to_vector<float>(), ElementsAre(0, 6, 12, 18, 1, 7));
   EXPECT_TRUE(shares(x.slice(1, 0, 6, 2).reshape({12}), x));  // strides 6 = 2 * 3 still merge
-  EXPECT_FALSE(shares(x.slice(1, 0, 4).reshape({16}), x));     // strides 6 != 1 * 4 do not
+  EXPECT_FALSE(shares(x.slice(1, 0, 4).reshape({16}), x));    // strides 6 != 1 * 4 do not
   // contiguous() is a no-op on a contiguous tensor and a copy otherwise.
   EXPECT_TRUE(x.contiguous().same(x));
   EXPECT_FALSE(shares(x.t().contiguous(), x));
@@ -106,29 +107,50 @@ TEST(Views, InvalidViewsNameTheOpAndSizes) {
   EXPECT_THAT(error_of([&] { x.t().view({6}); }),
               AllOf(HasSubstr("view: cannot view f32[3, 2]"), HasSubstr("strides [1, 3]"),
                     HasSubstr("as [6]"), HasSubstr("reshape()")));
-  EXPECT_THAT(error_of([&] { x.view({4, -1}); }), HasSubstr("view: shape [4, -1] is invalid for 6 elements"));
+  EXPECT_THAT(error_of([&] {
+                x.view({4, -1});
+              }),
+              HasSubstr("view: shape [4, -1] is invalid for 6 elements"));
   EXPECT_THAT(error_of([&] { x.view({-1, -1}); }), HasSubstr("view: only one dimension can be -1"));
-  EXPECT_THAT(error_of([&] { x.reshape({5}); }), HasSubstr("reshape: shape [5] is invalid for 6 elements"));
+  EXPECT_THAT(error_of([&] { x.reshape({5}); }),
+              HasSubstr("reshape: shape [5] is invalid for 6 elements"));
   EXPECT_THAT(error_of([&] { x.narrow(1, 2, 2); }),
               AllOf(HasSubstr("narrow: range [2, 4) is out of bounds for dim 1 of size 3"),
                     HasSubstr("f32[2, 3]")));
-  EXPECT_THAT(error_of([&] { x.narrow(0, -3, 1); }), HasSubstr("narrow: range [-1, 0) is out of bounds"));
-  EXPECT_THAT(error_of([&] { x.expand({2, 4}); }),
+  EXPECT_THAT(error_of([&] { x.narrow(0, -3, 1); }),
+              HasSubstr("narrow: range [-1, 0) is out of bounds"));
+  EXPECT_THAT(error_of([&] {
+                x.expand({2, 4});
+              }),
               AllOf(HasSubstr("expand: cannot expand f32[2, 3] on cpu to [2, 4]"),
                     HasSubstr("dim 1: 3 vs 4")));
-  EXPECT_THAT(error_of([&] { x.expand({3}); }), HasSubstr("expand: cannot expand f32[2, 3] on cpu to fewer dims [3]"));
-  EXPECT_THAT(error_of([&] { x.select(0, 2); }), HasSubstr("select: index 2 is out of bounds for dim 0 of size 2"));
-  EXPECT_THAT(error_of([&] { x.select(2, 0); }), HasSubstr("select: dim 2 is out of range for a tensor with 2 dims"));
-  EXPECT_THAT(error_of([&] { x.permute({0}); }), HasSubstr("permute: got 1 dims for a tensor with 2 dims"));
-  EXPECT_THAT(error_of([&] { x.permute({1, 1}); }), HasSubstr("permute: dim 1 appears twice in [1, 1]"));
+  EXPECT_THAT(error_of([&] { x.expand({3}); }),
+              HasSubstr("expand: cannot expand f32[2, 3] on cpu to fewer dims [3]"));
+  EXPECT_THAT(error_of([&] { x.select(0, 2); }),
+              HasSubstr("select: index 2 is out of bounds for dim 0 of size 2"));
+  EXPECT_THAT(error_of([&] { x.select(2, 0); }),
+              HasSubstr("select: dim 2 is out of range for a tensor with 2 dims"));
+  EXPECT_THAT(error_of([&] { x.permute({0}); }),
+              HasSubstr("permute: got 1 dims for a tensor with 2 dims"));
+  EXPECT_THAT(error_of([&] {
+                x.permute({1, 1});
+              }),
+              HasSubstr("permute: dim 1 appears twice in [1, 1]"));
   EXPECT_THAT(error_of([&] { x.transpose(0, 2); }), HasSubstr("transpose: dim 2 is out of range"));
-  EXPECT_THAT(error_of([&] { iota({2, 3, 4}).t(); }), HasSubstr("t: expected a tensor with at most 2 dims, got f32[2, 3, 4]"));
+  EXPECT_THAT(error_of([&] {
+                iota({2, 3, 4}).t();
+              }),
+              HasSubstr("t: expected a tensor with at most 2 dims, got f32[2, 3, 4]"));
   EXPECT_THAT(error_of([&] { x.unsqueeze(3); }), HasSubstr("unsqueeze: dim 3 is out of range"));
   EXPECT_THAT(error_of([&] { x.squeeze(-3); }), HasSubstr("squeeze: dim -3 is out of range"));
-  EXPECT_THAT(error_of([&] { x.flatten(1, 0); }), HasSubstr("flatten: start_dim 1 is after end_dim 0"));
-  EXPECT_THAT(error_of([&] { x.slice(0, 0, 2, 0); }), HasSubstr("slice: step must be positive, got 0"));
-  EXPECT_THAT(error_of([&] { scalar_tensor(1.0).slice(0, 0, 1); }), HasSubstr("slice: cannot slice a 0-dim tensor"));
-  EXPECT_THAT(error_of([&] { scalar_tensor(1.0).narrow(0, 0, 1); }), HasSubstr("narrow: cannot narrow a 0-dim tensor"));
+  EXPECT_THAT(error_of([&] { x.flatten(1, 0); }),
+              HasSubstr("flatten: start_dim 1 is after end_dim 0"));
+  EXPECT_THAT(error_of([&] { x.slice(0, 0, 2, 0); }),
+              HasSubstr("slice: step must be positive, got 0"));
+  EXPECT_THAT(error_of([&] { scalar_tensor(1.0).slice(0, 0, 1); }),
+              HasSubstr("slice: cannot slice a 0-dim tensor"));
+  EXPECT_THAT(error_of([&] { scalar_tensor(1.0).narrow(0, 0, 1); }),
+              HasSubstr("narrow: cannot narrow a 0-dim tensor"));
 }
 
 }  // namespace
