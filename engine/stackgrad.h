@@ -12,5 +12,6 @@
 #include "engine/ops/nn.h"
 #include "engine/ops/random.h"
 #include "engine/ops/reduce.h"
+#include "engine/ops/shape.h"
 #include "engine/ops/sparse.h"
 #include "engine/runtime/parallel.h"
