@@ -447,6 +447,13 @@ TEST(ShapeOps, PadFlipRepeatTile) {
   EXPECT_THAT(values<float>(r), ElementsAre(0, 1, 0, 1, 0, 1, 0, 1));
   EXPECT_THAT(values<float>(repeat(arange_f(2, {2, 1}), {1, 2})), ElementsAre(0, 0, 1, 1));
   EXPECT_EQ(shape_str(tile(arange_f(6, {2, 3}), {2}).shape()), "[2, 6]");
+  // Ten dims, all repeated: too many for one interleaved view, tiled dim by dim instead.
+  Tensor ten = arange_f(2, {2, 1, 1, 1, 1, 1, 1, 1, 1, 1});
+  Tensor tiled = repeat(ten, {1, 2, 1, 1, 1, 1, 1, 1, 1, 3});
+  EXPECT_EQ(shape_str(tiled.shape()), "[2, 2, 1, 1, 1, 1, 1, 1, 1, 3]");
+  EXPECT_THAT(values<float>(tiled), ElementsAre(0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1));
+  EXPECT_EQ(repeat(ten, {2, 2, 2, 2, 2, 2, 2, 2, 2, 2}).numel(), 2048);
+  EXPECT_EQ(repeat(ten, {2, 2, 2, 2, 2, 2, 2, 2, 2, 0}).numel(), 0);
   Tensor same = repeat(x, {1, 1});
   EXPECT_NE(same.storage().get(), x.storage().get());  // repeat always copies
 }
