@@ -168,7 +168,7 @@ Tensor pad(const Tensor& x, const std::vector<int64_t>& pads, PadMode mode, doub
       SG_CHECK(
           before >= 0 && after >= 0 && (before == 0 || before < n) && (after == 0 || after < n),
           "pad: reflect padding (", before, ", ", after, ") of dim ", d,
-          " must be non-negative and ", "less than its size ", n, " in ", describe(x));
+          " must be non-negative and less than its size ", n, " in ", describe(x));
     }
     out_shape[d] = n + before + after;
     SG_CHECK(out_shape[d] >= 0, "pad: padding (", before, ", ", after, ") of dim ", d, " (size ", n,
@@ -239,20 +239,24 @@ Tensor repeat(const Tensor& x, const std::vector<int64_t>& repeats) {
   padded.insert(padded.end(), x.shape().begin(), x.shape().end());
   // View x as [.., 1, s_d, ..] with a new dim before each repeated dim, expand the new dims to
   // the repeats (a stride-0 view) and copy: the copy lays the tiles out. Backward comes from
-  // expand (a sum over the tiles) and the views. Too many dims for one view: one dim at a time.
+  // expand (a sum over the tiles) and the views. When the interleaved view would have too many
+  // dims, each repeated dim is instead tiled with cat (one copy per repeated dim).
   int64_t repeated = 0;
   for (int64_t r : repeats) repeated += r != 1;
   Tensor xs = x.reshape(padded);
   if (nr + repeated > kMaxDims) {
     Tensor out = xs;
+    bool copied = false;
     for (int64_t d = 0; d < nr; ++d) {
       if (repeats[d] == 1) continue;
-      Shape expanded = out.shape(), result = out.shape();
-      expanded.insert(expanded.begin() + d, repeats[d]);
-      result[d] *= repeats[d];
-      out = out.unsqueeze(d).expand(expanded).reshape(result);
+      if (repeats[d] == 0) {
+        out = out.narrow(d, 0, 0);
+      } else {
+        out = cat(std::vector<Tensor>(repeats[d], out), d);
+        copied = true;
+      }
     }
-    return out.contiguous();
+    return copied ? out : out.clone();
   }
   Shape interleaved, expanded, result;
   for (int64_t d = 0; d < nr; ++d) {

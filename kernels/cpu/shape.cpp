@@ -89,19 +89,6 @@ struct Walk {
   int64_t dim_stride() const { return strides[dim]; }
 };
 
-// Position (o, j) in an [outer, n] loop, advanced one step at a time so that outer offsets are
-// recomputed only when o changes.
-struct RowCursor {
-  int64_t o, j, n;
-  RowCursor(int64_t t, int64_t n_) : o(t / n_), j(t % n_), n(n_) {}
-  bool next() {  // true when o changed
-    if (++j < n) return false;
-    j = 0;
-    ++o;
-    return true;
-  }
-};
-
 int64_t outer_count(const int64_t* shape, int dim) {
   int64_t n = 1;
   for (int d = 0; d < dim; ++d) n *= shape[d];
@@ -236,6 +223,17 @@ void cpu_flip(const KernelCall& c) {
 
 // --- index_select ----------------------------------------------------------------------------
 
+// Calls f(o, j0, j1) for the runs of an [outer, n] loop that fall in [lo, hi): each run stays
+// in one outer index, so outer offsets are computed once per run.
+template <typename F>
+void for_each_run(int64_t lo, int64_t hi, int64_t n, F&& f) {
+  for (int64_t t = lo; t < hi;) {
+    const int64_t o = t / n, j0 = t % n, j1 = std::min(n, j0 + (hi - t));
+    f(o, j0, j1);
+    t += j1 - j0;
+  }
+}
+
 void cpu_index_select(const KernelCall& c) {
   const TensorArg &in = c.in[0], &index = c.in[1], &out = c.out[0];
   const int dim = static_cast<int>(c.attrs.dim);
@@ -243,32 +241,30 @@ void cpu_index_select(const KernelCall& c) {
   const Walk wx(out.shape, in.strides, out.ndim, dim), wy(out.shape, out.strides, out.ndim, dim);
   const int64_t outer = outer_count(out.shape, dim), k = out.shape[dim], size = in.shape[dim];
   const int64_t inner = wy.inner, si = index.ndim == 0 ? 0 : index.strides[0];
+  const int64_t sd = wx.dim_stride();
   SG_DISPATCH_ALL(out.dtype, "index_select", [&] {
     const scalar_t* x = in.ptr<scalar_t>();
-    scalar_t* y = out.ptr<scalar_t>();
+    scalar_t* y = out.ptr<scalar_t>();  // contiguous: row j of outer index o is at (o k + j) inner
     dispatch_index(index.dtype, [&](auto tag) {
       using index_t = decltype(tag);
       const index_t* ix = index.ptr<index_t>();
+      auto run = [&](int64_t o, int64_t j0, int64_t j1) {
+        const scalar_t* xo = x + wx.outer_offset(o);
+        scalar_t* yo = y + o * k * inner;
+        for (int64_t j = j0; j < j1; ++j) {
+          const scalar_t* xr = xo + checked_index("index_select", ix[j * si], size, dim) * sd;
+          scalar_t* yr = yo + j * inner;
+          if (inner == 1) {
+            *yr = *xr;
+          } else if (wx.linear && wx.inner_stride == 1) {
+            std::copy(xr, xr + inner, yr);
+          } else {
+            for (int64_t i = 0; i < inner; ++i) yr[i] = xr[wx.at(i)];
+          }
+        }
+      };
       parallel_for(0, outer * k, std::max<int64_t>(1, kElementwiseGrain / inner),
-                   [&](int64_t lo, int64_t hi) {
-                     RowCursor cur(lo, k);
-                     int64_t xo = wx.outer_offset(cur.o), yo = wy.outer_offset(cur.o);
-                     for (int64_t t = lo; t < hi; ++t) {
-                       const int64_t j = cur.j;
-                       const int64_t idx = checked_index("index_select", ix[j * si], size, dim);
-                       const scalar_t* xr = x + xo + idx * wx.dim_stride();
-                       scalar_t* yr = y + yo + j * wy.dim_stride();
-                       if (wx.linear && wx.inner_stride == 1) {
-                         std::copy(xr, xr + inner, yr);  // out is contiguous
-                       } else {
-                         for (int64_t i = 0; i < inner; ++i) yr[i] = xr[wx.at(i)];
-                       }
-                       if (cur.next()) {
-                         xo = wx.outer_offset(cur.o);
-                         yo = wy.outer_offset(cur.o);
-                       }
-                     }
-                   });
+                   [&](int64_t lo, int64_t hi) { for_each_run(lo, hi, k, run); });
     });
   });
 }
@@ -281,43 +277,40 @@ void cpu_gather(const KernelCall& c) {
   if (out.numel == 0) return;
   // Iterate over the index's shape; x's walk uses its own strides at the index's coordinates.
   const Walk wx(index.shape, in.strides, index.ndim, dim),
-      wi(index.shape, index.strides, index.ndim, dim),
-      wy(index.shape, out.strides, index.ndim, dim);
+      wi(index.shape, index.strides, index.ndim, dim);
   const int64_t outer = outer_count(index.shape, dim), n = index.shape[dim], size = in.shape[dim];
-  const int64_t inner = wy.inner;
+  const int64_t inner = wi.inner, sd = wx.dim_stride(), sid = wi.dim_stride();
   const bool lines = wx.linear && wi.linear;
   SG_DISPATCH_ALL(out.dtype, "gather", [&] {
     const scalar_t* x = in.ptr<scalar_t>();
-    scalar_t* y = out.ptr<scalar_t>();
+    scalar_t* y = out.ptr<scalar_t>();  // contiguous, index's shape
     dispatch_index(index.dtype, [&](auto tag) {
       using index_t = decltype(tag);
       const index_t* ix = index.ptr<index_t>();
-      parallel_for(
-          0, outer * n, std::max<int64_t>(1, kElementwiseGrain / inner),
-          [&](int64_t lo, int64_t hi) {
-            RowCursor cur(lo, n);
-            int64_t xo = wx.outer_offset(cur.o), io = wi.outer_offset(cur.o),
-                    yo = wy.outer_offset(cur.o);
-            const int64_t sd = wx.dim_stride();
-            for (int64_t t = lo; t < hi; ++t) {
-              const index_t* ir = ix + io + cur.j * wi.dim_stride();
-              const scalar_t* xr = x + xo;
-              scalar_t* yr = y + yo + cur.j * wy.dim_stride();
-              if (lines) {
-                const int64_t sxi = wx.inner_stride, sii = wi.inner_stride;
-                for (int64_t i = 0; i < inner; ++i)
-                  yr[i] = xr[checked_index("gather", ir[i * sii], size, dim) * sd + i * sxi];
-              } else {
-                for (int64_t i = 0; i < inner; ++i)
-                  yr[i] = xr[checked_index("gather", ir[wi.at(i)], size, dim) * sd + wx.at(i)];
-              }
-              if (cur.next()) {
-                xo = wx.outer_offset(cur.o);
-                io = wi.outer_offset(cur.o);
-                yo = wy.outer_offset(cur.o);
-              }
-            }
-          });
+      auto run = [&](int64_t o, int64_t j0, int64_t j1) {
+        const scalar_t* xr = x + wx.outer_offset(o);
+        const index_t* io = ix + wi.outer_offset(o);
+        scalar_t* yo = y + o * n * inner;
+        if (inner == 1) {  // gathering along the last dim: one element per j
+          for (int64_t j = j0; j < j1; ++j)
+            yo[j] = xr[checked_index("gather", io[j * sid], size, dim) * sd];
+          return;
+        }
+        for (int64_t j = j0; j < j1; ++j) {
+          const index_t* ir = io + j * sid;
+          scalar_t* yr = yo + j * inner;
+          if (lines) {
+            const int64_t sxi = wx.inner_stride, sii = wi.inner_stride;
+            for (int64_t i = 0; i < inner; ++i)
+              yr[i] = xr[checked_index("gather", ir[i * sii], size, dim) * sd + i * sxi];
+          } else {
+            for (int64_t i = 0; i < inner; ++i)
+              yr[i] = xr[checked_index("gather", ir[wi.at(i)], size, dim) * sd + wx.at(i)];
+          }
+        }
+      };
+      parallel_for(0, outer * n, std::max<int64_t>(1, kElementwiseGrain / inner),
+                   [&](int64_t lo, int64_t hi) { for_each_run(lo, hi, n, run); });
     });
   });
 }
@@ -425,6 +418,38 @@ inline uint32_t order_bits(int32_t v) { return static_cast<uint32_t>(v) ^ 0x8000
 inline uint64_t order_bits(int64_t v) { return static_cast<uint64_t>(v) ^ (uint64_t{1} << 63); }
 inline uint32_t order_bits(uint8_t v) { return v; }
 
+// Stable LSD radix sort of (key, position) pairs by key, one byte per pass: equal keys keep
+// their order, which is the position order. All byte histograms come from one read pass, and a
+// pass whose byte is the same for every key (common for the high bytes) is skipped.
+template <typename Bits>
+void radix_sort(std::vector<Bits>& key, std::vector<int64_t>& pos, std::vector<Bits>& key_tmp,
+                std::vector<int64_t>& pos_tmp) {
+  constexpr int kBytes = sizeof(Bits);
+  const int64_t n = static_cast<int64_t>(key.size());
+  int64_t count[kBytes][256] = {};
+  for (int64_t i = 0; i < n; ++i)
+    for (int b = 0; b < kBytes; ++b) ++count[b][(key[i] >> (8 * b)) & 0xFF];
+  for (int b = 0; b < kBytes; ++b) {
+    const int shift = 8 * b;
+    if (count[b][(key[0] >> shift) & 0xFF] == n) continue;
+    int64_t start[256], sum = 0;
+    for (int v = 0; v < 256; ++v) {
+      start[v] = sum;
+      sum += count[b][v];
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t dst = start[(key[i] >> shift) & 0xFF]++;
+      key_tmp[dst] = key[i];
+      pos_tmp[dst] = pos[i];
+    }
+    key.swap(key_tmp);
+    pos.swap(pos_tmp);
+  }
+}
+
+// Lines at least this long are sorted by radix; shorter ones by comparison.
+constexpr int64_t kRadixMinLine = 64;
+
 // Sorts (or selects the best k of) every line along `dim` and writes values and positions.
 // The outputs are contiguous and share the input's shape except along `dim`.
 template <typename T, typename K>
@@ -445,10 +470,29 @@ void sort_lines(const TensorArg& in, const TensorArg& values, const TensorArg& i
   }
   const int64_t sx = in.strides[dim], sv = values.strides[dim];
   const T* x = in.ptr<T>();
+  const bool radix = !select && n >= kRadixMinLine;
   parallel_for(0, lines, std::max<int64_t>(1, kElementwiseGrain / n), [&](int64_t lo, int64_t hi) {
-    std::vector<K> keys(n);
+    std::vector<K> keys(radix ? 0 : n);
+    std::vector<Bits> bits(radix ? n : 0), bits_tmp(bits.size());
+    std::vector<int64_t> pos(bits.size()), pos_tmp(bits.size());
     for (int64_t l = lo; l < hi; ++l) {
       const T* xl = x + ref_offset(l, lx);
+      const int64_t base = ref_offset(l, lv);  // values and indices share offsets
+      T* v = values.ptr<T>() + base;
+      int64_t* ix = indices.ptr<int64_t>() + base;
+      if (radix) {
+        for (int64_t j = 0; j < n; ++j) {
+          const Bits b = order_bits(xl[j * sx]);
+          bits[j] = descending ? static_cast<Bits>(~b) : b;
+          pos[j] = j;
+        }
+        radix_sort(bits, pos, bits_tmp, pos_tmp);
+        for (int64_t j = 0; j < n; ++j) {
+          v[j * sv] = xl[pos[j] * sx];
+          ix[j * sv] = pos[j];
+        }
+        continue;
+      }
       for (int64_t j = 0; j < n; ++j) {
         Bits b = order_bits(xl[j * sx]);
         keys[j] = (K{static_cast<Bits>(descending ? ~b : b)} << kShift) | static_cast<K>(j);
@@ -465,9 +509,6 @@ void sort_lines(const TensorArg& in, const TensorArg& values, const TensorArg& i
                     [pos_mask](K a, K b) { return (a & pos_mask) < (b & pos_mask); });
         }
       }
-      const int64_t base = ref_offset(l, lv);  // values and indices share offsets
-      T* v = values.ptr<T>() + base;
-      int64_t* ix = indices.ptr<int64_t>() + base;
       for (int64_t j = 0; j < k; ++j) {
         const int64_t pos = static_cast<int64_t>(keys[j] & pos_mask);
         v[j * sv] = xl[pos * sx];

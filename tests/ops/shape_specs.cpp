@@ -57,15 +57,17 @@ std::vector<OpCase> sort_cases(std::mt19937_64& r) {
 // Values with many ties and, in floating cases, NaNs: checks that fast and reference kernels
 // agree on the tie and NaN order (forward only).
 std::vector<OpCase> tie_cases(std::mt19937_64& r) {
-  Tensor nan = randint_t(r, {5, 7}, -2, 3, DType::f64);
-  {
+  auto with_nans = [&r](Tensor t) {
     NoGradGuard g;
-    nan = where(randn_f64(r, {5, 7}) > 1.0, scalar_tensor(std::nan(""), DType::f64), nan);
-  }
+    return where(randn_f64(r, t.shape()) > 1.0, scalar_tensor(std::nan(""), DType::f64), t);
+  };
+  Tensor nan = with_nans(randint_t(r, {5, 7}, -2, 3, DType::f64));
+  Tensor long_nan = with_nans(randint_t(r, {3, 150}, -2, 3, DType::f64));  // radix-sorted lines
   return {
       {"ties [6, 8]", {randint_t(r, {6, 8}, -2, 3, DType::f64), params({-1})}},
       {"ties dim 0", {randint_t(r, {9, 3}, 0, 3, DType::f64), params({0})}},
       {"NaN and ties", {nan, params({1})}},
+      {"NaN and ties, long lines", {long_nan, params({-1})}},
   };
 }
 
@@ -445,6 +447,13 @@ TEST(ShapeOps, PadFlipRepeatTile) {
   EXPECT_THAT(values<float>(r), ElementsAre(0, 1, 0, 1, 0, 1, 0, 1));
   EXPECT_THAT(values<float>(repeat(arange_f(2, {2, 1}), {1, 2})), ElementsAre(0, 0, 1, 1));
   EXPECT_EQ(shape_str(tile(arange_f(6, {2, 3}), {2}).shape()), "[2, 6]");
+  // Ten dims, all repeated: too many for one interleaved view, tiled dim by dim instead.
+  Tensor ten = arange_f(2, {2, 1, 1, 1, 1, 1, 1, 1, 1, 1});
+  Tensor tiled = repeat(ten, {1, 2, 1, 1, 1, 1, 1, 1, 1, 3});
+  EXPECT_EQ(shape_str(tiled.shape()), "[2, 2, 1, 1, 1, 1, 1, 1, 1, 3]");
+  EXPECT_THAT(values<float>(tiled), ElementsAre(0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1));
+  EXPECT_EQ(repeat(ten, {2, 2, 2, 2, 2, 2, 2, 2, 2, 2}).numel(), 2048);
+  EXPECT_EQ(repeat(ten, {2, 2, 2, 2, 2, 2, 2, 2, 2, 0}).numel(), 0);
   Tensor same = repeat(x, {1, 1});
   EXPECT_NE(same.storage().get(), x.storage().get());  // repeat always copies
 }
@@ -481,6 +490,15 @@ TEST(ShapeOps, SortAndTopk) {
   EXPECT_THAT(values<int64_t>(s.indices), ElementsAre(2, 4, 0, 3, 1));  // stable, NaN last
   auto d = sort(x, 0, true);
   EXPECT_THAT(values<int64_t>(d.indices), ElementsAre(1, 0, 3, 4, 2));  // NaN first
+  // -0 equals +0, so a stable sort keeps their order, on short and on long (radix) lines.
+  for (int64_t n : {6, 100}) {
+    std::vector<float> zs(n);
+    for (int64_t i = 0; i < n; ++i) zs[i] = i % 2 ? -0.0f : 0.0f;
+    for (bool descending : {false, true})
+      EXPECT_EQ(values<int64_t>(sort(from_vector(zs), 0, descending).indices),
+                values<int64_t>(arange(n)))
+          << n;
+  }
   auto k = topk(from_vector<float>({1, 5, 2, 5, 0}), 3);
   EXPECT_THAT(values<float>(k.values), ElementsAre(5, 5, 2));
   EXPECT_THAT(values<int64_t>(k.indices), ElementsAre(1, 3, 2));
@@ -508,7 +526,8 @@ TEST(ShapeOps, ScatterAddIsDeterministic) {
   for (int n : {2, 3, 4}) {
     set_num_threads(n);
     EXPECT_TRUE(equal(first, scatter_add(zeros({7, 600}), 0, index, src))) << n << " threads";
-    EXPECT_TRUE(equal(rows, scatter_add(zeros({600, 7}), 1, index.t(), src.t()))) << n << " threads";
+    EXPECT_TRUE(equal(rows, scatter_add(zeros({600, 7}), 1, index.t(), src.t())))
+        << n << " threads";
   }
   set_num_threads(threads);
 }
