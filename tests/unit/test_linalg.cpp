@@ -335,13 +335,27 @@ TEST(Linalg, ZeroSizeShapes) {
 // matrices when built with FMA contraction (-O3 -march=x86-64-v3): a column that should vanish
 // keeps rounding noise of size ε‖A‖ and the relative orthogonality test never passes for it.
 // Reported against kernels/cpu/linalg.cpp; the reference kernel passes (see the next test).
-TEST(SVD, DISABLED_SingularValuesOfARankOneMatrix) {
+TEST(SVD, SingularValuesOfARankOneMatrix) {
   Tensor u = from_vector<double>({1, 2, 2}, {3, 1});
   Tensor v = from_vector<double>({3, 0, 4, 0}, {1, 4});
-  auto [U, S, Vh] = svd(bmm_bcast(u, v));
-  EXPECT_NEAR(S.to_vector<double>()[0], 15.0, 1e-12);
+  const Tensor A = bmm_bcast(u, v);
+  for (DType dtype : {DType::f64, DType::f32}) {
+    const double tol = dtype == DType::f64 ? 1e-12 : 1e-5;
+    for (bool full : {false, true}) {
+      auto [U, S, Vh] = svd(A.to(dtype), full);
+      EXPECT_NEAR(S.to(DType::f64).to_vector<double>()[0], 15.0, 15.0 * tol);
+      EXPECT_LT(max_abs(S.narrow(0, 1, 2)), 1e-12);  // computed in double in both dtypes
+      // U and Vh are completed to orthonormal bases for the zero singular values.
+      EXPECT_LT(max_diff(bmm_bcast(mT(U), U), eye64(U.size(1))), tol);
+      EXPECT_LT(max_diff(bmm_bcast(Vh, mT(Vh)), eye64(Vh.size(0))), tol);
+      EXPECT_LT(max_diff(bmm_bcast(U.narrow(1, 0, 1) * 15.0, Vh.narrow(0, 0, 1)), A), 15.0 * tol);
+    }
+  }
+  // The all-ones matrix: σ = 3, 0, 0.
+  auto [U, S, Vh] = svd(ones({3, 3}, DType::f64));
+  EXPECT_NEAR(S.to_vector<double>()[0], 3.0, 1e-12);
   EXPECT_LT(max_abs(S.narrow(0, 1, 2)), 1e-12);
-  EXPECT_LT(max_diff(bmm_bcast(mT(U), U), eye64(3)), 1e-12);  // completed for the zero values
+  EXPECT_LT(max_diff(bmm_bcast(mT(U), U), eye64(3)), 1e-12);
 }
 
 TEST(SVD, ReferenceKernelHandlesARankOneMatrix) {
