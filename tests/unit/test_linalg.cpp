@@ -66,20 +66,10 @@ Tensor spd(std::mt19937_64& rng, int64_t n) {
   return bmm_bcast(x, mT(x)) + eye64(n) * static_cast<double>(n);
 }
 
-// A sparse CSR tensor from its components (the layout documented in engine/core/tensor.h).
+// A validated sparse CSR tensor from its components.
 Tensor make_csr(const std::vector<int64_t>& crow, const std::vector<int64_t>& col,
-                const std::vector<double>& values, const Shape& shape) {
-  Tensor v = from_vector(values);
-  auto impl = std::make_shared<TensorImpl>();
-  impl->layout = Layout::sparse_csr;
-  impl->shape = shape;
-  impl->strides = {0, 0};
-  impl->dtype = DType::f64;
-  impl->storage = v.storage();
-  impl->crow = from_vector(crow).impl();
-  impl->col = from_vector(col).impl();
-  impl->values = v.impl();
-  return Tensor(impl);
+                const std::vector<double>& values, const Shape& shape, DType dtype = DType::f64) {
+  return sparse_csr(from_vector(crow), from_vector(col), from_vector(values).to(dtype), shape);
 }
 
 // --- eigh ------------------------------------------------------------------------------------
@@ -594,6 +584,39 @@ TEST(SvdsTopk, MatchesTheDenseSvd) {
                 svds_topk(zeros({3, 5}, DType::f64), 4);
               }),
               HasSubstr("svds_topk: need 0 <= k <= min(m, n), got k=4"));
+}
+
+TEST(SvdsTopk, SparseCsrMatchesDenseInBothOrientationsAndDtypes) {
+  // A sparse operator is applied with spmv, its transpose with spmv on sparse_transpose.
+  std::mt19937_64 rng(15);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  for (Shape s : {Shape{40, 18}, Shape{18, 40}}) {
+    std::vector<int64_t> crow{0}, col;
+    std::vector<double> val, dense(s[0] * s[1], 0.0);
+    for (int64_t i = 0; i < s[0]; ++i) {
+      for (int64_t j = 0; j < s[1]; ++j) {
+        if (unit(rng) > 0.3 && i != j) continue;  // keeps the diagonal: full rank
+        col.push_back(j);
+        val.push_back(unit(rng) * 2.0 - 1.0 + (i == j ? 3.0 : 0.0));
+        dense[i * s[1] + j] = val.back();
+      }
+      crow.push_back(static_cast<int64_t>(col.size()));
+    }
+    const Tensor A = from_vector(dense, s, DType::f64);
+    const auto full = svd(A);
+    for (DType dtype : {DType::f64, DType::f32}) {
+      SCOPED_TRACE(shape_str(s) + " " + std::string(dtype_name(dtype)));
+      const double tol = dtype == DType::f64 ? 1e-10 : 1e-4;
+      SvdsTopk r = svds_topk(make_csr(crow, col, val, s, dtype), 3,
+                             EigshOptions{dtype == DType::f64 ? 1e-12 : 1e-6});
+      EXPECT_TRUE(r.converged);
+      EXPECT_EQ(r.S.dtype(), dtype);
+      EXPECT_LT(max_diff(r.S, full.S.narrow(0, 0, 3)), tol * full.S.to_vector<double>()[0]);
+      // Pairs are signed alike, so the vectors compare directly.
+      EXPECT_LT(max_diff(r.U, full.U.narrow(1, 0, 3)), 1e3 * tol);
+      EXPECT_LT(max_diff(r.Vh, full.Vh.narrow(0, 0, 3)), 1e3 * tol);
+    }
+  }
 }
 
 }  // namespace
