@@ -9,7 +9,8 @@
 #include "engine/autograd/node.h"
 #include "engine/dispatch/dispatch.h"
 #include "engine/ops/elementwise.h"
-#include "engine/ops/reduce.h"
+#include "engine/ops/matmul.h"
+#include "engine/ops/sparse.h"
 #include "kernels/cpu/linalg.h"
 
 namespace stackgrad {
@@ -21,16 +22,6 @@ using Grads = std::vector<Tensor>;
 // --- helpers for backward formulas (engine ops, so they run on every device) -----------------
 
 Tensor mT(const Tensor& x) { return x.transpose(-2, -1); }
-
-// Batched matrix product [.., m, k] x [.., k, n] with broadcast batch dims, from a broadcast
-// multiply and a sum. TODO: replace by matmul once the matmul family is merged (this builds an
-// m x k x n temporary, fine for the small matrices these backward formulas see).
-Tensor mm_(const Tensor& a, const Tensor& b) {
-  return sum(a.unsqueeze(-1) * b.unsqueeze(-3), {-2});
-}
-
-// Matrix-vector product [m, n] x [n] -> [m]; matmul once merged.
-Tensor mv_(const Tensor& a, const Tensor& x) { return sum(a * x.unsqueeze(0), {1}); }
 
 // A constant n x n mask like `like`: 1 strictly inside the chosen triangle, `diag` on the
 // diagonal, 0 elsewhere.
@@ -103,8 +94,8 @@ EighResult eigh(const Tensor& A) {
            Tensor I = eye_like(n, wv);
            Tensor gap = wv.unsqueeze(-2) - wv.unsqueeze(-1);  // [.., i, j] = w_j - w_i
            Tensor F = (1.0 - I) / (gap + I);
-           Tensor inner = g[0].unsqueeze(-1) * I + F * mm_(mT(vv), g[1]);
-           Tensor ga = mm_(mm_(vv, inner), mT(vv));
+           Tensor inner = g[0].unsqueeze(-1) * I + F * matmul(mT(vv), g[1]);
+           Tensor ga = matmul(matmul(vv, inner), mT(vv));
            return Grads{(ga + mT(ga)) * 0.5};
          });
   return {w, V};
@@ -122,7 +113,7 @@ Tensor cholesky(const Tensor& A, bool upper) {
     Tensor L = upper ? mT(so.get()) : so.get();
     const int64_t n = L.size(-1);
     Tensor gl = (upper ? mT(g[0]) : g[0]) * triangle_mask(n, false, 1.0, L);
-    Tensor P = mm_(mT(L), gl) * triangle_mask(n, false, 0.5, L);
+    Tensor P = matmul(mT(L), gl) * triangle_mask(n, false, 0.5, L);
     Tensor Z = solve_triangular(mT(L), P, /*upper=*/true);          // L⁻ᵀ P
     Tensor S = mT(solve_triangular(mT(L), mT(Z), /*upper=*/true));  // Z L⁻¹
     return Grads{(S + mT(S)) * 0.5};
@@ -160,7 +151,8 @@ Tensor solve_triangular(const Tensor& A, const Tensor& B, bool upper, bool left,
       [sa = SavedTensor(Ae, op), sx = SavedTensor(X, op), upper, unit_diagonal, n](const Grads& g) {
         Tensor a = sa.get();
         Tensor gb = solve_triangular(mT(a), g[0], !upper, true, unit_diagonal);
-        Tensor ga = -mm_(gb, mT(sx.get())) * triangle_mask(n, upper, unit_diagonal ? 0.0 : 1.0, a);
+        Tensor ga =
+            -matmul(gb, mT(sx.get())) * triangle_mask(n, upper, unit_diagonal ? 0.0 : 1.0, a);
         return Grads{ga, gb};
       });
   return X;
@@ -191,7 +183,7 @@ Tensor solve(const Tensor& A, const Tensor& B) {
   // B̄ = A⁻ᵀ X̄, Ā = -B̄ Xᵀ.
   record(op, {Ae, Be}, {X}, [sa = SavedTensor(Ae, op), sx = SavedTensor(X, op)](const Grads& g) {
     Tensor gb = solve(mT(sa.get()), g[0]);
-    return Grads{-mm_(gb, mT(sx.get())), gb};
+    return Grads{-matmul(gb, mT(sx.get())), gb};
   });
   return X;
 }
@@ -203,7 +195,7 @@ Tensor inverse(const Tensor& A) {
   // Ā = -Yᵀ Ȳ Yᵀ.
   record("inverse", {A}, {Y}, [sy = SavedTensor(Y, "inverse")](const Grads& g) {
     Tensor yt = mT(sy.get());
-    return Grads{-mm_(mm_(yt, g[0]), yt)};
+    return Grads{-matmul(matmul(yt, g[0]), yt)};
   });
   return Y;
 }
@@ -276,51 +268,16 @@ kernels::LinOp<T> host_operator(const char* op, const LinearOperator& apply, int
   };
 }
 
-// A sparse CSR matrix read once into host arrays, applied (or its transpose) with plain loops.
-// TODO: use the sparse family's spmv once it is merged.
-struct HostCsr {
-  int64_t rows = 0, cols = 0;
-  std::vector<int64_t> crow, col;
-  std::vector<double> values;
-};
-
-HostCsr host_csr(const char* op, const Tensor& A) {
-  const TensorImpl& impl = *A.impl();
-  SG_CHECK(impl.crow && impl.col && impl.values, op, ": sparse CSR matrix without components");
-  HostCsr h;
-  h.rows = A.size(0);
-  h.cols = A.size(1);
-  NoGradGuard no_grad;
-  h.crow = Tensor(impl.crow).contiguous().to_vector<int64_t>();
-  h.col = Tensor(impl.col).contiguous().to_vector<int64_t>();
-  h.values = Tensor(impl.values).to(DType::f64).contiguous().to_vector<double>();
-  SG_CHECK(static_cast<int64_t>(h.crow.size()) == h.rows + 1, op, ": sparse CSR row pointers have ",
-           h.crow.size(), " entries for ", h.rows, " rows");
-  return h;
-}
-
-LinearOperator csr_operator(std::shared_ptr<const HostCsr> h, bool transposed, DType dtype) {
-  return [h, transposed, dtype](const Tensor& xt) {
-    std::vector<double> x = xt.to(DType::f64).contiguous().to_vector<double>();
-    std::vector<double> y(transposed ? h->cols : h->rows, 0.0);
-    for (int64_t i = 0; i < h->rows; ++i)
-      for (int64_t p = h->crow[i]; p < h->crow[i + 1]; ++p) {
-        if (transposed) {
-          y[h->col[p]] += h->values[p] * x[i];
-        } else {
-          y[i] += h->values[p] * x[h->col[p]];
-        }
-      }
-    return from_vector(y, {static_cast<int64_t>(y.size())}, DType::f64).to(dtype);
-  };
-}
-
-// The operator x -> A x of a dense or sparse CSR matrix (A.t() x when transposed).
-LinearOperator matrix_operator(const char* op, const Tensor& A, bool transposed) {
-  if (A.is_sparse())
-    return csr_operator(std::make_shared<HostCsr>(host_csr(op, A)), transposed, A.dtype());
+// The operator x -> A x of a dense or sparse CSR matrix (A.t() x when transposed). The sparse
+// transpose is built once here rather than in every application.
+LinearOperator matrix_operator(const Tensor& A, bool transposed) {
+  if (A.is_sparse()) {
+    NoGradGuard no_grad;
+    Tensor M = transposed ? sparse_transpose(A) : A;
+    return [M](const Tensor& x) { return spmv(M, x); };
+  }
   Tensor M = transposed ? A.t() : A;
-  return [M](const Tensor& x) { return mv_(M, x); };
+  return [M](const Tensor& x) { return matmul(M, x); };
 }
 
 void check_operator_matrix(const char* op, const Tensor& A, bool square) {
@@ -430,7 +387,7 @@ CgSolution cg(const Tensor& A, const Tensor& b, const Tensor& x0, double tol, in
   check_same_dtype("cg", A, b);
   SG_CHECK(A.size(0) == b.size(0), "cg: b has ", b.size(0), " entries but A is ", A.size(0), "x",
            A.size(1), " (A ", describe(A), ", b ", describe(b), ")");
-  return cg(matrix_operator("cg", A, false), b, x0, tol, max_iter);
+  return cg(matrix_operator(A, false), b, x0, tol, max_iter);
 }
 
 EigshTopk eigsh_topk(const LinearOperator& apply, int64_t n, int64_t k, DType dtype,
@@ -447,7 +404,7 @@ EigshTopk eigsh_topk(const Tensor& A, int64_t k, const EigshOptions& options) {
   check_operator_matrix("eigsh_topk", A, true);
   SG_CHECK(k >= 0 && k <= A.size(0), "eigsh_topk: need 0 <= k <= n, got k=", k, " for A ",
            describe(A));
-  return eigsh_topk(matrix_operator("eigsh_topk", A, false), A.size(0), k, A.dtype(), options);
+  return eigsh_topk(matrix_operator(A, false), A.size(0), k, A.dtype(), options);
 }
 
 SvdsTopk svds_topk(const LinearOperator& apply, const LinearOperator& apply_transposed, int64_t m,
@@ -468,8 +425,8 @@ SvdsTopk svds_topk(const Tensor& A, int64_t k, const EigshOptions& options) {
   const int64_t m = A.size(0), n = A.size(1);
   SG_CHECK(k >= 0 && k <= std::min(m, n), "svds_topk: need 0 <= k <= min(m, n), got k=", k,
            " for A ", describe(A));
-  return svds_topk(matrix_operator("svds_topk", A, false), matrix_operator("svds_topk", A, true), m,
-                   n, k, A.dtype(), options);
+  return svds_topk(matrix_operator(A, false), matrix_operator(A, true), m, n, k, A.dtype(),
+                   options);
 }
 
 }  // namespace stackgrad

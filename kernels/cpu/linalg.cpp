@@ -576,7 +576,24 @@ void svd(int64_t m, int64_t n, const T* a, int64_t lda, T* u, T* s, T* vt, bool 
     }
   for (int64_t i = 0; i < cols; ++i) vw[i * cols + i] = 1.0;
 
+  // Scale by a power of two (exact) so that max|B| is in [1, 2): squared column norms of tiny
+  // or huge matrices then neither underflow nor overflow, and `negligible` below is never 0 for
+  // a nonzero matrix.
+  double amax = 0.0;
+  for (const double x : bt) amax = std::max(amax, std::abs(x));
+  const int scale_exp = amax > 0.0 ? std::ilogb(amax) : 0;
+  if (scale_exp != 0)
+    for (double& x : bt) x = std::ldexp(x, -scale_exp);
+  const double fro2 = dot(cols * rows, bt.data(), bt.data());  // rotations keep ||B||_F
+
   // Cyclic one-sided Jacobi: rotate column pairs of B (and of V_B) until all are orthogonal.
+  // A column whose squared norm is at most (eps ||B||_F)² is rounding noise of a column that is
+  // zero in exact arithmetic (rank deficiency): it cannot be made orthogonal to the others
+  // relative to its own norm (with fused multiply-adds it shrinks by about eps per sweep until
+  // it underflows, and never passes the relative test), and it is below the backward error of
+  // the decomposition anyway. Pairs with such a column are left alone, so it never changes
+  // again, and it counts as a zero singular value below.
+  const double negligible = kEps * kEps * fro2;
   const double tol = kEps * std::sqrt(static_cast<double>(std::max<int64_t>(rows, 1)));
   const int max_sweeps = 60;
   bool converged = false;
@@ -587,6 +604,7 @@ void svd(int64_t m, int64_t n, const T* a, int64_t lda, T* u, T* s, T* vt, bool 
         double* bp = bt.data() + p * rows;
         double* bq = bt.data() + q * rows;
         const double alpha = dot(rows, bp, bp), beta = dot(rows, bq, bq);
+        if (std::min(alpha, beta) <= negligible) continue;
         const double gamma = dot(rows, bp, bq);
         if (gamma == 0.0 || std::abs(gamma) <= tol * std::sqrt(alpha * beta)) continue;
         converged = false;
@@ -613,12 +631,16 @@ void svd(int64_t m, int64_t n, const T* a, int64_t lda, T* u, T* s, T* vt, bool 
            m, "x", n, " matrix");
 
   std::vector<double> sigma(cols);
-  for (int64_t j = 0; j < cols; ++j) sigma[j] = norm2(rows, bt.data() + j * rows);
+  for (int64_t j = 0; j < cols; ++j) {
+    const double* bj = bt.data() + j * rows;
+    const double norm_sq = dot(rows, bj, bj);
+    sigma[j] = norm_sq <= negligible ? 0.0 : std::sqrt(norm_sq);
+  }
   std::vector<int64_t> order(cols);
   std::iota(order.begin(), order.end(), int64_t{0});
   std::stable_sort(order.begin(), order.end(),
                    [&](int64_t p, int64_t q) { return sigma[p] > sigma[q]; });
-  for (int64_t j = 0; j < k; ++j) s[j] = static_cast<T>(sigma[order[j]]);
+  for (int64_t j = 0; j < k; ++j) s[j] = static_cast<T>(std::ldexp(sigma[order[j]], scale_exp));
 
   // Left vectors of B as rows of ub: the normalised columns, then orthonormal completions for
   // (numerically) zero singular values and, for full matrices, for the rest of the basis.
@@ -627,9 +649,8 @@ void svd(int64_t m, int64_t n, const T* a, int64_t lda, T* u, T* s, T* vt, bool 
   const bool need_vb = tall ? vt != nullptr : u != nullptr;
   if (need_ub) {
     std::vector<double> ub(ub_rows * rows, 0.0);
-    const double smax = cols > 0 ? sigma[order[0]] : 0.0;
-    int64_t good = 0;
-    while (good < cols && sigma[order[good]] > 0.0 && sigma[order[good]] > smax * kEps * kEps) {
+    int64_t good = 0;  // the sort put the zero singular values last
+    while (good < cols && sigma[order[good]] > 0.0) {
       const double* bj = bt.data() + order[good] * rows;
       for (int64_t i = 0; i < rows; ++i) ub[good * rows + i] = bj[i] / sigma[order[good]];
       ++good;

@@ -85,10 +85,13 @@ void qr(int64_t m, int64_t n, const T* a, int64_t lda, T* q, T* r, bool reduced)
 // non-negative. Columns of U (rows of Vt) that belong to zero singular values, or that complete
 // the full bases, are orthonormal completions (Gram-Schmidt against the standard basis). Pass
 // u = nullptr and/or vt = nullptr to skip writing them.
-// Algorithm: one-sided Jacobi (Hestenes) on A or Aᵀ, whichever is taller, in double; cyclic
-// sweeps until every column pair is orthogonal to sqrt(rows) * eps. Limits: O(sweeps * m n²),
-// meant for small dense matrices (up to a few hundred); singular values accurate to about
-// 1e-15 * ||A||. Error if the sweeps do not converge or an entry is not finite.
+// Algorithm: one-sided Jacobi (Hestenes) on A or Aᵀ, whichever is taller, in double (scaled by a
+// power of two, so tiny and huge matrices keep their accuracy); cyclic sweeps until every column
+// pair is orthogonal to sqrt(rows) * eps. Columns whose norm falls to eps * ||A||_F or below
+// (rank deficiency) are left out of the rotations and give singular values of exactly 0.
+// Limits: O(sweeps * m n²), meant for small dense matrices (up to a few hundred); singular
+// values accurate to about 1e-15 * ||A||. Error if the sweeps do not converge or an entry is not
+// finite.
 template <typename T>
 void svd(int64_t m, int64_t n, const T* a, int64_t lda, T* u, T* s, T* vt,
          bool full_matrices = false);

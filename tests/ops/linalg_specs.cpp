@@ -11,15 +11,20 @@ using Fn = std::function<Tensor(const Inputs&)>;
 using Cases = std::function<std::vector<OpCase>(std::mt19937_64&)>;
 
 Tensor mT(const Tensor& x) { return x.transpose(-2, -1); }
-// Batched matrix product from broadcasting ops (kept independent of the matmul family).
-Tensor mm(const Tensor& a, const Tensor& b) { return sum(a.unsqueeze(-1) * b.unsqueeze(-3), {-2}); }
+// Batched matrix product from broadcasting ops (kept independent of the matmul family; named
+// apart from stackgrad::mm, which would make unqualified calls ambiguous).
+Tensor bmm_bcast(const Tensor& a, const Tensor& b) {
+  return sum(a.unsqueeze(-1) * b.unsqueeze(-3), {-2});
+}
 Tensor eye_as(const Tensor& x) { return eye(x.size(-1), x.size(-1), Options(x.dtype())); }
 Tensor sym(const Tensor& x) { return (x + mT(x)) * 0.5; }
-Tensor spd(const Tensor& x) { return mm(x, mT(x)) + eye_as(x) * static_cast<double>(x.size(-1)); }
+Tensor spd(const Tensor& x) {
+  return bmm_bcast(x, mT(x)) + eye_as(x) * static_cast<double>(x.size(-1));
+}
 // The projector onto the span of columns [from, end) of q (unique even where the columns are not).
 Tensor projector(const Tensor& q, int64_t from) {
   Tensor tail = q.narrow(-1, from, q.size(-1) - from);
-  return mm(tail, mT(tail));
+  return bmm_bcast(tail, mT(tail));
 }
 
 // Square matrices [.., n, n] with the given diagonal shift and noise scale: well-conditioned.

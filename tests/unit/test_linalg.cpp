@@ -26,7 +26,11 @@ std::string error_of(F&& f) {
 }
 
 Tensor mT(const Tensor& x) { return x.transpose(-2, -1); }
-Tensor mm(const Tensor& a, const Tensor& b) { return sum(a.unsqueeze(-1) * b.unsqueeze(-3), {-2}); }
+// Batched matrix product from broadcasting ops, independent of the matmul family (named apart
+// from stackgrad::mm, which would make unqualified calls ambiguous).
+Tensor bmm_bcast(const Tensor& a, const Tensor& b) {
+  return sum(a.unsqueeze(-1) * b.unsqueeze(-3), {-2});
+}
 
 double max_abs(const Tensor& t) {
   double m = 0.0;
@@ -59,23 +63,13 @@ double path_eigenvalue(int64_t n, int64_t k) { return 2.0 - 2.0 * std::cos(M_PI 
 
 Tensor spd(std::mt19937_64& rng, int64_t n) {
   Tensor x = randn(rng, {n, n});
-  return mm(x, mT(x)) + eye64(n) * static_cast<double>(n);
+  return bmm_bcast(x, mT(x)) + eye64(n) * static_cast<double>(n);
 }
 
-// A sparse CSR tensor from its components (the layout documented in engine/core/tensor.h).
+// A validated sparse CSR tensor from its components.
 Tensor make_csr(const std::vector<int64_t>& crow, const std::vector<int64_t>& col,
-                const std::vector<double>& values, const Shape& shape) {
-  Tensor v = from_vector(values);
-  auto impl = std::make_shared<TensorImpl>();
-  impl->layout = Layout::sparse_csr;
-  impl->shape = shape;
-  impl->strides = {0, 0};
-  impl->dtype = DType::f64;
-  impl->storage = v.storage();
-  impl->crow = from_vector(crow).impl();
-  impl->col = from_vector(col).impl();
-  impl->values = v.impl();
-  return Tensor(impl);
+                const std::vector<double>& values, const Shape& shape, DType dtype = DType::f64) {
+  return sparse_csr(from_vector(crow), from_vector(col), from_vector(values).to(dtype), shape);
 }
 
 // --- eigh ------------------------------------------------------------------------------------
@@ -88,8 +82,8 @@ TEST(Eigh, PathLaplacianHasTheClosedFormSpectrum) {
   ASSERT_EQ(V.shape(), (Shape{n, n}));
   auto wv = w.to_vector<double>();
   for (int64_t k = 0; k < n; ++k) EXPECT_NEAR(wv[k], path_eigenvalue(n, k), 1e-12) << k;
-  EXPECT_LT(max_diff(mm(V * w.unsqueeze(0), mT(V)), A), 1e-10);
-  EXPECT_LT(max_diff(mm(mT(V), V), eye64(n)), 1e-10);
+  EXPECT_LT(max_diff(bmm_bcast(V * w.unsqueeze(0), mT(V)), A), 1e-10);
+  EXPECT_LT(max_diff(bmm_bcast(mT(V), V), eye64(n)), 1e-10);
 }
 
 TEST(Eigh, ReadsTheLowerTriangleAndSignsVectors) {
@@ -119,7 +113,7 @@ TEST(Eigh, BatchedAndF32) {
   Tensor S = (X + mT(X)) * 0.5;
   auto [w, V] = eigh(S);
   ASSERT_EQ(w.shape(), (Shape{3, 6}));
-  EXPECT_LT(max_diff(mm(V * w.unsqueeze(-2), mT(V)), S), 1e-10);
+  EXPECT_LT(max_diff(bmm_bcast(V * w.unsqueeze(-2), mT(V)), S), 1e-10);
   for (int64_t b = 0; b < 3; ++b)
     EXPECT_LT(max_diff(eigh(S.select(0, b)).eigenvalues, w.select(0, b)), 1e-13);
   auto [w32, V32] = eigh(S.to(DType::f32));
@@ -149,9 +143,9 @@ TEST(Cholesky, ReconstructsAndZeroesTheOtherTriangle) {
   std::mt19937_64 rng(4);
   Tensor A = spd(rng, 7);
   Tensor L = cholesky(A);
-  EXPECT_LT(max_diff(mm(L, mT(L)), A), 1e-10);
+  EXPECT_LT(max_diff(bmm_bcast(L, mT(L)), A), 1e-10);
   Tensor U = cholesky(A, /*upper=*/true);
-  EXPECT_LT(max_diff(mm(mT(U), U), A), 1e-10);
+  EXPECT_LT(max_diff(bmm_bcast(mT(U), U), A), 1e-10);
   EXPECT_LT(max_diff(U, mT(L)), 1e-12);
   auto l = L.to_vector<double>();
   for (int64_t i = 0; i < 7; ++i) {
@@ -186,19 +180,20 @@ TEST(SolveTriangular, LeftRightUpperLowerAndUnitDiagonal) {
       {5, 5});
   Tensor Lo = T * lower_mask, Up = T * mT(lower_mask);
   Tensor B = randn(rng, {5, 3});
-  EXPECT_LT(max_diff(mm(Lo, solve_triangular(T, B, false)), B), 1e-12);
-  EXPECT_LT(max_diff(mm(Up, solve_triangular(T, B, true)), B), 1e-12);
+  EXPECT_LT(max_diff(bmm_bcast(Lo, solve_triangular(T, B, false)), B), 1e-12);
+  EXPECT_LT(max_diff(bmm_bcast(Up, solve_triangular(T, B, true)), B), 1e-12);
   Tensor C = randn(rng, {3, 5});
-  EXPECT_LT(max_diff(mm(solve_triangular(T, C, true, /*left=*/false), Up), C), 1e-12);
+  EXPECT_LT(max_diff(bmm_bcast(solve_triangular(T, C, true, /*left=*/false), Up), C), 1e-12);
   Tensor unit = Lo * (1.0 - eye64(5)) + eye64(5);
-  EXPECT_LT(max_diff(mm(unit, solve_triangular(T, B, false, true, /*unit=*/true)), B), 1e-12);
+  EXPECT_LT(max_diff(bmm_bcast(unit, solve_triangular(T, B, false, true, /*unit=*/true)), B),
+            1e-12);
 }
 
 TEST(Solve, MatrixVectorAndBroadcastBatches) {
   std::mt19937_64 rng(7);
   Tensor A = randn(rng, {4, 4}) + eye64(4) * 3.0;
   Tensor B = randn(rng, {4, 2});
-  EXPECT_LT(max_diff(mm(A, solve(A, B)), B), 1e-12);
+  EXPECT_LT(max_diff(bmm_bcast(A, solve(A, B)), B), 1e-12);
   Tensor b = randn(rng, {4});
   Tensor x = solve(A, b);
   ASSERT_EQ(x.shape(), (Shape{4}));
@@ -207,7 +202,7 @@ TEST(Solve, MatrixVectorAndBroadcastBatches) {
   Tensor Bs = randn(rng, {3, 4, 2});
   Tensor Xs = solve(As, Bs);
   ASSERT_EQ(Xs.shape(), (Shape{2, 3, 4, 2}));
-  EXPECT_LT(max_diff(mm(As, Xs), Bs.expand({2, 3, 4, 2})), 1e-12);
+  EXPECT_LT(max_diff(bmm_bcast(As, Xs), Bs.expand({2, 3, 4, 2})), 1e-12);
 }
 
 TEST(Solve, GradientsMatchTheClosedFormAndReduceBroadcastDims) {
@@ -220,17 +215,17 @@ TEST(Solve, GradientsMatchTheClosedFormAndReduceBroadcastDims) {
   ASSERT_EQ(B.grad().shape(), (Shape{2, 3, 2}));
   NoGradGuard no_grad;
   Tensor Ainv = inverse(A);
-  Tensor gB = mm(mT(Ainv), G);
-  Tensor X = mm(Ainv, B);
+  Tensor gB = bmm_bcast(mT(Ainv), G);
+  Tensor X = bmm_bcast(Ainv, B);
   EXPECT_LT(max_diff(B.grad(), gB), 1e-12);
-  EXPECT_LT(max_diff(A.grad(), sum(-mm(gB, mT(X)), {0})), 1e-12);
+  EXPECT_LT(max_diff(A.grad(), sum(-bmm_bcast(gB, mT(X)), {0})), 1e-12);
 }
 
 TEST(Inverse, BatchedInverseTimesMatrixIsIdentity) {
   std::mt19937_64 rng(9);
   Tensor A = randn(rng, {3, 5, 5}) + eye64(5) * 3.0;
   Tensor Y = inverse(A);
-  EXPECT_LT(max_diff(mm(A, Y), eye64(5).expand({3, 5, 5})), 1e-12);
+  EXPECT_LT(max_diff(bmm_bcast(A, Y), eye64(5).expand({3, 5, 5})), 1e-12);
   EXPECT_LT(max_diff(inverse(A.to(DType::f32)), Y), 1e-5);
 }
 
@@ -247,8 +242,9 @@ TEST(QR, ReducedAndCompleteFactorizations) {
       const int64_t qc = reduced ? k : m;
       EXPECT_EQ(Q.size(-1), qc);
       EXPECT_EQ(R.size(-2), qc);
-      EXPECT_LT(max_diff(mm(Q, R), A), 1e-12);
-      EXPECT_LT(max_diff(mm(mT(Q), Q), eye64(qc).expand(mm(mT(Q), Q).shape())), 1e-12);
+      EXPECT_LT(max_diff(bmm_bcast(Q, R), A), 1e-12);
+      EXPECT_LT(max_diff(bmm_bcast(mT(Q), Q), eye64(qc).expand(bmm_bcast(mT(Q), Q).shape())),
+                1e-12);
       Tensor Rm = R.reshape({-1, qc, n});
       for (int64_t b = 0; b < Rm.size(0); ++b) {
         auto r = Rm.select(0, b).contiguous().to_vector<double>();
@@ -272,9 +268,10 @@ TEST(SVD, ReconstructsWithOrthonormalFactors) {
     Tensor A = randn(rng, s);
     const int64_t m = s[s.size() - 2], n = s.back(), k = std::min(m, n);
     auto [U, S, Vh] = svd(A);
-    EXPECT_LT(max_diff(mm(U * S.unsqueeze(-2), Vh), A), 1e-12);
-    EXPECT_LT(max_diff(mm(mT(U), U), eye64(k).expand(mm(mT(U), U).shape())), 1e-12);
-    EXPECT_LT(max_diff(mm(Vh, mT(Vh)), eye64(k).expand(mm(Vh, mT(Vh)).shape())), 1e-12);
+    EXPECT_LT(max_diff(bmm_bcast(U * S.unsqueeze(-2), Vh), A), 1e-12);
+    EXPECT_LT(max_diff(bmm_bcast(mT(U), U), eye64(k).expand(bmm_bcast(mT(U), U).shape())), 1e-12);
+    EXPECT_LT(max_diff(bmm_bcast(Vh, mT(Vh)), eye64(k).expand(bmm_bcast(Vh, mT(Vh)).shape())),
+              1e-12);
     auto sv = S.contiguous().to_vector<double>();
     for (size_t i = 0; i + 1 < sv.size(); ++i) {
       if ((i + 1) % k != 0) {
@@ -284,9 +281,11 @@ TEST(SVD, ReconstructsWithOrthonormalFactors) {
     auto full = svd(A, true);
     EXPECT_EQ(full.U.size(-1), m);
     EXPECT_EQ(full.Vh.size(-2), n);
-    EXPECT_LT(max_diff(mm(mT(full.U), full.U), eye64(m).expand(mm(mT(full.U), full.U).shape())),
+    EXPECT_LT(max_diff(bmm_bcast(mT(full.U), full.U),
+                       eye64(m).expand(bmm_bcast(mT(full.U), full.U).shape())),
               1e-12);
-    EXPECT_LT(max_diff(mm(full.Vh, mT(full.Vh)), eye64(n).expand(mm(full.Vh, mT(full.Vh)).shape())),
+    EXPECT_LT(max_diff(bmm_bcast(full.Vh, mT(full.Vh)),
+                       eye64(n).expand(bmm_bcast(full.Vh, mT(full.Vh)).shape())),
               1e-12);
     EXPECT_LT(max_diff(full.S, S), 1e-13);
   }
@@ -295,14 +294,14 @@ TEST(SVD, ReconstructsWithOrthonormalFactors) {
 TEST(QR, RankDeficientInputStillGivesOrthonormalQ) {
   Tensor u = from_vector<double>({1, 2, 2, 0, 1}, {5, 1});
   Tensor v = from_vector<double>({3, 0, 4}, {1, 3});
-  Tensor A = mm(u, v);
+  Tensor A = bmm_bcast(u, v);
   for (bool reference : {false, true}) {
     SCOPED_TRACE(reference ? "reference" : "cpu");
     std::optional<ReferenceKernels> guard;
     if (reference) guard.emplace();
     auto [Q, R] = qr(A);
-    EXPECT_LT(max_diff(mm(Q, R), A), 1e-12);
-    EXPECT_LT(max_diff(mm(mT(Q), Q), eye64(3)), 1e-12);
+    EXPECT_LT(max_diff(bmm_bcast(Q, R), A), 1e-12);
+    EXPECT_LT(max_diff(bmm_bcast(mT(Q), Q), eye64(3)), 1e-12);
   }
 }
 
@@ -326,27 +325,41 @@ TEST(Linalg, ZeroSizeShapes) {
 // matrices when built with FMA contraction (-O3 -march=x86-64-v3): a column that should vanish
 // keeps rounding noise of size ε‖A‖ and the relative orthogonality test never passes for it.
 // Reported against kernels/cpu/linalg.cpp; the reference kernel passes (see the next test).
-TEST(SVD, DISABLED_SingularValuesOfARankOneMatrix) {
+TEST(SVD, SingularValuesOfARankOneMatrix) {
   Tensor u = from_vector<double>({1, 2, 2}, {3, 1});
   Tensor v = from_vector<double>({3, 0, 4, 0}, {1, 4});
-  auto [U, S, Vh] = svd(mm(u, v));
-  EXPECT_NEAR(S.to_vector<double>()[0], 15.0, 1e-12);
+  const Tensor A = bmm_bcast(u, v);
+  for (DType dtype : {DType::f64, DType::f32}) {
+    const double tol = dtype == DType::f64 ? 1e-12 : 1e-5;
+    for (bool full : {false, true}) {
+      auto [U, S, Vh] = svd(A.to(dtype), full);
+      EXPECT_NEAR(S.to(DType::f64).to_vector<double>()[0], 15.0, 15.0 * tol);
+      EXPECT_LT(max_abs(S.narrow(0, 1, 2)), 1e-12);  // computed in double in both dtypes
+      // U and Vh are completed to orthonormal bases for the zero singular values.
+      EXPECT_LT(max_diff(bmm_bcast(mT(U), U), eye64(U.size(1))), tol);
+      EXPECT_LT(max_diff(bmm_bcast(Vh, mT(Vh)), eye64(Vh.size(0))), tol);
+      EXPECT_LT(max_diff(bmm_bcast(U.narrow(1, 0, 1) * 15.0, Vh.narrow(0, 0, 1)), A), 15.0 * tol);
+    }
+  }
+  // The all-ones matrix: σ = 3, 0, 0.
+  auto [U, S, Vh] = svd(ones({3, 3}, DType::f64));
+  EXPECT_NEAR(S.to_vector<double>()[0], 3.0, 1e-12);
   EXPECT_LT(max_abs(S.narrow(0, 1, 2)), 1e-12);
-  EXPECT_LT(max_diff(mm(mT(U), U), eye64(3)), 1e-12);  // completed for the zero values
+  EXPECT_LT(max_diff(bmm_bcast(mT(U), U), eye64(3)), 1e-12);
 }
 
 TEST(SVD, ReferenceKernelHandlesARankOneMatrix) {
   ReferenceKernels reference;
   Tensor u = from_vector<double>({1, 2, 2}, {3, 1});
   Tensor v = from_vector<double>({3, 0, 4, 0}, {1, 4});
-  Tensor A = mm(u, v);
+  Tensor A = bmm_bcast(u, v);
   for (bool full : {false, true}) {
     auto [U, S, Vh] = svd(A, full);
     EXPECT_NEAR(S.to_vector<double>()[0], 15.0, 1e-12);
     EXPECT_LT(max_abs(S.narrow(0, 1, 2)), 1e-7);  // σ from sqrt of AᵀA's eigenvalues
-    EXPECT_LT(max_diff(mm(mT(U), U), eye64(U.size(1))), 1e-12);
-    EXPECT_LT(max_diff(mm(Vh, mT(Vh)), eye64(Vh.size(0))), 1e-12);
-    EXPECT_LT(max_diff(mm(U.narrow(1, 0, 1) * 15.0, Vh.narrow(0, 0, 1)), A), 1e-12);
+    EXPECT_LT(max_diff(bmm_bcast(mT(U), U), eye64(U.size(1))), 1e-12);
+    EXPECT_LT(max_diff(bmm_bcast(Vh, mT(Vh)), eye64(Vh.size(0))), 1e-12);
+    EXPECT_LT(max_diff(bmm_bcast(U.narrow(1, 0, 1) * 15.0, Vh.narrow(0, 0, 1)), A), 1e-12);
   }
 }
 
@@ -510,8 +523,8 @@ TEST(EigshTopk, PathLaplacianMatchesTheClosedForm) {
   auto vals = r.values.to_vector<double>();
   for (int64_t j = 0; j < k; ++j) EXPECT_NEAR(vals[j], path_eigenvalue(n, n - 1 - j), 1e-10) << j;
   // A V = V diag(θ), orthonormal V.
-  EXPECT_LT(max_diff(mm(L, r.vectors), r.vectors * r.values.unsqueeze(0)), 1e-8);
-  EXPECT_LT(max_diff(mm(mT(r.vectors), r.vectors), eye64(k)), 1e-10);
+  EXPECT_LT(max_diff(bmm_bcast(L, r.vectors), r.vectors * r.values.unsqueeze(0)), 1e-8);
+  EXPECT_LT(max_diff(bmm_bcast(mT(r.vectors), r.vectors), eye64(k)), 1e-10);
   // The same through a matrix-free operator (the 3-point stencil).
   auto stencil = [n](const Tensor& x) {
     auto v = x.to_vector<double>();
@@ -571,6 +584,39 @@ TEST(SvdsTopk, MatchesTheDenseSvd) {
                 svds_topk(zeros({3, 5}, DType::f64), 4);
               }),
               HasSubstr("svds_topk: need 0 <= k <= min(m, n), got k=4"));
+}
+
+TEST(SvdsTopk, SparseCsrMatchesDenseInBothOrientationsAndDtypes) {
+  // A sparse operator is applied with spmv, its transpose with spmv on sparse_transpose.
+  std::mt19937_64 rng(15);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  for (Shape s : {Shape{40, 18}, Shape{18, 40}}) {
+    std::vector<int64_t> crow{0}, col;
+    std::vector<double> val, dense(s[0] * s[1], 0.0);
+    for (int64_t i = 0; i < s[0]; ++i) {
+      for (int64_t j = 0; j < s[1]; ++j) {
+        if (unit(rng) > 0.3 && i != j) continue;  // keeps the diagonal: full rank
+        col.push_back(j);
+        val.push_back(unit(rng) * 2.0 - 1.0 + (i == j ? 3.0 : 0.0));
+        dense[i * s[1] + j] = val.back();
+      }
+      crow.push_back(static_cast<int64_t>(col.size()));
+    }
+    const Tensor A = from_vector(dense, s, DType::f64);
+    const auto full = svd(A);
+    for (DType dtype : {DType::f64, DType::f32}) {
+      SCOPED_TRACE(shape_str(s) + " " + std::string(dtype_name(dtype)));
+      const double tol = dtype == DType::f64 ? 1e-10 : 1e-4;
+      SvdsTopk r = svds_topk(make_csr(crow, col, val, s, dtype), 3,
+                             EigshOptions{dtype == DType::f64 ? 1e-12 : 1e-6});
+      EXPECT_TRUE(r.converged);
+      EXPECT_EQ(r.S.dtype(), dtype);
+      EXPECT_LT(max_diff(r.S, full.S.narrow(0, 0, 3)), tol * full.S.to_vector<double>()[0]);
+      // Pairs are signed alike, so the vectors compare directly.
+      EXPECT_LT(max_diff(r.U, full.U.narrow(1, 0, 3)), 1e3 * tol);
+      EXPECT_LT(max_diff(r.Vh, full.Vh.narrow(0, 0, 3)), 1e3 * tol);
+    }
+  }
 }
 
 }  // namespace
