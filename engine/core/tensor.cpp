@@ -117,6 +117,7 @@ int64_t Tensor::numel() const {
 }
 
 bool Tensor::is_contiguous() const {
+  if (numel() == 0) return true;  // no element to lay out
   int64_t expected = 1;
   for (int64_t d = dim() - 1; d >= 0; --d) {
     if (shape()[d] != 1 && strides()[d] != expected) return false;
@@ -177,7 +178,9 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
 Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
   std::vector<int64_t> dims(dim());
   std::iota(dims.begin(), dims.end(), 0);
-  if (dim() > 0) std::swap(dims[normalize_dim("transpose", d0, dim())], dims[normalize_dim("transpose", d1, dim())]);
+  const int64_t a = normalize_dim("transpose", d0, dim()), b = normalize_dim("transpose", d1, dim());
+  if (dim() == 0) return permute(dims);  // a 0-dim tensor accepts dims 0 and -1 only
+  std::swap(dims[a], dims[b]);
   return permute(dims);
 }
 
@@ -186,18 +189,20 @@ Tensor Tensor::t() const {
   return dim() < 2 ? *this : transpose(0, 1);
 }
 
-Tensor Tensor::expand(const Shape& shape) const {
+Tensor Tensor::expand(const Shape& requested) const {
   check_strided("expand", *this, "self");
+  SG_CHECK(requested.size() >= static_cast<size_t>(dim()), "expand: cannot expand ",
+           describe(*this), " to fewer dims ", shape_str(requested));
+  const size_t lead = requested.size() - dim();
+  Shape shape = requested;
+  for (size_t i = lead; i < shape.size(); ++i)
+    if (shape[i] == -1) shape[i] = this->shape()[i - lead];  // -1 keeps the size, as in PyTorch
   check_shape("expand", shape);
-  SG_CHECK(shape.size() >= static_cast<size_t>(dim()), "expand: cannot expand ", describe(*this),
-           " to fewer dims ", shape_str(shape));
-  size_t lead = shape.size() - dim();
   Strides st(shape.size(), 0);
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i < lead) continue;
+  for (size_t i = lead; i < shape.size(); ++i) {
     int64_t have = this->shape()[i - lead];
     SG_CHECK(have == shape[i] || have == 1, "expand: cannot expand ", describe(*this), " to ",
-             shape_str(shape), " (dim ", i, ": ", have, " vs ", shape[i], ")");
+             shape_str(requested), " (dim ", i, ": ", have, " vs ", shape[i], ")");
     st[i] = have == shape[i] ? strides()[i - lead] : 0;
   }
   if (shape == this->shape()) return *this;

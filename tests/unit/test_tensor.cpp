@@ -69,6 +69,13 @@ TEST(Tensor, ContiguousIsANoOpWhenContiguous) {
   EXPECT_TRUE(equal(c, t));
 }
 
+TEST(Tensor, ViewEdgeCases) {
+  EXPECT_TRUE(zeros({3, 0}).t().is_contiguous());  // nothing to lay out
+  EXPECT_EQ(ones({3, 1}).expand({-1, 4}).shape(), (Shape{3, 4}));
+  EXPECT_THAT(error_of([] { scalar_tensor(1.0).transpose(3, 4); }), HasSubstr("transpose: dim 3 is out of range"));
+  EXPECT_EQ(scalar_tensor(1.0).transpose(0, -1).dim(), 0);
+}
+
 TEST(Tensor, InPlaceOpsBumpTheVersion) {
   Tensor x = zeros({3});
   uint64_t v = x.storage()->version();
