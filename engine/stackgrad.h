@@ -14,4 +14,5 @@
 #include "engine/ops/reduce.h"
 #include "engine/ops/shape.h"
 #include "engine/ops/sparse.h"
+#include "engine/runtime/cpu_allocator.h"
 #include "engine/runtime/parallel.h"

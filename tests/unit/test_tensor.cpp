@@ -152,3 +152,26 @@ TEST(Dispatch, ReferenceGuardSwitchesBackendsOnThisThread) {
 
 }  // namespace
 }  // namespace stackgrad
+
+namespace stackgrad {
+namespace {
+
+TEST(CpuAllocator, ReusesFreedLargeBlocks) {
+  cpu_empty_cache();
+  CpuAllocatorStats before = cpu_allocator_stats();
+  void* first;
+  {
+    Tensor a = empty({1 << 20});  // 4 MB: cached when freed
+    first = a.raw_data();
+  }
+  EXPECT_GE(cpu_allocator_stats().cached_bytes, size_t{4} << 20);
+  Tensor b = empty({1 << 20});
+  EXPECT_EQ(b.raw_data(), first);
+  EXPECT_EQ(cpu_allocator_stats().hits, before.hits + 1);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.raw_data()) % 64, 0u);
+  cpu_empty_cache();
+  EXPECT_EQ(cpu_allocator_stats().cached_bytes, 0u);
+}
+
+}  // namespace
+}  // namespace stackgrad
