@@ -9,21 +9,14 @@
 #include <random>
 
 #include "engine/stackgrad.h"
+#include "tests/support/error_of.h"
 
 namespace stackgrad {
 namespace {
 
-using ::testing::HasSubstr;
+using ::stackgrad::testing::error_of;
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using ::testing::HasSubstr;
 
 Tensor mT(const Tensor& x) { return x.transpose(-2, -1); }
 // Batched matrix product from broadcasting ops, independent of the matmul family (named apart

@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "engine/stackgrad.h"
+#include "tests/support/error_of.h"
 
 namespace sg = stackgrad;
 using sg::Reduction;
@@ -14,14 +15,7 @@ using ::testing::HasSubstr;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sg::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using ::stackgrad::testing::error_of;
 
 sg::Tensor f64(const std::vector<double>& v, const sg::Shape& s) { return sg::from_vector(v, s); }
 sg::Tensor i64(const std::vector<int64_t>& v, const sg::Shape& s) { return sg::from_vector(v, s); }

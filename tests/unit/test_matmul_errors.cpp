@@ -7,26 +7,20 @@
 #include <random>
 
 #include "engine/stackgrad.h"
+#include "tests/support/error_of.h"
 
 namespace sg = stackgrad;
 using ::testing::HasSubstr;
 
 namespace {
 
+using ::stackgrad::testing::error_of;
+
 sg::Tensor randn(std::mt19937_64& rng, const sg::Shape& shape, sg::DType dtype = sg::DType::f32) {
   std::normal_distribution<double> dist;
   std::vector<double> v(sg::numel_of(shape));
   for (auto& x : v) x = dist(rng);
   return sg::from_vector(v, shape, sg::DType::f64).to(dtype);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sg::Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 sg::Tensor z(const sg::Shape& s, sg::DType t = sg::DType::f32) { return sg::zeros(s, t); }

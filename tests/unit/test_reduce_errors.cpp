@@ -8,9 +8,12 @@
 #include <random>
 
 #include "engine/stackgrad.h"
+#include "tests/support/error_of.h"
 
 namespace stackgrad {
 namespace {
+
+using ::stackgrad::testing::error_of;
 
 using ::testing::HasSubstr;
 
@@ -18,16 +21,6 @@ const double kInf = std::numeric_limits<double>::infinity();
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 // The message of the Error that f throws ("" if none).
-template <typename F>
-std::string error_of(F f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 Tensor vec(const std::vector<double>& v) { return from_vector(v); }
 
 std::vector<double> values(const Tensor& t) {

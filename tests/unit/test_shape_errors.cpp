@@ -5,21 +5,15 @@
 #include <gtest/gtest.h>
 
 #include "engine/stackgrad.h"
+#include "tests/support/error_of.h"
 
 namespace stackgrad {
 namespace {
 
+using ::stackgrad::testing::error_of;
+
 using ::testing::AllOf;
 using ::testing::HasSubstr;
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 Tensor idx(std::vector<int64_t> v, Shape shape = {}) {
   if (shape.empty()) shape = {static_cast<int64_t>(v.size())};

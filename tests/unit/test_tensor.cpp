@@ -3,21 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "engine/stackgrad.h"
+#include "tests/support/error_of.h"
 
 namespace stackgrad {
 namespace {
 
-using ::testing::HasSubstr;
+using ::stackgrad::testing::error_of;
 
-template <typename F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
+using ::testing::HasSubstr;
 
 TEST(Tensor, FactoriesHaveTheRequestedShapeDtypeAndValues) {
   Tensor z = zeros({2, 3}, DType::f64);

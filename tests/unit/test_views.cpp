@@ -5,23 +5,17 @@
 #include <gtest/gtest.h>
 
 #include "engine/stackgrad.h"
+#include "tests/support/error_of.h"
 
 namespace stackgrad {
 namespace {
+
+using ::stackgrad::testing::error_of;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 Tensor iota(const Shape& shape) { return arange(numel_of(shape), DType::f32).reshape(shape); }
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
 
 bool shares(const Tensor& a, const Tensor& b) { return a.storage().get() == b.storage().get(); }
 
