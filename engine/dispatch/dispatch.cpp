@@ -66,8 +66,8 @@ Table& table() {
 
 thread_local bool t_reference_kernels = false;
 
-int debug_level() {
-  static const int level = [] {
+int& debug_level_ref() {
+  static int level = [] {
     const char* s = std::getenv("STACKGRAD_DEBUG");
     return s ? std::atoi(s) : 0;
   }();
@@ -99,6 +99,9 @@ OpId op_by_name(std::string_view name) {
     if (kOpNames[i] == name) return static_cast<OpId>(i);
   fail("op_by_name: no op named '", name, "' in the op list");
 }
+
+int debug_level() { return debug_level_ref(); }
+void set_debug_level(int level) { debug_level_ref() = level; }
 
 const char* backend_name(Backend b) {
   switch (b) {
@@ -164,7 +167,7 @@ void run_kernel(OpId op, const std::vector<Tensor>& inputs, const std::vector<Te
   for (const auto& t : inputs) in_args.push_back(make_arg(t));
   for (const auto& t : outputs) out_args.push_back(make_arg(t));
 
-  const int level = debug_level();
+  const int level = debug_level_ref();
   auto start = std::chrono::steady_clock::now();
   fn(KernelCall{in_args, out_args, attrs});
   if (level >= 1) {

@@ -29,6 +29,11 @@ class ReferenceKernels {
 
 TensorArg make_arg(const Tensor& t);
 
+// Kernel-call logging to stderr: 0 off, 1 each call (op, backend, dtypes, shapes), 2 with its
+// time and bandwidth. Starts from STACKGRAD_DEBUG.
+int debug_level();
+void set_debug_level(int level);
+
 // Runs `op` on the backend of the inputs' device. Outputs must be allocated by the caller.
 // Logs the call when STACKGRAD_DEBUG=1 (and its time with =2).
 void run_kernel(OpId op, std::initializer_list<Tensor> inputs, std::initializer_list<Tensor> outputs,

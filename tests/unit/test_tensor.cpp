@@ -131,6 +131,18 @@ TEST(TensorErrors, WhereNeedsBoolCondition) {
   EXPECT_THAT(error_of([] { where(ones({2}), ones({2}), ones({2})); }), HasSubstr("where: cond must be bool"));
 }
 
+TEST(Dispatch, DebugLevelLogsKernelCalls) {
+  Tensor a = ones({2, 3}), b = ones({3});
+  int saved = debug_level();
+  set_debug_level(2);
+  ::testing::internal::CaptureStderr();
+  add(a, b);
+  std::string log = ::testing::internal::GetCapturedStderr();
+  set_debug_level(saved);
+  EXPECT_THAT(log, HasSubstr("[stackgrad] add on cpu (cpu): in (f32[2, 3] on cpu, f32[2, 3] on cpu) -> out (f32[2, 3] on cpu)"));
+  EXPECT_THAT(log, HasSubstr(" us, "));
+}
+
 TEST(Dispatch, ReferenceGuardSwitchesBackendsOnThisThread) {
   EXPECT_EQ(backend_for(Device::cpu()), Backend::cpu);
   {
