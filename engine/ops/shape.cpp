@@ -114,11 +114,19 @@ std::vector<Tensor> split(const Tensor& x, const std::vector<int64_t>& sizes, in
   SG_CHECK(total == x.size(dim), "split: sizes ", shape_str(sizes), " sum to ", total, " but dim ",
            dim, " of ", describe(x), " has size ", x.size(dim));
   std::vector<Tensor> parts;
-  int64_t start = 0;
-  for (int64_t s : sizes) {
-    parts.push_back(x.narrow(dim, start, s));
-    start += s;
+  {
+    // The pieces are views without history of their own: one node for all of them keeps the
+    // backward at one cat, O(size of x), instead of a full-size zero tensor per piece.
+    NoGradGuard no_grad;
+    int64_t start = 0;
+    for (int64_t s : sizes) {
+      parts.push_back(x.narrow(dim, start, s));
+      start += s;
+    }
   }
+  record("split", {x}, parts, [dim](const std::vector<Tensor>& g) {
+    return std::vector<Tensor>{cat(g, dim)};
+  });
   return parts;
 }
 

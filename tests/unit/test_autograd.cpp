@@ -163,6 +163,16 @@ TEST(Autograd, BroadcastGradientsReduceToInputShape) {
   EXPECT_TRUE(allclose(b.grad(), full({4}, 3.0, DType::f64)));
 }
 
+TEST(Autograd, SplitPiecesShareOneNodeAndUnusedPiecesGetZeros) {
+  Tensor x = vec({1, 2, 3, 4, 5, 6}).requires_grad_();
+  auto parts = split(x, 2);
+  ASSERT_EQ(parts.size(), 3u);
+  EXPECT_TRUE(parts[0].grad_fn() == parts[2].grad_fn());
+  sum(parts[0] * 2.0 + 0.0).backward(Tensor(), true);
+  sum(parts[2] * 3.0).backward();
+  EXPECT_TRUE(allclose(x.grad(), vec({2, 2, 0, 0, 3, 3})));
+}
+
 TEST(Autograd, GraphIsFreedWhenNoBackwardRuns) {
   // exp saves its own output; the saved handle must not keep the output (and its node) alive.
   Tensor x = vec({1.0, 2.0}).requires_grad_();
