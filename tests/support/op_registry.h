@@ -32,9 +32,6 @@ struct OpSpec {
   std::vector<int> grad_inputs;
   double rtol_f32 = 1e-4, atol_f32 = 1e-5;
   double grad_rtol = 1e-5, grad_atol = 1e-6;
-  // Set when the CPU kernel is the reference kernel itself (no independent fast version yet):
-  // the forward comparison then checks only the op layer, and the support matrix says so.
-  bool cpu_is_reference = false;
 };
 
 int register_op_spec(OpSpec spec);
