@@ -1,7 +1,10 @@
 // Fast CPU elementwise kernels: the loop skeletons of kernels/cpu/loops.h around the shared
-// scalar math, computed in the tensor's own type.
+// scalar math, computed in the tensor's own type. exp, sigmoid, tanh and silu on contiguous f32
+// and f64 tensors take a vector path instead (kernels/cpu/vec_math.h): std::exp and std::tanh
+// are scalar libm calls that keep the loop scalar.
 #include "engine/dispatch/registry.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/cpu/vec_math.h"
 #include "kernels/reference/scalar_math.h"
 
 namespace stackgrad::kernels {
@@ -25,12 +28,37 @@ void cpu_fill(const KernelCall& c) {
   });
 }
 
+// The vector form of a unary functor, where one exists: kHas and apply(V) for V = F8 and D4.
+template <typename F>
+struct VecUnary {
+  static constexpr bool kHas = false;
+};
+#define SG_VEC_UNARY(name, fn)                   \
+  template <>                                    \
+  struct VecUnary<Unary_##name> {                \
+    static constexpr bool kHas = true;           \
+    template <typename V>                        \
+    static V apply(V x) {                        \
+      return vec::fn(x);                         \
+    }                                            \
+  };
+SG_VEC_UNARY(exp, exp)
+SG_VEC_UNARY(sigmoid, sigmoid)
+SG_VEC_UNARY(tanh, tanh)
+SG_VEC_UNARY(silu, silu)
+#undef SG_VEC_UNARY
+
 template <typename F>
 void cpu_unary(const KernelCall& c) {
   const double a = c.attrs.alpha, b = c.attrs.beta;
   SG_DISPATCH_NUMERIC(c.in[0].dtype, "unary", [&] {
-    map_unary<scalar_t, scalar_t>(c.in[0], c.out[0],
-                                  [a, b](scalar_t x) { return F::template apply<scalar_t>(x, a, b); });
+    auto f = [a, b](scalar_t x) { return F::template apply<scalar_t>(x, a, b); };
+    if constexpr (VecUnary<F>::kHas && std::is_floating_point_v<scalar_t>) {
+      using V = vec::Vec<scalar_t>;
+      map_unary_vec<scalar_t, V>(c.in[0], c.out[0], [](V v) { return VecUnary<F>::apply(v); }, f);
+    } else {
+      map_unary<scalar_t, scalar_t>(c.in[0], c.out[0], f);
+    }
   });
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 
 #include "engine/dispatch/kernel.h"
 #include "engine/runtime/parallel.h"
@@ -47,6 +48,38 @@ void map_unary(const TensorArg& in, const TensorArg& out, F f) {
       const Tin* xr = x + row_offset(r, in);
       Tout* yr = y + row_offset(r, out);
       for (int64_t i = 0; i < inner; ++i) yr[i * sy] = f(xr[i * sx]);
+    }
+  });
+}
+
+// y = f(x) elementwise with a vector body on contiguous data: vf maps a vector V of kL values of
+// T at a time, and the last partial vector of each chunk goes through vf too (zero-padded), so
+// every element sees the same math. Strided tensors take f, one element at a time.
+template <typename T, typename V, typename VF, typename F>
+void map_unary_vec(const TensorArg& in, const TensorArg& out, VF vf, F f) {
+  constexpr int64_t kL = sizeof(V) / sizeof(T);
+  const int64_t n = out.numel;
+  if (n == 0) return;
+  if (!(in.is_contiguous() && out.is_contiguous())) {
+    map_unary<T, T>(in, out, f);
+    return;
+  }
+  const T* x = in.ptr<T>();
+  T* y = out.ptr<T>();
+  parallel_for(0, n, kElementwiseGrain, [&](int64_t lo, int64_t hi) {
+    int64_t i = lo;
+    for (; i + kL <= hi; i += kL) {
+      V v;
+      std::memcpy(&v, x + i, sizeof(V));
+      v = vf(v);
+      std::memcpy(y + i, &v, sizeof(V));
+    }
+    if (i < hi) {
+      const auto m = static_cast<size_t>(hi - i) * sizeof(T);
+      V v = {};
+      std::memcpy(&v, x + i, m);
+      v = vf(v);
+      std::memcpy(y + i, &v, m);
     }
   });
 }

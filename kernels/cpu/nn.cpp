@@ -1,8 +1,8 @@
 // CPU kernels of the nn family (losses): rows (samples) split over parallel_for; each row is
 // reduced by one thread in a fixed order, so results do not depend on the thread count.
-// f32 rows run 8 classes at a time through exp8 below (std::exp is a scalar libm call, and GCC
-// will not vectorise a clamped polynomial written per element: it turns the clamp into
-// branches); the log-sum-exp and the loss sums run in double. f64 (the gradcheck dtype) uses
+// f32 rows run 8 classes at a time through vec::exp8 of kernels/cpu/vec_math.h (std::exp is a
+// scalar libm call, and GCC will not vectorise a clamped polynomial written per element: it
+// turns the clamp into branches); the log-sum-exp and the loss sums run in double. f64 (the gradcheck dtype) uses
 // std::exp one element at a time.
 #include <algorithm>
 #include <bit>
@@ -14,36 +14,22 @@
 
 #include "engine/dispatch/registry.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/cpu/vec_math.h"
 #include "kernels/reference/loops.h"
 
 namespace stackgrad::kernels {
 namespace {
 
-// 256-bit vectors through the GCC/Clang vector extension (AVX2 under -march=x86-64-v3).
-using F8 [[gnu::vector_size(32)]] = float;
+using vec::D4;
+using vec::F8;
 using F4 [[gnu::vector_size(16)]] = float;
-using I8 [[gnu::vector_size(32)]] = int32_t;
-using D4 [[gnu::vector_size(32)]] = double;
 
-// e^x on 8 floats: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two constants so n ln2 is
-// exact), e^r from the Cephes degree-7 polynomial, 2^n placed in the exponent bits. Within
-// 1 ulp of expf on [-87, 88] (checked on every float there); x is clamped to that range
+// e^x on 8 floats (kernels/cpu/vec_math.h), x clamped to [-87, 88] as these kernels always have
 // (e^-87 ~ 1.6e-38 stands in for smaller values; callers pass x <= ~0); NaN stays NaN.
 inline F8 exp8(F8 x) {
-  const F8 lo = F8{} - 87.0f, hi = F8{} + 88.0f;
-  x = x < lo ? lo : x;
-  x = x > hi ? hi : x;
-  const F8 n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
-  const F8 r = (x - n * 0.693359375f) + n * 2.12194440e-4f;
-  F8 p = F8{} + 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const I8 bits = (__builtin_convertvector(n, I8) + 127) << 23;
-  return p * std::bit_cast<F8>(bits);
+  x = x < -87.0f ? F8{} - 87.0f : x;
+  x = x > 88.0f ? F8{} + 88.0f : x;
+  return vec::exp8(x);
 }
 
 // The same function on one value (row tails), so every element of a row sees the same math.

@@ -30,6 +30,7 @@
 
 #include "engine/dispatch/registry.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/cpu/vec_math.h"
 
 namespace stackgrad::kernels {
 namespace {
@@ -115,47 +116,10 @@ struct Walker {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// c ? a : b without a branch. With trapping math (the default), GCC will not move
-// floating-point work out of a branch, so a ternary whose arms compute keeps a loop scalar.
-inline double select(bool c, double a, double b) {
-  const uint64_t m = uint64_t{0} - static_cast<uint64_t>(c);
-  return std::bit_cast<double>((std::bit_cast<uint64_t>(a) & m) |
-                               (std::bit_cast<uint64_t>(b) & ~m));
-}
-
-// exp(x) for x <= 709 as 2^n e^r, n = round(x / ln 2), |r| <= ln2 / 2, e^r by its Taylor
-// polynomial of degree 13 (truncation error below 1e-17). No calls and no branches, so loops
-// over it vectorise, which glibc's exp does not: the softmax family spends most of its time
-// here. Within 1 ulp of std::exp in tests; 0 below -708 (skipping subnormal results, and for
-// -inf); NaN stays NaN.
-inline double vexp(double x) {
-  constexpr double kLog2e = 1.4426950408889634;
-  constexpr double kLn2Hi = 6.93147180369123816490e-01;  // few mantissa bits: n * kLn2Hi is exact
-  constexpr double kLn2Lo = 1.90821492927058770002e-10;
-  constexpr double kShift = 6755399441055744.0;  // 1.5 * 2^52: x + kShift rounds x to an integer
-  const double t = std::fma(x, kLog2e, kShift);  // n sits in the low mantissa bits of t
-  const double n = t - kShift;
-  const double r = std::fma(n, -kLn2Lo, std::fma(n, -kLn2Hi, x));
-  double p = 1.0 / 6227020800.0;
-  p = std::fma(p, r, 1.0 / 479001600.0);
-  p = std::fma(p, r, 1.0 / 39916800.0);
-  p = std::fma(p, r, 1.0 / 3628800.0);
-  p = std::fma(p, r, 1.0 / 362880.0);
-  p = std::fma(p, r, 1.0 / 40320.0);
-  p = std::fma(p, r, 1.0 / 5040.0);
-  p = std::fma(p, r, 1.0 / 720.0);
-  p = std::fma(p, r, 1.0 / 120.0);
-  p = std::fma(p, r, 1.0 / 24.0);
-  p = std::fma(p, r, 1.0 / 6.0);
-  p = std::fma(p, r, 0.5);
-  p = std::fma(p, r, 1.0);
-  p = std::fma(p, r, 1.0);
-  // 2^n: shifting t's bits left by 52 leaves n (two's complement) in the exponent field. Below
-  // -708 the exponent is garbage, and the result is replaced by 0 (a NaN x is kept).
-  const double scale =
-      std::bit_cast<double>((std::bit_cast<uint64_t>(t) << 52) + (uint64_t{1023} << 52));
-  return select(x < -708.0, 0.0, p * scale);
-}
+// vexp (exp without calls or branches, for arguments <= 0) and select (a branch-free ternary)
+// come from kernels/cpu/vec_math.h; loops over them vectorise.
+using vec::select;
+using vec::vexp;
 
 // --- reduction ops ---------------------------------------------------------------------------
 
