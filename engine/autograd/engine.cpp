@@ -26,6 +26,21 @@ Tensor SavedTensor::get() const {
   return tensor_;
 }
 
+Node::~Node() {
+  std::vector<std::shared_ptr<Node>> owned;
+  auto take_sole_owners = [&owned](std::vector<Edge>& edges) {
+    for (auto& e : edges)
+      if (e.fn && e.fn.use_count() == 1) owned.push_back(std::move(e.fn));
+  };
+  take_sole_owners(next_edges);
+  while (!owned.empty()) {
+    std::shared_ptr<Node> node = std::move(owned.back());
+    owned.pop_back();
+    take_sole_owners(node->next_edges);
+    // `node` is destroyed here with no solely owned successors left: no recursion.
+  }
+}
+
 std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   Tensor g = grads[0];
   if (!g.defined()) return {};

@@ -29,7 +29,9 @@ struct OutputMeta {
 class Node {
  public:
   explicit Node(std::string name) : name_(std::move(name)) {}
-  virtual ~Node() = default;
+  // Frees the chain of nodes this one solely owns iteratively: the recursive destruction of a
+  // 10,000-step unrolled graph would overflow the stack.
+  virtual ~Node();
   const std::string& name() const { return name_; }
 
   // Gradients w.r.t. this node's outputs in, gradients w.r.t. its inputs out (one per edge;

@@ -2,6 +2,8 @@
 // scalar math, computed in the tensor's own type. exp, sigmoid, tanh and silu on contiguous f32
 // and f64 tensors take a vector path instead (kernels/cpu/vec_math.h): std::exp and std::tanh
 // are scalar libm calls that keep the loop scalar.
+#include <algorithm>
+
 #include "engine/dispatch/registry.h"
 #include "kernels/cpu/loops.h"
 #include "kernels/cpu/vec_math.h"
@@ -23,8 +25,20 @@ void cpu_copy(const KernelCall& c) {
 void cpu_fill(const KernelCall& c) {
   const TensorArg& out = c.out[0];
   SG_DISPATCH_ALL(out.dtype, "fill", [&] {
+    // The source is the value itself, seen through zero strides: the output's (uninitialised)
+    // contents are never read.
     const scalar_t v = static_cast<scalar_t>(c.attrs.alpha);
-    map_unary<scalar_t, scalar_t>(out, out, [v](scalar_t) { return v; });
+    TensorArg src = out;
+    src.data = const_cast<scalar_t*>(&v);
+    for (int d = 0; d < src.ndim; ++d) src.strides[d] = 0;
+    if (out.is_contiguous()) {
+      scalar_t* y = out.ptr<scalar_t>();
+      parallel_for(0, out.numel, kElementwiseGrain, [&](int64_t lo, int64_t hi) {
+        std::fill(y + lo, y + hi, v);
+      });
+    } else {
+      map_unary<scalar_t, scalar_t>(src, out, [](scalar_t x) { return x; });
+    }
   });
 }
 

@@ -112,6 +112,18 @@ TEST(Autograd, TenThousandStepChainDoesNotOverflowTheStack) {
   EXPECT_NEAR(x.grad().item(), std::pow(1.0001, 10000), 1e-6);
 }
 
+TEST(Autograd, DeepGraphIsFreedWithoutRecursion) {
+  // 200,000 nodes: destroying them recursively would overflow an 8 MB stack.
+  Tensor x = scalar_tensor(1.0, DType::f64).requires_grad_();
+  std::weak_ptr<Node> first;
+  {
+    Tensor h = x * 1.0;
+    first = h.grad_fn();
+    for (int i = 0; i < 200000; ++i) h = h + 0.0;
+  }
+  EXPECT_TRUE(first.expired());
+}
+
 TEST(Autograd, IntermediatesGetNoGrad) {
   Tensor x = vec({1.0, 2.0}).requires_grad_();
   Tensor y = x * 2.0;
