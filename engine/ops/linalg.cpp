@@ -239,17 +239,6 @@ double default_tol(DType dtype, double tol) {
   return dtype == DType::f64 ? 1e-10 : 1e-5;
 }
 
-// The sign (+1 or -1) of the largest-magnitude entry of x[0], x[stride], ...; entries within a
-// relative 1e-9 of the largest count as ties and the first wins (the convention of the dense
-// kernels, so that results agreeing to rounding get the same signs).
-double leading_sign(int64_t len, const double* x, int64_t stride) {
-  double big = 0.0;
-  for (int64_t i = 0; i < len; ++i) big = std::max(big, std::abs(x[i * stride]));
-  for (int64_t i = 0; i < len; ++i)
-    if (std::abs(x[i * stride]) >= big * (1.0 - 1e-9)) return x[i * stride] < 0.0 ? -1.0 : 1.0;
-  return 1.0;
-}
-
 // A host-side operator for the raw solvers: wraps x in a tensor (a copy, so the operator may
 // keep it), applies `apply` with grad mode off and copies the result into y.
 template <typename T>
@@ -326,7 +315,7 @@ EigshTopk eigsh_impl(const LinearOperator& apply, int64_t n, int64_t k, const Ei
   std::vector<double> col(n);
   for (int64_t j = 0; j < k; ++j) {
     for (int64_t i = 0; i < n; ++i) col[i] = vectors[i * k + j];
-    if (leading_sign(n, col.data(), 1) < 0)
+    if (kernels::leading_sign(n, col.data(), 1) < 0)
       for (int64_t i = 0; i < n; ++i) vectors[i * k + j] = -vectors[i * k + j];
   }
   return {from_vector(values, {k}),
@@ -350,7 +339,7 @@ SvdsTopk svds_impl(const LinearOperator& apply, const LinearOperator& apply_t, i
   std::vector<double> col(m);
   for (int64_t j = 0; j < k; ++j) {
     for (int64_t i = 0; i < m; ++i) col[i] = u[i * k + j];
-    const T sign = static_cast<T>(leading_sign(m, col.data(), 1));
+    const T sign = static_cast<T>(kernels::leading_sign(m, col.data(), 1));
     for (int64_t i = 0; i < m; ++i) u[i * k + j] *= sign;
     for (int64_t i = 0; i < n; ++i) vh[j * n + i] = sign * v[i * k + j];
   }

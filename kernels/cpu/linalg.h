@@ -9,11 +9,25 @@
 // the sizes. The math and measured accuracy are in docs/kernels/linalg.md.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <type_traits>
 
 namespace stackgrad::kernels {
+
+// The sign (+1 or -1) of the largest-magnitude entry of x[0], x[stride], ...; entries within a
+// relative 1e-9 of the largest are ties and the first wins, so that two implementations agreeing
+// to rounding choose the same entry. The sign convention of eigenvectors and singular vectors.
+inline double leading_sign(int64_t len, const double* x, int64_t stride) {
+  double big = 0.0;
+  for (int64_t i = 0; i < len; ++i) big = std::max(big, std::abs(x[i * stride]));
+  for (int64_t i = 0; i < len; ++i)
+    if (std::abs(x[i * stride]) >= big * (1.0 - 1e-9)) return x[i * stride] < 0.0 ? -1.0 : 1.0;
+  return 1.0;
+}
+
 
 // ---------------------------------------------------------------------------------------------
 // Dense factorizations and solves

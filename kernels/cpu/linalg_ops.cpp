@@ -73,17 +73,6 @@ void for_each_matrix(int64_t count, F&& f) {
   }
 }
 
-// The sign (+1 or -1) of the largest-magnitude entry of x[0], x[stride], ...; entries within a
-// relative 1e-9 of the largest are ties and the first wins, so that two implementations agreeing
-// to rounding choose the same entry.
-double leading_sign(int64_t len, const double* x, int64_t stride) {
-  double big = 0.0;
-  for (int64_t i = 0; i < len; ++i) big = std::max(big, std::abs(x[i * stride]));
-  for (int64_t i = 0; i < len; ++i)
-    if (std::abs(x[i * stride]) >= big * (1.0 - 1e-9)) return x[i * stride] < 0.0 ? -1.0 : 1.0;
-  return 1.0;
-}
-
 template <typename T>
 void store(const std::vector<double>& src, T* dst) {
   for (size_t i = 0; i < src.size(); ++i) dst[i] = static_cast<T>(src[i]);
@@ -99,7 +88,7 @@ void eigh_impl(const KernelCall& c) {
     a.load<T>(b, s.data());
     kernels::eigh<double>(n, s.data(), n, w.data(), v.data(), n);
     for (int64_t j = 0; j < n; ++j)
-      if (leading_sign(n, v.data() + j, n) < 0)
+      if (kernels::leading_sign(n, v.data() + j, n) < 0)
         for (int64_t i = 0; i < n; ++i) v[i * n + j] = -v[i * n + j];
     store(w, c.out[0].ptr<T>() + b * n);
     store(v, c.out[1].ptr<T>() + b * n * n);
@@ -188,7 +177,7 @@ void svd_impl(const KernelCall& c) {
     a.load<T>(b, am.data());
     kernels::svd<double>(m, n, am.data(), n, u.data(), s.data(), vh.data(), full);
     for (int64_t j = 0; j < ku; ++j) {
-      if (leading_sign(m, u.data() + j, ku) > 0) continue;
+      if (kernels::leading_sign(m, u.data() + j, ku) > 0) continue;
       for (int64_t i = 0; i < m; ++i) u[i * ku + j] = -u[i * ku + j];
       if (j < kv)
         for (int64_t i = 0; i < n; ++i) vh[j * n + i] = -vh[j * n + i];

@@ -20,6 +20,7 @@
 
 #include "engine/dispatch/registry.h"
 #include "engine/runtime/parallel.h"
+#include "kernels/reference/loops.h"
 
 namespace stackgrad::kernels {
 namespace {
@@ -243,16 +244,6 @@ void gemm(std::vector<Gemm<T>>& problems) {
     return;
   }
   gemm_packed(problems.data(), static_cast<int64_t>(problems.size()));
-}
-
-// Offset of batch `index` (C order over the leading ndim - 2 dims) in t.
-int64_t batch_offset(int64_t index, const TensorArg& t) {
-  int64_t off = 0;
-  for (int d = t.ndim - 3; d >= 0; --d) {
-    off += (index % t.shape[d]) * t.strides[d];
-    index /= t.shape[d];
-  }
-  return off;
 }
 
 void cpu_bmm(const KernelCall& c) {

@@ -6,16 +6,6 @@
 namespace stackgrad::kernels {
 namespace {
 
-// Offset of batch `index` (C order over the leading ndim - 2 dims) in t.
-int64_t batch_offset(int64_t index, const TensorArg& t) {
-  int64_t off = 0;
-  for (int d = t.ndim - 3; d >= 0; --d) {
-    off += (index % t.shape[d]) * t.strides[d];
-    index /= t.shape[d];
-  }
-  return off;
-}
-
 void ref_bmm(const KernelCall& c) {
   const TensorArg &a = c.in[0], &b = c.in[1], &out = c.out[0];
   const int nd = out.ndim;
