@@ -373,9 +373,8 @@ Tensor Tensor::detach() const {
 
 double Tensor::item() const {
   SG_CHECK(numel() == 1, "item: expected a one-element tensor, got ", describe(*this));
-  Tensor c = to(DType::f64).contiguous();
-  if (dtype() == DType::f64) c = contiguous();
-  return *static_cast<const double*>(c.raw_data());
+  NoGradGuard no_grad;
+  return *static_cast<const double*>(to(DType::f64).contiguous().raw_data());
 }
 
 template <typename T>
@@ -552,10 +551,9 @@ Tensor from_blob(void* data, const Shape& shape, DType dtype, std::shared_ptr<vo
 
 bool allclose(const Tensor& a, const Tensor& b, double rtol, double atol) {
   if (a.shape() != b.shape() || a.dtype() != b.dtype()) return false;
-  auto x = a.to(DType::f64).contiguous().to_vector<double>();
-  if (a.dtype() == DType::f64) x = a.contiguous().to_vector<double>();
-  auto y = b.dtype() == DType::f64 ? b.contiguous().to_vector<double>()
-                                   : b.to(DType::f64).contiguous().to_vector<double>();
+  NoGradGuard no_grad;
+  auto x = a.to(DType::f64).to_vector<double>();  // to() is a no-op for f64
+  auto y = b.to(DType::f64).to_vector<double>();
   for (size_t i = 0; i < x.size(); ++i) {
     if (std::isnan(x[i]) && std::isnan(y[i])) continue;
     if (x[i] == y[i]) continue;  // equal infinities
