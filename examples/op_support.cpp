@@ -8,42 +8,6 @@
 
 using namespace stackgrad;
 
-namespace {
-// The family of each op, in op-list order (the same .def files that build the OpId enum).
-const char* kFamilies[] = {
-#define SG_KERNEL_OP(name) FAMILY,
-#define SG_COMPOSITE_OP(name) FAMILY,
-#define FAMILY "view"
-#include "engine/dispatch/ops/view.def"
-#undef FAMILY
-#define FAMILY "elementwise"
-#include "engine/dispatch/ops/elementwise.def"
-#undef FAMILY
-#define FAMILY "reduce"
-#include "engine/dispatch/ops/reduce.def"
-#undef FAMILY
-#define FAMILY "shape"
-#include "engine/dispatch/ops/shape.def"
-#undef FAMILY
-#define FAMILY "matmul"
-#include "engine/dispatch/ops/matmul.def"
-#undef FAMILY
-#define FAMILY "nn"
-#include "engine/dispatch/ops/nn.def"
-#undef FAMILY
-#define FAMILY "random"
-#include "engine/dispatch/ops/random.def"
-#undef FAMILY
-#define FAMILY "sparse"
-#include "engine/dispatch/ops/sparse.def"
-#undef FAMILY
-#define FAMILY "linalg"
-#include "engine/dispatch/ops/linalg.def"
-#undef FAMILY
-#undef SG_KERNEL_OP
-#undef SG_COMPOSITE_OP
-};
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc > 1) {
@@ -64,7 +28,7 @@ int main(int argc, char** argv) {
     // A cpu kernel that is the reference function itself: its forward test checks the op layer.
     const bool shared = k && find_kernel(op, Backend::cpu) == find_kernel(op, Backend::reference);
     std::printf("| `%s` | %s | %s | %s | %s | %s |\n", std::string(op_name(op)).c_str(),
-                kFamilies[static_cast<int>(op)], k ? "kernel" : "composite", mark(Backend::reference),
+                std::string(op_family(op)).c_str(), k ? "kernel" : "composite", mark(Backend::reference),
                 shared ? "= reference" : mark(Backend::cpu),
                 k ? (has_kernel(op, Backend::cuda) ? "yes" : "-") : "-");
   }

@@ -13,32 +13,25 @@ namespace {
 constexpr const char* kOpNames[] = {
 #define SG_KERNEL_OP(name) #name,
 #define SG_COMPOSITE_OP(name) #name,
-#include "engine/dispatch/ops/view.def"
-#include "engine/dispatch/ops/elementwise.def"
-#include "engine/dispatch/ops/reduce.def"
-#include "engine/dispatch/ops/shape.def"
-#include "engine/dispatch/ops/matmul.def"
-#include "engine/dispatch/ops/nn.def"
-#include "engine/dispatch/ops/random.def"
-#include "engine/dispatch/ops/sparse.def"
-#include "engine/dispatch/ops/linalg.def"
+#include "engine/dispatch/ops/all.def"
 #undef SG_KERNEL_OP
 #undef SG_COMPOSITE_OP
     "",  // keeps the array non-empty while families are empty
 };
 
+constexpr const char* kOpFamilies[] = {
+#define SG_KERNEL_OP(name) SG_OP_FAMILY_NAME,
+#define SG_COMPOSITE_OP(name) SG_OP_FAMILY_NAME,
+#include "engine/dispatch/ops/all.def"
+#undef SG_KERNEL_OP
+#undef SG_COMPOSITE_OP
+    "",
+};
+
 constexpr bool kOpHasKernel[] = {
 #define SG_KERNEL_OP(name) true,
 #define SG_COMPOSITE_OP(name) false,
-#include "engine/dispatch/ops/view.def"
-#include "engine/dispatch/ops/elementwise.def"
-#include "engine/dispatch/ops/reduce.def"
-#include "engine/dispatch/ops/shape.def"
-#include "engine/dispatch/ops/matmul.def"
-#include "engine/dispatch/ops/nn.def"
-#include "engine/dispatch/ops/random.def"
-#include "engine/dispatch/ops/sparse.def"
-#include "engine/dispatch/ops/linalg.def"
+#include "engine/dispatch/ops/all.def"
 #undef SG_KERNEL_OP
 #undef SG_COMPOSITE_OP
     false,
@@ -86,6 +79,7 @@ std::string describe_args(const std::vector<Tensor>& ts) {
 }  // namespace
 
 std::string_view op_name(OpId op) { return kOpNames[static_cast<int>(op)]; }
+std::string_view op_family(OpId op) { return kOpFamilies[static_cast<int>(op)]; }
 bool op_has_kernel(OpId op) { return kOpHasKernel[static_cast<int>(op)]; }
 
 std::vector<OpId> all_ops() {

@@ -17,22 +17,18 @@
   X(nn)                          \
   X(random)                      \
   X(sparse)                      \
-  X(linalg)
+  X(linalg)                      \
+  X(conv)                        \
+  X(norm)                        \
+  X(attention)                   \
+  X(rnn)
 
 namespace stackgrad {
 
 enum class OpId : int {
 #define SG_KERNEL_OP(name) name,
 #define SG_COMPOSITE_OP(name) name,
-#include "engine/dispatch/ops/view.def"
-#include "engine/dispatch/ops/elementwise.def"
-#include "engine/dispatch/ops/reduce.def"
-#include "engine/dispatch/ops/shape.def"
-#include "engine/dispatch/ops/matmul.def"
-#include "engine/dispatch/ops/nn.def"
-#include "engine/dispatch/ops/random.def"
-#include "engine/dispatch/ops/sparse.def"
-#include "engine/dispatch/ops/linalg.def"
+#include "engine/dispatch/ops/all.def"
 #undef SG_KERNEL_OP
 #undef SG_COMPOSITE_OP
   count_
@@ -41,6 +37,7 @@ enum class OpId : int {
 constexpr int kNumOps = static_cast<int>(OpId::count_);
 
 std::string_view op_name(OpId op);
+std::string_view op_family(OpId op);  // the family whose .def file names the op
 bool op_has_kernel(OpId op);  // false for composite ops
 std::vector<OpId> all_ops();
 // Looks an op up by name; error if unknown.

@@ -20,6 +20,7 @@
 
 #include "engine/dispatch/registry.h"
 #include "engine/runtime/parallel.h"
+#include "kernels/cpu/gemm.h"
 #include "kernels/reference/loops.h"
 
 namespace stackgrad::kernels {
@@ -37,17 +38,8 @@ struct Blocking {
   static constexpr int64_t kNC = 256;  // a multiple of kNR
 };
 
-// One matrix product C[M, N] = A[M, K] · B[K, N] on strided pointers (strides in elements).
 template <typename T>
-struct Gemm {
-  int64_t M, N, K;
-  const T* a;
-  int64_t a_rs, a_cs;
-  const T* b;
-  int64_t b_rs, b_cs;
-  T* c;
-  int64_t c_rs, c_cs;
-};
+using Gemm = GemmProblem<T>;
 
 // Packs A[0:mc, 0:kc] into MR-row strips: strip s holds element (s + i, k) at
 // ap[s * kc + k * MR + i], rows past mc are zero.
@@ -160,7 +152,7 @@ constexpr int64_t kMinMacsPerChunk = int64_t{1} << 18;
 
 // The packed path over a list of problems that share M, N, K (one per batch entry).
 template <typename T>
-void gemm_packed(const Gemm<T>* problems, int64_t count) {
+void gemm_packed(const Gemm<T>* problems, int64_t count, bool accumulate) {
   using B = Blocking<T>;
   const Gemm<T>& p0 = problems[0];
   const int64_t M = p0.M, N = p0.N, K = p0.K;
@@ -186,7 +178,8 @@ void gemm_packed(const Gemm<T>* problems, int64_t count) {
             micro_kernel(kc, ap.get() + ir * kc, bp.get() + jr * kc,
                          p.c + (ic + ir) * p.c_rs + (jc + jr) * p.c_cs, p.c_rs, p.c_cs,
                          static_cast<int>(std::min<int64_t>(B::kMR, mc - ir)),
-                         static_cast<int>(std::min<int64_t>(B::kNR, nc - jr)), pc > 0);
+                         static_cast<int>(std::min<int64_t>(B::kNR, nc - jr)),
+                         accumulate || pc > 0);
       }
     }
   });
@@ -196,7 +189,7 @@ void gemm_packed(const Gemm<T>* problems, int64_t count) {
 // NR - 1 of every NR multiply-adds. Each row is a dot product with 8 running partial sums
 // (vectorisable, and still a fixed order), combined pairwise.
 template <typename T>
-void gemv(const Gemm<T>* problems, int64_t count) {
+void gemv(const Gemm<T>* problems, int64_t count, bool accumulate) {
   const int64_t M = problems[0].M, K = problems[0].K;
   const int64_t grain = std::max<int64_t>(1, kMinMacsPerChunk / std::max<int64_t>(1, K));
   parallel_for(0, count * M, grain, [&](int64_t lo, int64_t hi) {
@@ -216,34 +209,43 @@ void gemv(const Gemm<T>* problems, int64_t count) {
           for (int l = 0; l < 8; ++l) part[l] += a[(k + l) * as] * b[(k + l) * bs];
       }
       for (int l = 0; k < K; ++k, ++l) part[l] += a[k * as] * b[k * bs];
-      p.c[i * p.c_rs] =
+      const T sum =
           ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+      T& dst = p.c[i * p.c_rs];
+      dst = accumulate ? dst + sum : sum;
     }
   });
 }
 
+// Routes a batch of same-shaped problems: nothing to do, K == 0 (C = 0), matrix-vector, or the
+// packed path.
 template <typename T>
-void gemm(std::vector<Gemm<T>>& problems) {
-  if (problems.empty()) return;
-  const Gemm<T>& p0 = problems[0];
+void gemm_dispatch(std::span<const Gemm<T>> in, bool accumulate) {
+  if (in.empty()) return;
+  const Gemm<T>& p0 = in[0];
   if (p0.M == 0 || p0.N == 0) return;
   if (p0.K == 0) {
-    for (auto& p : problems)
+    if (accumulate) return;
+    for (const auto& p : in)
       for (int64_t i = 0; i < p.M; ++i)
         for (int64_t j = 0; j < p.N; ++j) p.c[i * p.c_rs + j * p.c_cs] = T(0);
     return;
   }
   if (p0.M == 1 && p0.N > 1) {
     // A row vector times B is the transposed problem Bᵀ · aᵀ, a matrix-vector product.
-    for (auto& p : problems) {
-      p = Gemm<T>{p.N, 1, p.K, p.b, p.b_cs, p.b_rs, p.a, p.a_cs, p.a_rs, p.c, p.c_cs, p.c_rs};
-    }
-  }
-  if (problems[0].N == 1) {
-    gemv(problems.data(), static_cast<int64_t>(problems.size()));
+    std::vector<Gemm<T>> transposed;
+    transposed.reserve(in.size());
+    for (const auto& p : in)
+      transposed.push_back(
+          Gemm<T>{p.N, 1, p.K, p.b, p.b_cs, p.b_rs, p.a, p.a_cs, p.a_rs, p.c, p.c_cs, p.c_rs});
+    gemv(transposed.data(), static_cast<int64_t>(transposed.size()), accumulate);
     return;
   }
-  gemm_packed(problems.data(), static_cast<int64_t>(problems.size()));
+  if (p0.N == 1) {
+    gemv(in.data(), static_cast<int64_t>(in.size()), accumulate);
+    return;
+  }
+  gemm_packed(in.data(), static_cast<int64_t>(in.size()), accumulate);
 }
 
 void cpu_bmm(const KernelCall& c) {
@@ -262,11 +264,27 @@ void cpu_bmm(const KernelCall& c) {
                   b.ptr<T>() + batch_offset(bi, b), b.strides[nd - 2], b.strides[nd - 1],
                   out.ptr<T>() + batch_offset(bi, out), out.strides[nd - 2], out.strides[nd - 1]});
     }
-    gemm(problems);
+    gemm_batched<T>(problems);
   });
 }
 
 }  // namespace
+
+template <typename T>
+void gemm(const GemmProblem<T>& p, bool accumulate) {
+  gemm_dispatch<T>(std::span<const GemmProblem<T>>(&p, 1), accumulate);
+}
+
+template <typename T>
+void gemm_batched(std::span<const GemmProblem<T>> problems, bool accumulate) {
+  gemm_dispatch<T>(problems, accumulate);
+}
+
+template void gemm<float>(const GemmProblem<float>&, bool);
+template void gemm<double>(const GemmProblem<double>&, bool);
+template void gemm_batched<float>(std::span<const GemmProblem<float>>, bool);
+template void gemm_batched<double>(std::span<const GemmProblem<double>>, bool);
+
 }  // namespace stackgrad::kernels
 
 namespace stackgrad {

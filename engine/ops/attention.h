@@ -1,0 +1,6 @@
+// Ops of the attention family.
+#pragma once
+
+#include "engine/core/tensor.h"
+
+namespace stackgrad {}  // namespace stackgrad

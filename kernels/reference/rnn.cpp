@@ -1,0 +1,7 @@
+// Reference kernels of the rnn family: plain loops, the oracle of the op tests.
+#include "engine/dispatch/registry.h"
+#include "kernels/reference/loops.h"
+
+namespace stackgrad {
+void register_reference_rnn() {}
+}  // namespace stackgrad
