@@ -5,6 +5,11 @@
 // Threading: gemm() splits its C tiles over parallel_for; called from inside a parallel_for
 // (a conv kernel parallel over images, say) it runs serially on the calling thread.
 // Determinism: every C element sums its K products in the same order whatever the thread count.
+//
+// Instruction set: the microkernel is chosen once per process (AVX-512 where the CPU has it,
+// else AVX2 + FMA), or named by the environment: STACKGRAD_GEMM_ISA=portable|avx2|avx512 (an
+// error if the CPU lacks it). Results may differ in the last bits between paths, never between
+// thread counts. Design and measurements: docs/kernels/gemm.md.
 #pragma once
 
 #include <cstdint>
@@ -31,5 +36,17 @@ void gemm(const GemmProblem<T>& p, bool accumulate = false);
 // Many problems of the same M, N, K (a batch), tiles of all of them shared out together.
 template <typename T>
 void gemm_batched(std::span<const GemmProblem<T>> problems, bool accumulate = false);
+
+// The microkernel families. `portable` is plain C++ (whatever the compiler makes of it).
+enum class GemmIsa { portable, avx2, avx512 };
+
+const char* gemm_isa_name(GemmIsa isa);
+// Whether this CPU can run `isa`.
+bool gemm_isa_supported(GemmIsa isa);
+// The path gemm() uses now: STACKGRAD_GEMM_ISA if set, else the widest one supported.
+GemmIsa gemm_isa();
+// Switches the path for every later call (tests, the lab). Throws stackgrad::Error when the CPU
+// lacks it. Not synchronised with concurrent gemm() calls.
+void set_gemm_isa(GemmIsa isa);
 
 }  // namespace stackgrad::kernels

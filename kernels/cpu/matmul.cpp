@@ -1,188 +1,62 @@
-// CPU kernels of the matmul family: a packed, cache-blocked GEMM on strided operands.
+// CPU kernels of the matmul family: `bmm` on the packed GEMM, and the GEMM's front door.
 //
-// Algorithm (the BLIS/GotoBLAS layering, see docs/kernels/matmul.md):
-//   C is cut into MC x NC tiles; each (batch, tile) pair is one task of a parallel_for.
-//   A task walks K in KC slices: it packs the A block (MC x KC) into MR-row strips and the B
-//   block (KC x NC) into NR-column strips, zero-padded, then runs an MR x NR microkernel over
-//   every strip pair, adding into C.
-// The microkernel is plain C++ that GCC/Clang vectorise for AVX2 + FMA (-march=x86-64-v3):
-// MR x NR accumulators live in registers (6 x 16 floats = 12 ymm). Packing reads any strides,
-// so transposed views and stride-0 (broadcast) operands need no copy.
-// Determinism: each C element sums its K products in increasing k within a KC slice, slices in
-// increasing order; tasks never split K, so the result does not depend on the thread count.
-// Limits: one portable microkernel per dtype; a runtime-dispatched AVX-512 kernel would replace
-// micro_kernel() and the Blocking constants without touching the driver.
+// gemm()/gemm_batched() route a batch of same-shaped problems: nothing to do, K == 0 (C = 0),
+// matrix-vector (N == 1, or M == 1 as the transposed problem), or the packed, cache-blocked
+// GEMM of gemm_driver.h with the microkernel family chosen once per process (gemm_isa(): AVX-512
+// / AVX2 + FMA / portable, STACKGRAD_GEMM_ISA overrides). Design: docs/kernels/gemm.md.
+// Determinism: each C element sums its K products in a fixed order that depends on the shape
+// and the ISA path, never on the thread count (tasks never split K).
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <vector>
 
+#include "engine/core/error.h"
 #include "engine/dispatch/registry.h"
 #include "engine/runtime/parallel.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_driver.h"
 #include "kernels/reference/loops.h"
 
 namespace stackgrad::kernels {
 namespace {
 
-// Register tile and cache blocks. NR is two 256-bit vectors; MR x NR / (vector width) = 12
-// accumulators leave 4 of the 16 ymm registers for the B row and the broadcast A value.
-// KC x NR of B (16 KiB) stays in L1, MC x KC of A (72 KiB f32, 144 KiB f64) in L2.
-template <typename T>
-struct Blocking {
-  static constexpr int kMR = 6;
-  static constexpr int kNR = 64 / sizeof(T);
-  static constexpr int64_t kKC = 256;
-  static constexpr int64_t kMC = 72;   // a multiple of kMR
-  static constexpr int64_t kNC = 256;  // a multiple of kNR
-};
-
 template <typename T>
 using Gemm = GemmProblem<T>;
 
-// Packs A[0:mc, 0:kc] into MR-row strips: strip s holds element (s + i, k) at
-// ap[s * kc + k * MR + i], rows past mc are zero.
-template <typename T>
-void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rs, int64_t cs, T* ap) {
-  constexpr int MR = Blocking<T>::kMR;
-  for (int64_t s = 0; s < mc; s += MR) {
-    const int m = static_cast<int>(std::min<int64_t>(MR, mc - s));
-    T* dst = ap + s * kc;
-    if (m < MR) std::fill(dst, dst + kc * MR, T(0));
-    // Walk the source along its smaller stride.
-    if (std::abs(cs) <= std::abs(rs)) {
-      for (int i = 0; i < m; ++i) {
-        const T* src = a + (s + i) * rs;
-        for (int64_t k = 0; k < kc; ++k) dst[k * MR + i] = src[k * cs];
-      }
-    } else {
-      for (int64_t k = 0; k < kc; ++k)
-        for (int i = 0; i < m; ++i) dst[k * MR + i] = a[(s + i) * rs + k * cs];
-    }
-  }
-}
-
-// Packs B[0:kc, 0:nc] into NR-column strips: strip t holds element (k, t + j) at
-// bp[t * kc + k * NR + j], columns past nc are zero.
-template <typename T>
-void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rs, int64_t cs, T* bp) {
-  constexpr int NR = Blocking<T>::kNR;
-  for (int64_t t = 0; t < nc; t += NR) {
-    const int n = static_cast<int>(std::min<int64_t>(NR, nc - t));
-    T* dst = bp + t * kc;
-    if (n < NR) std::fill(dst, dst + kc * NR, T(0));
-    if (cs == 1 && n == NR) {
-      for (int64_t k = 0; k < kc; ++k) {
-        const T* src = b + k * rs + t;
-        for (int j = 0; j < NR; ++j) dst[k * NR + j] = src[j];
-      }
-    } else if (std::abs(cs) <= std::abs(rs)) {
-      for (int64_t k = 0; k < kc; ++k)
-        for (int j = 0; j < n; ++j) dst[k * NR + j] = b[k * rs + (t + j) * cs];
-    } else {
-      for (int j = 0; j < n; ++j) {
-        const T* src = b + (t + j) * cs;
-        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[k * rs];
-      }
-    }
-  }
-}
-
-// 256-bit vectors through the GCC/Clang vector extension: plain arithmetic on them compiles to
-// AVX2 + FMA under -march=x86-64-v3 (and to narrower code elsewhere). Spelling the tile as
-// vectors keeps its 12 accumulators in registers; with plain arrays GCC spills some of them.
-template <typename T>
-using Vec [[gnu::vector_size(32)]] = T;
-
-template <typename T>
-inline Vec<T> load(const T* p) {
-  Vec<T> v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-// C[0:m, 0:n] (+)= Ap · Bp for one MR-row strip of A and one NR-column strip of B.
-template <typename T>
-inline void micro_kernel(int64_t kc, const T* __restrict ap, const T* __restrict bp, T* c,
-                         int64_t rs, int64_t cs, int m, int n, bool accumulate) {
-  constexpr int MR = Blocking<T>::kMR, NR = Blocking<T>::kNR, W = NR / 2;
-  Vec<T> acc[MR][2] = {};
-  for (int64_t k = 0; k < kc; ++k) {
-    const Vec<T> b0 = load(bp + k * NR), b1 = load(bp + k * NR + W);
-    const T* ak = ap + k * MR;
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i) {
-      acc[i][0] += b0 * ak[i];
-      acc[i][1] += b1 * ak[i];
-    }
-  }
-  if (m == MR && n == NR && cs == 1) {
-    for (int i = 0; i < MR; ++i) {
-      T* ci = c + i * rs;
-      if (accumulate) {
-        acc[i][0] += load(ci);
-        acc[i][1] += load(ci + W);
-      }
-      std::memcpy(ci, &acc[i][0], sizeof(Vec<T>));
-      std::memcpy(ci + W, &acc[i][1], sizeof(Vec<T>));
-    }
-    return;
-  }
-  for (int i = 0; i < m; ++i)
-    for (int j = 0; j < n; ++j) {
-      const T v = acc[i][j / W][j % W];
-      T& dst = c[i * rs + j * cs];
-      dst = accumulate ? dst + v : v;
-    }
-}
-
-struct AlignedFree {
-  void operator()(void* p) const { std::free(p); }
-};
-
-template <typename T>
-std::unique_ptr<T[], AlignedFree> aligned_buffer(int64_t n) {
-  size_t bytes = (static_cast<size_t>(n) * sizeof(T) + 63) / 64 * 64;
-  return std::unique_ptr<T[], AlignedFree>(static_cast<T*>(std::aligned_alloc(64, bytes)));
-}
-
 // Minimum multiply-adds per parallel chunk: below this, waking threads costs more than it saves.
-constexpr int64_t kMinMacsPerChunk = int64_t{1} << 18;
+constexpr int64_t kMinMacsPerChunk = gemm_detail::kMinMacsPerChunk;
 
-// The packed path over a list of problems that share M, N, K (one per batch entry).
+// The microkernel family in use: -1 until the first call resolves it (environment or CPU).
+std::atomic<int> g_isa{-1};
+
+GemmIsa resolve_isa() {
+  const char* env = std::getenv("STACKGRAD_GEMM_ISA");
+  if (env && *env) {
+    for (GemmIsa isa : {GemmIsa::portable, GemmIsa::avx2, GemmIsa::avx512}) {
+      if (std::strcmp(env, gemm_isa_name(isa)) != 0) continue;
+      SG_CHECK(gemm_isa_supported(isa), "gemm: STACKGRAD_GEMM_ISA=", env,
+               " but this CPU does not support ", env);
+      return isa;
+    }
+    fail("gemm: STACKGRAD_GEMM_ISA=", env, " is not one of portable, avx2, avx512");
+  }
+  if (gemm_isa_supported(GemmIsa::avx512)) return GemmIsa::avx512;
+  if (gemm_isa_supported(GemmIsa::avx2)) return GemmIsa::avx2;
+  return GemmIsa::portable;
+}
+
 template <typename T>
 void gemm_packed(const Gemm<T>* problems, int64_t count, bool accumulate) {
-  using B = Blocking<T>;
-  const Gemm<T>& p0 = problems[0];
-  const int64_t M = p0.M, N = p0.N, K = p0.K;
-  const int64_t mblocks = (M + B::kMC - 1) / B::kMC, nblocks = (N + B::kNC - 1) / B::kNC;
-  const int64_t tiles = mblocks * nblocks;
-  const int64_t macs_per_task = std::min(M, B::kMC) * std::min(N, B::kNC) * K;
-  const int64_t grain =
-      std::max<int64_t>(1, kMinMacsPerChunk / std::max<int64_t>(1, macs_per_task));
-  parallel_for(0, count * tiles, grain, [&](int64_t lo, int64_t hi) {
-    auto ap = aligned_buffer<T>(B::kMC * B::kKC);
-    auto bp = aligned_buffer<T>(B::kKC * B::kNC);
-    for (int64_t task = lo; task < hi; ++task) {
-      const Gemm<T>& p = problems[task / tiles];
-      const int64_t ib = (task % tiles) / nblocks, jb = task % nblocks;
-      const int64_t ic = ib * B::kMC, jc = jb * B::kNC;
-      const int64_t mc = std::min(B::kMC, M - ic), nc = std::min(B::kNC, N - jc);
-      for (int64_t pc = 0; pc < K; pc += B::kKC) {
-        const int64_t kc = std::min(B::kKC, K - pc);
-        pack_a(mc, kc, p.a + ic * p.a_rs + pc * p.a_cs, p.a_rs, p.a_cs, ap.get());
-        pack_b(kc, nc, p.b + pc * p.b_rs + jc * p.b_cs, p.b_rs, p.b_cs, bp.get());
-        for (int64_t jr = 0; jr < nc; jr += B::kNR)
-          for (int64_t ir = 0; ir < mc; ir += B::kMR)
-            micro_kernel(kc, ap.get() + ir * kc, bp.get() + jr * kc,
-                         p.c + (ic + ir) * p.c_rs + (jc + jr) * p.c_cs, p.c_rs, p.c_cs,
-                         static_cast<int>(std::min<int64_t>(B::kMR, mc - ir)),
-                         static_cast<int>(std::min<int64_t>(B::kNR, nc - jr)),
-                         accumulate || pc > 0);
-      }
-    }
-  });
+  switch (gemm_isa()) {
+    case GemmIsa::avx512:
+      return gemm_detail::run_avx512(problems, count, accumulate);
+    case GemmIsa::avx2:
+      return gemm_detail::run_avx2(problems, count, accumulate);
+    case GemmIsa::portable:
+      return gemm_detail::run_portable(problems, count, accumulate);
+  }
 }
 
 // Matrix-vector products (N == 1): packing a single column into an NR-wide strip would waste
@@ -269,6 +143,50 @@ void cpu_bmm(const KernelCall& c) {
 }
 
 }  // namespace
+
+const char* gemm_isa_name(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::portable:
+      return "portable";
+    case GemmIsa::avx2:
+      return "avx2";
+    case GemmIsa::avx512:
+      return "avx512";
+  }
+  return "?";
+}
+
+bool gemm_isa_supported(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::portable:
+      return true;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    case GemmIsa::avx2:
+      return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case GemmIsa::avx512:
+      return __builtin_cpu_supports("avx512f");
+#else
+    default:
+      return false;
+#endif
+  }
+  return false;
+}
+
+GemmIsa gemm_isa() {
+  int isa = g_isa.load(std::memory_order_relaxed);
+  if (isa < 0) {
+    isa = static_cast<int>(resolve_isa());
+    g_isa.store(isa, std::memory_order_relaxed);
+  }
+  return static_cast<GemmIsa>(isa);
+}
+
+void set_gemm_isa(GemmIsa isa) {
+  SG_CHECK(gemm_isa_supported(isa), "gemm: this CPU does not support the ", gemm_isa_name(isa),
+           " path");
+  g_isa.store(static_cast<int>(isa), std::memory_order_relaxed);
+}
 
 template <typename T>
 void gemm(const GemmProblem<T>& p, bool accumulate) {

@@ -1,0 +1,213 @@
+// The blocked GEMM driver shared by every microkernel family (docs/kernels/gemm.md).
+//
+// Algorithm (BLIS/GotoBLAS layering), for one rectangle of C owned by one thread:
+//   for jc in N step NC:                       B panel: KC x NC, packed into NR-column strips
+//     for pc in K step KC:                     (in order: fixes each element's summation order)
+//       pack B[pc:+KC, jc:+NC]
+//       for ic in M step MC:                   A block: MC x KC, packed into MR-row strips
+//         pack A[ic:+MC, pc:+KC]               (skipped for narrow C, see "direct A")
+//         for jr in NC step NR: for ir in MC step MR: microkernel (MR x NR tile, kc FMAs each)
+// Threading: C is cut into parts along its longer side (so the operand every part re-packs is
+// the smaller one); the (problem, part) pairs are static parallel_for chunks. Each element sums
+// its products in increasing k inside a KC slice, slices in increasing order, whatever the
+// part or thread it lands in: results do not depend on the thread count.
+// Direct A: when C is at most two NR strips wide, each A element is used once or twice, so
+// packing it costs more than it saves; the microkernel then reads A through its strides.
+//
+// Each family's .cpp defines its Kernel types in an anonymous namespace, so every template
+// instantiated from here has internal linkage: code built for AVX-512 is never shared with (or
+// picked by the linker for) a caller on another path.
+//
+// A Kernel has: static constexpr int MR, NR; static constexpr int64_t KC, MC, NC (MC % MR == 0,
+// NC % NR == 0), and
+//   static void run(int64_t kc, const T* a, int64_t a_rs, int64_t a_cs, const T* b, T* c,
+//                   int64_t c_rs, bool add);
+// computing C[0:MR, 0:NR] (+)= A[0:MR, 0:kc] · Bp for one packed B strip (b[k * NR + j]), A
+// read at a[i * a_rs + k * a_cs] (a packed strip is a_rs = 1, a_cs = MR), C with unit columns.
+#pragma once
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+
+#include "engine/runtime/parallel.h"
+#include "kernels/cpu/gemm.h"
+
+namespace stackgrad::kernels::gemm_detail {
+
+// Entry points, one per family, defined in gemm_<family>.cpp: `count` problems of equal M, N,
+// K (M, N, K > 0).
+template <typename T>
+void run_portable(const GemmProblem<T>* problems, int64_t count, bool accumulate);
+template <typename T>
+void run_avx2(const GemmProblem<T>* problems, int64_t count, bool accumulate);
+template <typename T>
+void run_avx512(const GemmProblem<T>* problems, int64_t count, bool accumulate);
+
+// Minimum multiply-adds per parallel chunk: below this, waking a thread costs more than it saves.
+constexpr int64_t kMinMacsPerChunk = int64_t{1} << 18;
+
+// A per-thread, 64-byte aligned scratch buffer that only grows: no allocation per call once warm.
+// `Tag` keeps the A and B buffers (and every family's) apart.
+template <typename T, typename Tag>
+T* scratch(int64_t n) {
+  struct Free {
+    void operator()(T* p) const { std::free(p); }
+  };
+  thread_local std::unique_ptr<T[], Free> buf;
+  thread_local int64_t capacity = 0;
+  if (n > capacity) {
+    const size_t bytes = (static_cast<size_t>(n) * sizeof(T) + 63) / 64 * 64;
+    buf.reset(static_cast<T*>(std::aligned_alloc(64, bytes)));
+    if (!buf) throw std::bad_alloc();
+    capacity = n;
+  }
+  return buf.get();
+}
+
+// Packs A[0:mc, 0:kc] into MR-row strips: strip s holds (s + i, k) at ap[s * kc + k * MR + i];
+// rows past mc are zero.
+template <typename T, typename K>
+void pack_a(int64_t mc, int64_t kc, const T* a, int64_t rs, int64_t cs, T* ap) {
+  constexpr int MR = K::MR;
+  for (int64_t s = 0; s < mc; s += MR) {
+    const int m = static_cast<int>(std::min<int64_t>(MR, mc - s));
+    T* dst = ap + s * kc;
+    const T* src = a + s * rs;
+    if (m == MR && cs == 1) {
+      // Row-major A: MR row streams in, one contiguous column of the strip out per k.
+      for (int64_t k = 0; k < kc; ++k)
+        for (int i = 0; i < MR; ++i) dst[k * MR + i] = src[i * rs + k];
+    } else if (m == MR && rs == 1) {
+      for (int64_t k = 0; k < kc; ++k)
+        for (int i = 0; i < MR; ++i) dst[k * MR + i] = src[k * cs + i];
+    } else {
+      for (int64_t k = 0; k < kc; ++k) {
+        for (int i = 0; i < m; ++i) dst[k * MR + i] = src[i * rs + k * cs];
+        for (int i = m; i < MR; ++i) dst[k * MR + i] = T(0);
+      }
+    }
+  }
+}
+
+// Packs B[0:kc, 0:nc] into NR-column strips: strip t holds (k, t + j) at bp[t * kc + k * NR + j];
+// columns past nc are zero.
+template <typename T, typename K>
+void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rs, int64_t cs, T* bp) {
+  constexpr int NR = K::NR;
+  for (int64_t t = 0; t < nc; t += NR) {
+    const int n = static_cast<int>(std::min<int64_t>(NR, nc - t));
+    T* dst = bp + t * kc;
+    const T* src = b + t * cs;
+    if (n == NR && cs == 1) {
+      for (int64_t k = 0; k < kc; ++k)
+        for (int j = 0; j < NR; ++j) dst[k * NR + j] = src[k * rs + j];
+    } else if (n == NR && std::abs(rs) < std::abs(cs)) {
+      // Column-major B: walk down each column.
+      for (int j = 0; j < NR; ++j)
+        for (int64_t k = 0; k < kc; ++k) dst[k * NR + j] = src[j * cs + k * rs];
+    } else {
+      for (int64_t k = 0; k < kc; ++k) {
+        for (int j = 0; j < n; ++j) dst[k * NR + j] = src[k * rs + j * cs];
+        for (int j = n; j < NR; ++j) dst[k * NR + j] = T(0);
+      }
+    }
+  }
+}
+
+// One A block (packed `ap`, or read directly through `a`'s strides when ap is null) times one
+// packed B panel, into C[0:mc, 0:nc]. Edge tiles (and C with non-unit columns) go through a
+// local tile so the microkernel never branches on sizes.
+template <typename T, typename K>
+void macro_kernel(int64_t mc, int64_t nc, int64_t kc, const T* ap, const T* a, int64_t a_rs,
+                  int64_t a_cs, const T* bp, T* c, int64_t c_rs, int64_t c_cs, bool add) {
+  constexpr int MR = K::MR, NR = K::NR;
+  // Direct A: the last, partial strip cannot be read MR rows deep, so it alone is packed.
+  alignas(64) T edge[MR * K::KC];
+  const int64_t m_full = mc / MR * MR;
+  if (!ap && m_full < mc) pack_a<T, K>(mc - m_full, kc, a + m_full * a_rs, a_rs, a_cs, edge);
+  for (int64_t jr = 0; jr < nc; jr += NR) {
+    const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
+    const T* b = bp + jr * kc;
+    for (int64_t ir = 0; ir < mc; ir += MR) {
+      const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+      const T* at = ap ? ap + ir * kc : (ir < m_full ? a + ir * a_rs : edge);
+      const bool packed = ap || ir >= m_full;
+      const int64_t rs = packed ? 1 : a_rs, cs = packed ? MR : a_cs;
+      T* ct = c + ir * c_rs + jr * c_cs;
+      if (m == MR && n == NR && c_cs == 1) {
+        K::run(kc, at, rs, cs, b, ct, c_rs, add);
+        continue;
+      }
+      alignas(64) T tile[MR * NR];
+      K::run(kc, at, rs, cs, b, tile, NR, false);
+      for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+          T& dst = ct[i * c_rs + j * c_cs];
+          dst = add ? dst + tile[i * NR + j] : tile[i * NR + j];
+        }
+    }
+  }
+}
+
+struct TagA;
+struct TagB;
+
+// C[m0:m1, n0:n1] (+)= A[m0:m1, :] · B[:, n0:n1] on the calling thread.
+template <typename T, typename K>
+void gemm_rect(const GemmProblem<T>& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
+               bool accumulate) {
+  const bool direct = n1 - n0 <= 2 * K::NR;
+  const int64_t kc_max = std::min<int64_t>(K::KC, p.K);
+  const int64_t nc_max = std::min<int64_t>(K::NC, (n1 - n0 + K::NR - 1) / K::NR * K::NR);
+  T* bp = scratch<T, std::pair<K, TagB>>(kc_max * nc_max);
+  T* ap = direct ? nullptr : scratch<T, std::pair<K, TagA>>(kc_max * K::MC);
+  for (int64_t jc = n0; jc < n1; jc += K::NC) {
+    const int64_t nc = std::min<int64_t>(K::NC, n1 - jc);
+    for (int64_t pc = 0; pc < p.K; pc += K::KC) {
+      const int64_t kc = std::min<int64_t>(K::KC, p.K - pc);
+      pack_b<T, K>(kc, nc, p.b + pc * p.b_rs + jc * p.b_cs, p.b_rs, p.b_cs, bp);
+      for (int64_t ic = m0; ic < m1; ic += K::MC) {
+        const int64_t mc = std::min<int64_t>(K::MC, m1 - ic);
+        const T* a = p.a + ic * p.a_rs + pc * p.a_cs;
+        if (ap) pack_a<T, K>(mc, kc, a, p.a_rs, p.a_cs, ap);
+        macro_kernel<T, K>(mc, nc, kc, ap, a, p.a_rs, p.a_cs, bp, p.c + ic * p.c_rs + jc * p.c_cs,
+                           p.c_rs, p.c_cs, accumulate || pc > 0);
+      }
+    }
+  }
+}
+
+// Shares `count` problems of equal shape out to the threads (see the header comment).
+template <typename T, typename K>
+void gemm_run(const GemmProblem<T>* problems, int64_t count, bool accumulate) {
+  const GemmProblem<T>& p0 = problems[0];
+  const int64_t M = p0.M, N = p0.N, macs = M * N * p0.K;
+  const int64_t threads = omp_in_parallel() ? 1 : num_threads();
+  // Split each problem when the batch alone cannot give every thread equal work.
+  int64_t parts = 1;
+  if (threads > 1 && macs * count >= 2 * kMinMacsPerChunk && count % threads != 0 &&
+      count < 8 * threads)
+    parts = threads;
+  const bool split_m = M >= N;
+  const int64_t R = split_m ? K::MR : K::NR;
+  const int64_t strips = ((split_m ? M : N) + R - 1) / R;
+  parts = std::min(parts, strips);
+  const int64_t grain = std::max<int64_t>(1, kMinMacsPerChunk * parts / std::max<int64_t>(1, macs));
+  parallel_for(0, count * parts, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t task = lo; task < hi; ++task) {
+      const GemmProblem<T>& p = problems[task / parts];
+      const int64_t q = task % parts;
+      const int64_t s0 = strips * q / parts * R, s1 = strips * (q + 1) / parts * R;
+      if (split_m)
+        gemm_rect<T, K>(p, s0, std::min(s1, M), 0, N, accumulate);
+      else
+        gemm_rect<T, K>(p, 0, M, s0, std::min(s1, N), accumulate);
+    }
+  });
+}
+
+}  // namespace stackgrad::kernels::gemm_detail
