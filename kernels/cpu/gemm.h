@@ -43,6 +43,9 @@ enum class GemmIsa { portable, avx2, avx512 };
 const char* gemm_isa_name(GemmIsa isa);
 // Whether this CPU can run `isa`.
 bool gemm_isa_supported(GemmIsa isa);
+// The path a STACKGRAD_GEMM_ISA value names; throws stackgrad::Error for an unknown name or a
+// path this CPU lacks.
+GemmIsa parse_gemm_isa(const char* name);
 // The path gemm() uses now: STACKGRAD_GEMM_ISA if set, else the widest one supported.
 GemmIsa gemm_isa();
 // Switches the path for every later call (tests, the lab). Throws stackgrad::Error when the CPU

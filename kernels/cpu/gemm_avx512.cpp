@@ -54,7 +54,9 @@ struct Avx512Kernel {
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       acc[i][0] = acc[i][1] = O::zero();
+      // Both cache lines of the C row (it is rarely 64-byte aligned): written at the end.
       _mm_prefetch(reinterpret_cast<const char*>(c + i * c_rs), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(c + i * c_rs + NR - 1), _MM_HINT_T0);
     }
     if (a_rs == 1 && a_cs == MR) {
 #pragma GCC unroll 2

@@ -181,6 +181,65 @@ void gemm_rect(const GemmProblem<T>& p, int64_t m0, int64_t m1, int64_t n0, int6
   }
 }
 
+struct TagTeamA;
+struct TagTeamB;
+
+// Largest B (packed) that gemm_team packs whole; past it, every thread packs its own panels.
+constexpr int64_t kMaxSharedBBytes = int64_t{64} << 20;
+
+// One problem on a team of threads that split M and share the packed B. Phase 1: the threads
+// pack all of B (every KC x NC panel, each thread a share of every panel's strips). One
+// barrier. Phase 2: every thread runs the blocked loop over its rows against the packed panels.
+// B is packed once instead of once per thread, with a single synchronisation point (a barrier
+// per panel costs a whole time slice whenever the partner thread is descheduled).
+template <typename T, typename K>
+void gemm_team(const GemmProblem<T>& p, int threads, bool accumulate) {
+  const int64_t M = p.M, N = p.N;
+  const int64_t kc_max = std::min<int64_t>(K::KC, p.K);
+  const int64_t n_round = (N + K::NR - 1) / K::NR * K::NR;
+  const bool direct = N <= 2 * K::NR;
+  // Panel (jc, pc) starts at jc * K + pc * (its rounded width).
+  auto panel = [&](int64_t jc, int64_t pc) {
+    return jc * p.K + pc * ((std::min(K::NC, N - jc) + K::NR - 1) / K::NR * K::NR);
+  };
+  // Allocated here, before the parallel region, so an allocation failure throws normally.
+  T* bp = scratch<T, std::pair<K, TagTeamB>>(p.K * n_round);
+  T* ap_all = direct ? nullptr : scratch<T, std::pair<K, TagTeamA>>(threads * kc_max * K::MC);
+  const int64_t mstrips = (M + K::MR - 1) / K::MR;
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    for (int64_t jc = 0; jc < N; jc += K::NC) {
+      const int64_t nc = std::min<int64_t>(K::NC, N - jc);
+      const int64_t nstrips = (nc + K::NR - 1) / K::NR;
+      const int64_t j0 = nstrips * t / nt * K::NR,
+                    j1 = std::min(nc, nstrips * (t + 1) / nt * K::NR);
+      if (j1 > j0)
+        for (int64_t pc = 0; pc < p.K; pc += K::KC)
+          pack_b<T, K>(std::min<int64_t>(K::KC, p.K - pc), j1 - j0,
+                       p.b + pc * p.b_rs + (jc + j0) * p.b_cs, p.b_rs, p.b_cs,
+                       bp + panel(jc, pc) + j0 * std::min<int64_t>(K::KC, p.K - pc));
+    }
+#pragma omp barrier
+    const int64_t m0 = std::min(M, mstrips * t / nt * K::MR);
+    const int64_t m1 = std::min(M, mstrips * (t + 1) / nt * K::MR);
+    T* ap = direct ? nullptr : ap_all + t * kc_max * K::MC;
+    for (int64_t jc = 0; jc < N; jc += K::NC) {
+      const int64_t nc = std::min<int64_t>(K::NC, N - jc);
+      for (int64_t pc = 0; pc < p.K; pc += K::KC) {
+        const int64_t kc = std::min<int64_t>(K::KC, p.K - pc);
+        for (int64_t ic = m0; ic < m1; ic += K::MC) {
+          const int64_t mc = std::min<int64_t>(K::MC, m1 - ic);
+          const T* a = p.a + ic * p.a_rs + pc * p.a_cs;
+          if (ap) pack_a<T, K>(mc, kc, a, p.a_rs, p.a_cs, ap);
+          macro_kernel<T, K>(mc, nc, kc, ap, a, p.a_rs, p.a_cs, bp + panel(jc, pc),
+                             p.c + ic * p.c_rs + jc * p.c_cs, p.c_rs, p.c_cs, accumulate || pc > 0);
+        }
+      }
+    }
+  }
+}
+
 // Shares `count` problems of equal shape out to the threads (see the header comment).
 template <typename T, typename K>
 void gemm_run(const GemmProblem<T>* problems, int64_t count, bool accumulate) {
@@ -196,6 +255,13 @@ void gemm_run(const GemmProblem<T>* problems, int64_t count, bool accumulate) {
   const int64_t R = split_m ? K::MR : K::NR;
   const int64_t strips = ((split_m ? M : N) + R - 1) / R;
   parts = std::min(parts, strips);
+  if (parts > 1 && split_m && count < threads &&
+      p0.K * N * static_cast<int64_t>(sizeof(T)) <= kMaxSharedBBytes) {
+    // A problem (or two) too few to share out: each on the whole team, B packed once.
+    for (int64_t e = 0; e < count; ++e)
+      gemm_team<T, K>(problems[e], static_cast<int>(parts), accumulate);
+    return;
+  }
   const int64_t grain = std::max<int64_t>(1, kMinMacsPerChunk * parts / std::max<int64_t>(1, macs));
   parallel_for(0, count * parts, grain, [&](int64_t lo, int64_t hi) {
     for (int64_t task = lo; task < hi; ++task) {

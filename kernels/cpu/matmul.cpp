@@ -33,15 +33,7 @@ std::atomic<int> g_isa{-1};
 
 GemmIsa resolve_isa() {
   const char* env = std::getenv("STACKGRAD_GEMM_ISA");
-  if (env && *env) {
-    for (GemmIsa isa : {GemmIsa::portable, GemmIsa::avx2, GemmIsa::avx512}) {
-      if (std::strcmp(env, gemm_isa_name(isa)) != 0) continue;
-      SG_CHECK(gemm_isa_supported(isa), "gemm: STACKGRAD_GEMM_ISA=", env,
-               " but this CPU does not support ", env);
-      return isa;
-    }
-    fail("gemm: STACKGRAD_GEMM_ISA=", env, " is not one of portable, avx2, avx512");
-  }
+  if (env && *env) return parse_gemm_isa(env);
   if (gemm_isa_supported(GemmIsa::avx512)) return GemmIsa::avx512;
   if (gemm_isa_supported(GemmIsa::avx2)) return GemmIsa::avx2;
   return GemmIsa::portable;
@@ -171,6 +163,16 @@ bool gemm_isa_supported(GemmIsa isa) {
 #endif
   }
   return false;
+}
+
+GemmIsa parse_gemm_isa(const char* name) {
+  for (GemmIsa isa : {GemmIsa::portable, GemmIsa::avx2, GemmIsa::avx512}) {
+    if (std::strcmp(name, gemm_isa_name(isa)) != 0) continue;
+    SG_CHECK(gemm_isa_supported(isa), "gemm: STACKGRAD_GEMM_ISA=", name,
+             " but this CPU does not support ", name);
+    return isa;
+  }
+  fail("gemm: STACKGRAD_GEMM_ISA=", name, " is not one of portable, avx2, avx512");
 }
 
 GemmIsa gemm_isa() {

@@ -211,7 +211,7 @@ INSTANTIATE_TEST_SUITE_P(Isa, CpuGemm,
                          ::testing::Values(GemmIsa::portable, GemmIsa::avx2, GemmIsa::avx512),
                          [](const auto& info) { return k::gemm_isa_name(info.param); });
 
-TEST(CpuGemmIsa, DefaultIsTheWidestSupportedAndUnsupportedThrows) {
+TEST(CpuGemmIsa, DefaultIsTheWidestSupportedUnknownAndUnsupportedThrow) {
   const char* env = std::getenv("STACKGRAD_GEMM_ISA");
   if (!env || !*env) {
     const GemmIsa want = k::gemm_isa_supported(GemmIsa::avx512) ? GemmIsa::avx512
@@ -220,12 +220,27 @@ TEST(CpuGemmIsa, DefaultIsTheWidestSupportedAndUnsupportedThrows) {
     EXPECT_EQ(k::gemm_isa(), want);
   }
   EXPECT_TRUE(k::gemm_isa_supported(GemmIsa::portable));
+  EXPECT_EQ(k::parse_gemm_isa("portable"), GemmIsa::portable);
+  try {
+    k::parse_gemm_isa("sse9");
+    ADD_FAILURE() << "parse_gemm_isa(sse9) did not throw";
+  } catch (const stackgrad::Error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "gemm: STACKGRAD_GEMM_ISA=sse9 is not one of portable, avx2, avx512");
+  }
   if (!k::gemm_isa_supported(GemmIsa::avx512)) {
     try {
       k::set_gemm_isa(GemmIsa::avx512);
       ADD_FAILURE() << "set_gemm_isa(avx512) did not throw";
     } catch (const stackgrad::Error& e) {
       EXPECT_EQ(std::string(e.what()), "gemm: this CPU does not support the avx512 path");
+    }
+    try {
+      k::parse_gemm_isa("avx512");
+      ADD_FAILURE() << "parse_gemm_isa(avx512) did not throw";
+    } catch (const stackgrad::Error& e) {
+      EXPECT_EQ(std::string(e.what()),
+                "gemm: STACKGRAD_GEMM_ISA=avx512 but this CPU does not support avx512");
     }
   }
 }
