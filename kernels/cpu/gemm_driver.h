@@ -118,6 +118,12 @@ void pack_b(int64_t kc, int64_t nc, const T* b, int64_t rs, int64_t cs, T* bp) {
   }
 }
 
+// Whether macro_kernel prefetches the next B strip (a Kernel may opt out: `kNoPrefetch`).
+template <typename K>
+constexpr bool kPrefetchNextB = !requires {
+  K::kNoPrefetch;
+};
+
 // One A block (packed `ap`, or read directly through `a`'s strides when ap is null) times one
 // packed B panel, into C[0:mc, 0:nc]. Edge tiles (and C with non-unit columns) go through a
 // local tile so the microkernel never branches on sizes.
@@ -129,11 +135,21 @@ void macro_kernel(int64_t mc, int64_t nc, int64_t kc, const T* ap, const T* a, i
   alignas(64) T edge[MR * K::KC];
   const int64_t m_full = mc / MR * MR;
   if (!ap && m_full < mc) pack_a<T, K>(mc - m_full, kc, a + m_full * a_rs, a_rs, a_cs, edge);
+  // The next B strip comes from L3 (the panel is larger than L2): prefetch it into L2 a slice
+  // per microkernel call of the current strip, so the first call on it does not wait.
+  const int64_t strip_lines = kc * NR * static_cast<int64_t>(sizeof(T)) / 64;
+  const int64_t lines_per_call = (strip_lines + (mc + MR - 1) / MR - 1) / ((mc + MR - 1) / MR);
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
     const T* b = bp + jr * kc;
+    const char* next_b = reinterpret_cast<const char*>(b + NR * kc);
+    const bool prefetch = kPrefetchNextB<K> && jr + NR < nc;
     for (int64_t ir = 0; ir < mc; ir += MR) {
       const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+      if (prefetch)
+        for (int64_t l = ir / MR * lines_per_call, e = std::min(strip_lines, l + lines_per_call);
+             l < e; ++l)
+          __builtin_prefetch(next_b + 64 * l, 0, 2);
       const T* at = ap ? ap + ir * kc : (ir < m_full ? a + ir * a_rs : edge);
       const bool packed = ap || ir >= m_full;
       const int64_t rs = packed ? 1 : a_rs, cs = packed ? MR : a_cs;
@@ -184,8 +200,11 @@ void gemm_rect(const GemmProblem<T>& p, int64_t m0, int64_t m1, int64_t n0, int6
 struct TagTeamA;
 struct TagTeamB;
 
-// Largest B (packed) that gemm_team packs whole; past it, every thread packs its own panels.
-constexpr int64_t kMaxSharedBBytes = int64_t{64} << 20;
+// gemm_team runs problems of at least kMinTeamMacs multiply-adds (below, the re-packing it
+// saves is smaller than what a barrier costs on a busy machine) whose B, packed, fits in
+// kMaxSharedBBytes (a per-thread scratch buffer that stays allocated).
+constexpr int64_t kMinTeamMacs = int64_t{1} << 30;
+constexpr int64_t kMaxSharedBBytes = int64_t{32} << 20;
 
 // One problem on a team of threads that split M and share the packed B. Phase 1: the threads
 // pack all of B (every KC x NC panel, each thread a share of every panel's strips). One
@@ -255,7 +274,7 @@ void gemm_run(const GemmProblem<T>* problems, int64_t count, bool accumulate) {
   const int64_t R = split_m ? K::MR : K::NR;
   const int64_t strips = ((split_m ? M : N) + R - 1) / R;
   parts = std::min(parts, strips);
-  if (parts > 1 && split_m && count < threads &&
+  if (parts > 1 && split_m && count < threads && macs >= kMinTeamMacs &&
       p0.K * N * static_cast<int64_t>(sizeof(T)) <= kMaxSharedBBytes) {
     // A problem (or two) too few to share out: each on the whole team, B packed once.
     for (int64_t e = 0; e < count; ++e)

@@ -13,6 +13,8 @@
 #include "engine/core/error.h"
 #include "engine/runtime/parallel.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/cpu/gemm_avx2.h"
+#include "kernels/cpu/gemm_driver.h"
 
 namespace {
 
@@ -205,6 +207,33 @@ TEST_P(CpuGemm, BitIdenticalForAnyThreadCount) {
       EXPECT_EQ(c, first) << threads << " threads";
   }
   stackgrad::set_num_threads(saved);
+}
+
+// The driver's two threading modes with tiny blocks (KC 16, MC 12, NC 32: several K slices, M
+// blocks and N panels on small operands), which the library only reaches on large products:
+// both match the reference and each other, bit for bit.
+TEST(CpuGemmDriver, TeamAndPerThreadRectanglesWithTinyBlocks) {
+  if (!k::gemm_isa_supported(GemmIsa::avx2)) GTEST_SKIP() << "this CPU has no avx2";
+  using Tiny = k::gemm_detail::Avx2Kernel<k::gemm_detail::F32x8, 6, 16, 12, 32>;
+  std::mt19937_64 rng(6);
+  for (int64_t N : {20, 45, 70})
+    for (Layout la : {Layout::row, Layout::col})
+      for (bool acc : {false, true}) {
+        const int64_t M = 37, K = 40;
+        auto a = make<float>(M, K, la, rng), b = make<float>(K, N, Layout::row, rng);
+        auto c0 = make<float>(M, N, Layout::padded, rng);
+        auto team = c0, rect = c0;
+        team.ptr = team.buf.data(), rect.ptr = rect.buf.data();
+        auto problem = [&](Operand<float>& c) {
+          return GemmProblem<float>{M, N, K, a.ptr, a.rs, a.cs, b.ptr, b.rs, b.cs, c.ptr, c.rs, 1};
+        };
+        k::gemm_detail::gemm_team<float, Tiny>(problem(team), 3, acc);
+        k::gemm_detail::gemm_rect<float, Tiny>(problem(rect), 0, 20, 0, N, acc);
+        k::gemm_detail::gemm_rect<float, Tiny>(problem(rect), 20, M, 0, N, acc);
+        const std::string what = "N=" + std::to_string(N) + (acc ? " accumulate" : "");
+        expect_product(a, b, c0, team, M, N, K, acc, "team " + what);
+        EXPECT_EQ(team.buf, rect.buf) << what;
+      }
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, CpuGemm,

@@ -138,6 +138,14 @@ void v4_blocked(const Problem& p) {
   sk::gemm_detail::gemm_run<float, Blocked<KC, MC, NC>>(&p, 1, false);
 }
 
+// v4 before the B strip prefetch.
+struct NoPrefetch : Blocked<256, 144, 4080> {
+  static constexpr bool kNoPrefetch = true;
+};
+void v4_no_prefetch(const Problem& p) {
+  sk::gemm_detail::gemm_run<float, NoPrefetch>(&p, 1, false);
+}
+
 void library(sk::GemmIsa isa, const Problem& p) {
   sk::set_gemm_isa(isa);
   sk::gemm(p);
@@ -154,10 +162,12 @@ std::vector<Version> versions() {
       {"v2 portable", [](const Problem& p) { library(sk::GemmIsa::portable, p); }},
       {"v3 private B", v3_private_b},
       {"v4 avx2", [](const Problem& p) { library(sk::GemmIsa::avx2, p); }},
+      {"v4 no B prefetch", v4_no_prefetch},
       {"v4 kc384/mc96", v4_blocked<384, 96, 4080>},
       {"v4 kc256/mc72", v4_blocked<256, 72, 4080>},
       {"v4 kc256/mc288", v4_blocked<256, 288, 4080>},
       {"v4 kc256/nc1024", v4_blocked<256, 144, 1024>},
+      {"v4 kc384/mc192", v4_blocked<384, 192, 4080>},
   };
 #ifdef STACKGRAD_HAVE_OPENBLAS
   v.push_back({"openblas", [](const Problem& p) {
