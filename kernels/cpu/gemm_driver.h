@@ -7,8 +7,10 @@
 //       for ic in M step MC:                   A block: MC x KC, packed into MR-row strips
 //         pack A[ic:+MC, pc:+KC]               (skipped for narrow C, see "direct A")
 //         for jr in NC step NR: for ir in MC step MR: microkernel (MR x NR tile, kc FMAs each)
+//         (while on strip jr, the next B strip is prefetched from L3 into L2)
 // Threading: C is cut into parts along its longer side (so the operand every part re-packs is
-// the smaller one); the (problem, part) pairs are static parallel_for chunks. Each element sums
+// the smaller one); the (problem, part) pairs are static parallel_for chunks. One large problem
+// instead runs on a team that packs B once and shares it (gemm_team). Each element sums
 // its products in increasing k inside a KC slice, slices in increasing order, whatever the
 // part or thread it lands in: results do not depend on the thread count.
 // Direct A: when C is at most two NR strips wide, each A element is used once or twice, so
