@@ -15,11 +15,16 @@ struct PortableKernel {
   static void run(int64_t kc, const T* a, int64_t a_rs, int64_t a_cs, const T* b, T* c,
                   int64_t c_rs, bool add) {
     T acc[MR][NR] = {};
-    for (int64_t k = 0; k < kc; ++k)
+    for (int64_t k = 0; k < kc; ++k) {
+      const T* bk = b + k * NR;
+      const T* ak = a + k * a_cs;
+#pragma GCC unroll 8
       for (int i = 0; i < MR; ++i) {
-        const T ai = a[i * a_rs + k * a_cs];
-        for (int j = 0; j < NR; ++j) acc[i][j] += ai * b[k * NR + j];
+        const T ai = ak[i * a_rs];
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; ++j) acc[i][j] += ai * bk[j];
       }
+    }
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j) c[i * c_rs + j] = add ? c[i * c_rs + j] + acc[i][j] : acc[i][j];
   }
