@@ -20,6 +20,15 @@ struct ConvShape {
       : N(x[0]), C(x[1]), H(x[2]), W(x[3]), O(w[0]), KH(w[2]), KW(w[3]), Ho(y[2]), Wo(y[3]),
         sh(a[0]), sw(a[1]), ph(a[2]), pw(a[3]), dh(a[4]), dw(a[5]), G(a[6]), Cg(C / G),
         Og(O / G), K(Cg * KH * KW), P(Ho * Wo) {}
+  // The band of output rows [i0, i0 + rows) as a conv of its own: its output row 0 reads input
+  // row i0 s_h - pad_h. Its col is [K, rows Wo].
+  ConvShape band(int64_t i0, int64_t rows) const {
+    ConvShape b = *this;
+    b.Ho = std::min(rows, Ho - i0);
+    b.P = b.Ho * Wo;
+    b.ph = ph - i0 * sh;
+    return b;
+  }
   // A 1x1, stride-1, unpadded conv: col is x itself.
   bool pointwise() const { return KH == 1 && KW == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0; }
   // Output columns j whose input column j s_w - pad_w + q d_w lies in [0, W): [j0, j1).
@@ -59,11 +68,10 @@ void im2col(const ConvShape& s, const T* x, T* col) {
       }
 }
 
-// dx = 0, then dx[c, h, v] += col[(c, p, q), i Wo + j] for every in-image position: the adjoint
-// of im2col. Serial, rows in order, so the sums are deterministic.
+// dx[c, h, v] += col[(c, p, q), i Wo + j] for every in-image position: the adjoint of im2col
+// (the caller zeroes dx first). Serial, rows in order, so the sums are deterministic.
 template <typename T>
 void col2im(const ConvShape& s, const T* col, T* dx) {
-  std::fill(dx, dx + s.Cg * s.H * s.W, T(0));
   for (int64_t c = 0; c < s.Cg; ++c)
     for (int64_t p = 0; p < s.KH; ++p)
       for (int64_t q = 0; q < s.KW; ++q) {
