@@ -31,8 +31,8 @@ void run_case(benchmark::State& state, ConvCase p) {
     benchmark::DoNotOptimize(x.grad().raw_data());
   }
   const double flops = 3.0 * 2.0 * static_cast<double>(p.n * p.o * p.c * p.k * p.k * ho * ho);
-  state.counters["FLOP/s"] =
-      benchmark::Counter(flops * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["FLOP/s"] = benchmark::Counter(flops * static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
 }
 
 }  // namespace

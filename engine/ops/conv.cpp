@@ -23,7 +23,7 @@ struct ConvGeometry {
 // attrs.ints = {stride h, w, padding h, w, dilation h, w, groups}.
 OpAttrs conv_attrs(const ConvGeometry& g) {
   OpAttrs a;
-  a.ints = {g.stride[0], g.stride[1],   g.padding[0], g.padding[1],
+  a.ints = {g.stride[0],   g.stride[1],   g.padding[0], g.padding[1],
             g.dilation[0], g.dilation[1], g.groups};
   return a;
 }
@@ -68,8 +68,8 @@ void check_weight(const char* op, const Tensor& x, const Tensor& w, const Tensor
   if (bias.defined()) {
     check_strided(op, bias, "bias");
     check_pair(op, x, bias);
-    SG_CHECK(bias.dim() == 1 && bias.size(0) == out_channels, op, ": expected bias [",
-             out_channels, "], got ", shape_str(bias.shape()));
+    SG_CHECK(bias.dim() == 1 && bias.size(0) == out_channels, op, ": expected bias [", out_channels,
+             "], got ", shape_str(bias.shape()));
   }
 }
 
@@ -95,8 +95,7 @@ Tensor run_backward_weight(const Tensor& dy, const Tensor& x, const ConvGeometry
                            const Shape& weight_shape) {
   NoGradGuard no_grad;
   Tensor dw = empty(weight_shape, Options(dy.dtype(), dy.device()));
-  run_kernel(OpId::conv2d_backward_weight, {dy.contiguous(), x.contiguous()}, {dw},
-             conv_attrs(g));
+  run_kernel(OpId::conv2d_backward_weight, {dy.contiguous(), x.contiguous()}, {dw}, conv_attrs(g));
   return dw;
 }
 
@@ -108,9 +107,9 @@ Shape conv2d_shape(const char* op, const Shape& x, const Shape& w, const ConvGeo
            " input channels (groups ", g.groups, "), got input ", shape_str(x));
   const int64_t ho = conv_out(x[2], w[2], g.stride[0], g.padding[0], g.dilation[0]);
   const int64_t wo = conv_out(x[3], w[3], g.stride[1], g.padding[1], g.dilation[1]);
-  SG_CHECK(ho > 0 && wo > 0, op, ": kernel ", w[2], "x", w[3], " (dilation ",
-           pair_str(g.dilation), ") does not fit the padded input ", shape_str(x), " (padding ",
-           pair_str(g.padding), ")");
+  SG_CHECK(ho > 0 && wo > 0, op, ": kernel ", w[2], "x", w[3], " (dilation ", pair_str(g.dilation),
+           ") does not fit the padded input ", shape_str(x), " (padding ", pair_str(g.padding),
+           ")");
   return {x[0], w[0], ho, wo};
 }
 
@@ -165,8 +164,8 @@ Tensor conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Shape& 
   check_geometry(op, g);
   SG_CHECK(weight_shape.size() == 4, op, ": expected weight_shape (O,C/groups,kh,kw), got ",
            shape_str(weight_shape));
-  SG_CHECK(x.size(1) % groups == 0 && weight_shape[0] % groups == 0, op,
-           ": channels of input ", shape_str(x.shape()), " and weight ", shape_str(weight_shape),
+  SG_CHECK(x.size(1) % groups == 0 && weight_shape[0] % groups == 0, op, ": channels of input ",
+           shape_str(x.shape()), " and weight ", shape_str(weight_shape),
            " are not divisible by groups ", groups);
   const Shape out_shape = conv2d_shape(op, x.shape(), weight_shape, g);
   SG_CHECK(grad.shape() == out_shape, op, ": grad ", shape_str(grad.shape()),
@@ -190,8 +189,8 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias, Si
     SG_CHECK(output_padding[a] >= 0 &&
                  (output_padding[a] < stride[a] || output_padding[a] < dilation[a]),
              op, ": output_padding ", pair_str(output_padding),
-             " must be non-negative and smaller than stride ", pair_str(stride),
-             " or dilation ", pair_str(dilation));
+             " must be non-negative and smaller than stride ", pair_str(stride), " or dilation ",
+             pair_str(dilation));
   Shape out_shape{x.size(0), out_channels, 0, 0};
   for (int a = 0; a < 2; ++a)
     out_shape[2 + a] = (x.size(2 + a) - 1) * stride[a] - 2 * padding[a] +

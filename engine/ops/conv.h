@@ -16,15 +16,16 @@ using Size2 = std::array<int64_t, 2>;
 // y[n, o, i, j] = bias[o] + sum_{c in group(o), p, q} w[o, c, p, q] x[n, c, i s_h + p d_h - pad_h,
 // j s_w + q d_w - pad_w] (zero outside the image). x [N, C, H, W], w [O, C/groups, kh, kw],
 // bias [O] or undefined. Output [N, O, (H + 2 pad_h - d_h (kh - 1) - 1) / s_h + 1, ...].
-Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(), Size2 stride = {1, 1},
-              Size2 padding = {0, 0}, Size2 dilation = {1, 1}, int64_t groups = 1);
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(),
+              Size2 stride = {1, 1}, Size2 padding = {0, 0}, Size2 dilation = {1, 1},
+              int64_t groups = 1);
 
 // The backward kernels of conv2d, exposed as ops (not differentiable): the input gradient
 // dx [input_shape] from dy [N, O, Ho, Wo] and w, and the weight gradient dw [weight_shape]
 // from dy and x. The geometry arguments are those of the forward call.
 Tensor conv2d_backward_input(const Tensor& grad, const Tensor& w, const Shape& input_shape,
-                             Size2 stride = {1, 1}, Size2 padding = {0, 0},
-                             Size2 dilation = {1, 1}, int64_t groups = 1);
+                             Size2 stride = {1, 1}, Size2 padding = {0, 0}, Size2 dilation = {1, 1},
+                             int64_t groups = 1);
 Tensor conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Shape& weight_shape,
                               Size2 stride = {1, 1}, Size2 padding = {0, 0},
                               Size2 dilation = {1, 1}, int64_t groups = 1);
@@ -34,8 +35,7 @@ Tensor conv2d_backward_weight(const Tensor& grad, const Tensor& x, const Shape& 
 // or < dilation resolves which of the input sizes that share the forward output size is meant.
 Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& bias = Tensor(),
                         Size2 stride = {1, 1}, Size2 padding = {0, 0},
-                        Size2 output_padding = {0, 0}, Size2 dilation = {1, 1},
-                        int64_t groups = 1);
+                        Size2 output_padding = {0, 0}, Size2 dilation = {1, 1}, int64_t groups = 1);
 
 struct MaxPoolResult {
   Tensor values;   // [N, C, Ho, Wo]

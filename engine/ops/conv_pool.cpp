@@ -40,14 +40,13 @@ PoolGeometry pool_geometry(const char* op, Size2 kernel, Size2 stride, Size2 pad
   if (stride[0] == 0 && stride[1] == 0) stride = kernel;
   SG_CHECK(kernel[0] > 0 && kernel[1] > 0, op, ": kernel size must be positive, got ",
            pair_str(kernel));
-  SG_CHECK(stride[0] > 0 && stride[1] > 0, op, ": stride must be positive, got ",
-           pair_str(stride));
+  SG_CHECK(stride[0] > 0 && stride[1] > 0, op, ": stride must be positive, got ", pair_str(stride));
   SG_CHECK(dilation[0] > 0 && dilation[1] > 0, op, ": dilation must be positive, got ",
            pair_str(dilation));
   SG_CHECK(padding[0] >= 0 && padding[1] >= 0 && padding[0] <= kernel[0] / 2 &&
                padding[1] <= kernel[1] / 2,
-           op, ": padding ", pair_str(padding), " must be non-negative and at most half the kernel ",
-           pair_str(kernel));
+           op, ": padding ", pair_str(padding),
+           " must be non-negative and at most half the kernel ", pair_str(kernel));
   return {kernel, stride, padding, dilation, ceil_mode};
 }
 
@@ -62,10 +61,10 @@ int64_t pool_out(int64_t in, int64_t k, int64_t s, int64_t p, int64_t d, bool ce
 }
 
 Shape pool_shape(const char* op, const Shape& x, const PoolGeometry& g) {
-  const int64_t ho = pool_out(x[2], g.kernel[0], g.stride[0], g.padding[0], g.dilation[0],
-                              g.ceil_mode);
-  const int64_t wo = pool_out(x[3], g.kernel[1], g.stride[1], g.padding[1], g.dilation[1],
-                              g.ceil_mode);
+  const int64_t ho =
+      pool_out(x[2], g.kernel[0], g.stride[0], g.padding[0], g.dilation[0], g.ceil_mode);
+  const int64_t wo =
+      pool_out(x[3], g.kernel[1], g.stride[1], g.padding[1], g.dilation[1], g.ceil_mode);
   SG_CHECK(ho > 0 && wo > 0, op, ": kernel ", pair_str(g.kernel), " (dilation ",
            pair_str(g.dilation), ") does not fit the padded input ", shape_str(x), " (padding ",
            pair_str(g.padding), ")");
@@ -153,15 +152,16 @@ Tensor avg_pool2d(const Tensor& x, Size2 kernel, Size2 stride, Size2 padding, bo
   const char* op = "avg_pool2d";
   check_input(op, x);
   const PoolGeometry g = pool_geometry(op, kernel, stride, padding, {1, 1}, ceil_mode);
-  Tensor y = run(OpId::avg_pool2d, x, pool_shape(op, x.shape(), g), avg_attrs(g, count_include_pad));
+  Tensor y =
+      run(OpId::avg_pool2d, x, pool_shape(op, x.shape(), g), avg_attrs(g, count_include_pad));
   record(op, {x}, {y}, [g, count_include_pad, shape = x.shape()](const Grads& grads) {
     return Grads{run(OpId::avg_pool2d_backward, grads[0], shape, avg_attrs(g, count_include_pad))};
   });
   return y;
 }
 
-Tensor avg_pool2d_backward(const Tensor& grad, const Shape& input_shape, Size2 kernel,
-                           Size2 stride, Size2 padding, bool ceil_mode, bool count_include_pad) {
+Tensor avg_pool2d_backward(const Tensor& grad, const Shape& input_shape, Size2 kernel, Size2 stride,
+                           Size2 padding, bool ceil_mode, bool count_include_pad) {
   const char* op = "avg_pool2d_backward";
   const PoolGeometry g = pool_geometry(op, kernel, stride, padding, {1, 1}, ceil_mode);
   check_input_shape(op, input_shape);
@@ -188,8 +188,8 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& grad, const Shape& input_shape
   const char* op = "adaptive_avg_pool2d_backward";
   check_input(op, grad, "grad");
   check_input_shape(op, input_shape);
-  SG_CHECK(grad.size(0) == input_shape[0] && grad.size(1) == input_shape[1] &&
-               input_shape[2] > 0 && input_shape[3] > 0,
+  SG_CHECK(grad.size(0) == input_shape[0] && grad.size(1) == input_shape[1] && input_shape[2] > 0 &&
+               input_shape[3] > 0,
            op, ": grad ", shape_str(grad.shape()), " does not fit input_shape ",
            shape_str(input_shape));
   return run(OpId::adaptive_avg_pool2d_backward, grad, input_shape, OpAttrs{});
@@ -198,8 +198,7 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& grad, const Shape& input_shape
 Tensor upsample(const Tensor& x, Size2 size, UpsampleMode mode, bool align_corners) {
   const char* op = "upsample";
   check_input(op, x);
-  SG_CHECK(size[0] > 0 && size[1] > 0, op, ": output size must be positive, got ",
-           pair_str(size));
+  SG_CHECK(size[0] > 0 && size[1] > 0, op, ": output size must be positive, got ", pair_str(size));
   SG_CHECK(x.size(2) > 0 && x.size(3) > 0, op, ": expected a non-empty image, got ",
            shape_str(x.shape()));
   const OpAttrs attrs = upsample_attrs(mode, align_corners);
@@ -224,8 +223,8 @@ Tensor upsample_backward(const Tensor& grad, const Shape& input_shape, UpsampleM
   const char* op = "upsample_backward";
   check_input(op, grad, "grad");
   check_input_shape(op, input_shape);
-  SG_CHECK(grad.size(0) == input_shape[0] && grad.size(1) == input_shape[1] &&
-               input_shape[2] > 0 && input_shape[3] > 0,
+  SG_CHECK(grad.size(0) == input_shape[0] && grad.size(1) == input_shape[1] && input_shape[2] > 0 &&
+               input_shape[3] > 0,
            op, ": grad ", shape_str(grad.shape()), " does not fit input_shape ",
            shape_str(input_shape));
   return run(OpId::upsample_backward, grad, input_shape, upsample_attrs(mode, align_corners));

@@ -34,8 +34,8 @@ constexpr int64_t kColBudget = 131072, kMinBandColumns = 256;
 
 int64_t band_rows(const ConvShape& s) {
   if (s.pointwise() || s.Wo == 0) return std::max<int64_t>(s.Ho, 1);
-  const int64_t rows = std::max(kColBudget / std::max<int64_t>(1, s.K * s.Wo),
-                                (kMinBandColumns + s.Wo - 1) / s.Wo);
+  const int64_t rows =
+      std::max(kColBudget / std::max<int64_t>(1, s.K * s.Wo), (kMinBandColumns + s.Wo - 1) / s.Wo);
   return std::clamp<int64_t>(rows, 1, std::max<int64_t>(s.Ho, 1));
 }
 
@@ -107,7 +107,8 @@ void cpu_conv2d_backward_input(const KernelCall& c) {
           std::fill(dxg, dxg + s.Cg * s.H * s.W, T(0));
           for (int64_t i0 = 0; i0 < s.Ho; i0 += rows) {
             const ConvShape b = s.band(i0, rows);
-            gemm<T>(Mat<T>{s.K, b.P, s.Og, wt, 1, s.K, dyg + i0 * s.Wo, s.P, 1, col.data(), b.P, 1});
+            gemm<T>(
+                Mat<T>{s.K, b.P, s.Og, wt, 1, s.K, dyg + i0 * s.Wo, s.P, 1, col.data(), b.P, 1});
             col2im(b, col.data(), dxg);
           }
         }
@@ -146,9 +147,9 @@ void cpu_conv2d_backward_weight(const KernelCall& c) {
             for (int64_t i0 = 0; i0 < s.Ho; i0 += rows) {
               const ConvShape b = s.band(i0, rows);
               im2col(b, xg, col.data());
-              gemm<T>(Mat<T>{s.Og, s.K, b.P, dyg + i0 * s.Wo, s.P, 1, col.data(), 1, b.P, accg,
-                             s.K, 1},
-                      true);
+              gemm<T>(
+                  Mat<T>{s.Og, s.K, b.P, dyg + i0 * s.Wo, s.P, 1, col.data(), 1, b.P, accg, s.K, 1},
+                  true);
             }
           }
       }

@@ -17,9 +17,26 @@ namespace stackgrad::kernels {
 struct ConvShape {
   int64_t N, C, H, W, O, KH, KW, Ho, Wo, sh, sw, ph, pw, dh, dw, G, Cg, Og, K, P;
   ConvShape(const int64_t* x, const int64_t* w, const int64_t* y, const std::vector<int64_t>& a)
-      : N(x[0]), C(x[1]), H(x[2]), W(x[3]), O(w[0]), KH(w[2]), KW(w[3]), Ho(y[2]), Wo(y[3]),
-        sh(a[0]), sw(a[1]), ph(a[2]), pw(a[3]), dh(a[4]), dw(a[5]), G(a[6]), Cg(C / G),
-        Og(O / G), K(Cg * KH * KW), P(Ho * Wo) {}
+      : N(x[0]),
+        C(x[1]),
+        H(x[2]),
+        W(x[3]),
+        O(w[0]),
+        KH(w[2]),
+        KW(w[3]),
+        Ho(y[2]),
+        Wo(y[3]),
+        sh(a[0]),
+        sw(a[1]),
+        ph(a[2]),
+        pw(a[3]),
+        dh(a[4]),
+        dw(a[5]),
+        G(a[6]),
+        Cg(C / G),
+        Og(O / G),
+        K(Cg * KH * KW),
+        P(Ho * Wo) {}
   // The band of output rows [i0, i0 + rows) as a conv of its own: its output row 0 reads input
   // row i0 s_h - pad_h. Its col is [K, rows Wo].
   ConvShape band(int64_t i0, int64_t rows) const {

@@ -181,7 +181,8 @@ void cpu_upsample(const KernelCall& c, bool backward) {
   const TensorArg &x = backward ? c.out[0] : c.in[0], &y = backward ? c.in[0] : c.out[0];
   const int64_t H = x.shape[2], W = x.shape[3], Ho = y.shape[2], Wo = y.shape[3];
   const bool bilinear = c.attrs.mode == 1;
-  const Taps th = axis_taps(H, Ho, bilinear, c.attrs.flag), tw = axis_taps(W, Wo, bilinear, c.attrs.flag);
+  const Taps th = axis_taps(H, Ho, bilinear, c.attrs.flag),
+             tw = axis_taps(W, Wo, bilinear, c.attrs.flag);
   SG_DISPATCH_FLOAT(x.dtype, "upsample", [&] {
     using T = scalar_t;
     for_each_plane(y.shape, Ho * Wo * (bilinear ? 4 : 1), [&](int64_t pl) {
@@ -196,8 +197,10 @@ void cpu_upsample(const KernelCall& c, bool backward) {
         for (int64_t j = 0; j < Wo; ++j) {
           const int64_t v0 = tw.i0[j], v1 = tw.i1[j];
           if (!bilinear) {
-            if (backward) r0[v0] += yr[j];
-            else yr[j] = r0[v0];
+            if (backward)
+              r0[v0] += yr[j];
+            else
+              yr[j] = r0[v0];
             continue;
           }
           const T b1 = static_cast<T>(tw.t[j]), b0 = T(1) - b1;

@@ -20,7 +20,12 @@ T& at4(const TensorArg& t, int64_t a, int64_t b, int64_t c, int64_t d) {
 struct ConvGeometry {
   int64_t sh, sw, ph, pw, dh, dw, groups;
   explicit ConvGeometry(const OpAttrs& a)
-      : sh(a.ints[0]), sw(a.ints[1]), ph(a.ints[2]), pw(a.ints[3]), dh(a.ints[4]), dw(a.ints[5]),
+      : sh(a.ints[0]),
+        sw(a.ints[1]),
+        ph(a.ints[2]),
+        pw(a.ints[3]),
+        dh(a.ints[4]),
+        dw(a.ints[5]),
         groups(a.ints[6]) {}
 };
 
@@ -111,8 +116,14 @@ void ref_conv2d_backward_weight(const KernelCall& c) {
 struct PoolGeometry {
   int64_t kh, kw, sh, sw, ph, pw, dh, dw;
   explicit PoolGeometry(const OpAttrs& a)
-      : kh(a.ints[0]), kw(a.ints[1]), sh(a.ints[2]), sw(a.ints[3]), ph(a.ints[4]), pw(a.ints[5]),
-        dh(a.ints[6]), dw(a.ints[7]) {}
+      : kh(a.ints[0]),
+        kw(a.ints[1]),
+        sh(a.ints[2]),
+        sw(a.ints[3]),
+        ph(a.ints[4]),
+        pw(a.ints[5]),
+        dh(a.ints[6]),
+        dw(a.ints[7]) {}
 };
 
 // Calls f(n, c, i, j) for every element of a 4-D shape.
@@ -246,13 +257,13 @@ Taps source_taps(int64_t i, int64_t in, int64_t out, bool bilinear, bool align_c
   }
   double src;
   if (align_corners)
-    src = out > 1 ? static_cast<double>(i) * static_cast<double>(in - 1) /
-                        static_cast<double>(out - 1)
-                  : 0.0;
+    src = out > 1
+              ? static_cast<double>(i) * static_cast<double>(in - 1) / static_cast<double>(out - 1)
+              : 0.0;
   else
-    src = std::max(0.0, (static_cast<double>(i) + 0.5) * static_cast<double>(in) /
-                                static_cast<double>(out) -
-                            0.5);
+    src = std::max(
+        0.0,
+        (static_cast<double>(i) + 0.5) * static_cast<double>(in) / static_cast<double>(out) - 0.5);
   const int64_t i0 = std::min(static_cast<int64_t>(src), in - 1);
   return {i0, std::min(i0 + 1, in - 1), src - static_cast<double>(i0)};
 }

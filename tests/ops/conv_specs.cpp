@@ -25,7 +25,10 @@ Tensor bias_of(const Inputs& x) { return x.size() > 2 ? x[2] : Tensor(); }
 const bool registered = [] {
   // Stride 1, padding 1, with bias: the 3x3 path, non-contiguous operands, an empty batch.
   spec(
-      "conv2d", [](const Inputs& x) { return conv2d(x[0], x[1], bias_of(x), {1, 1}, {1, 1}); },
+      "conv2d",
+      [](const Inputs& x) {
+        return conv2d(x[0], x[1], bias_of(x), {1, 1}, {1, 1});
+      },
       [](std::mt19937_64& r) {
         return Cases{
             {"[2,3,5,5] * [4,3,3,3] + bias",
@@ -51,7 +54,9 @@ const bool registered = [] {
   // Stride, asymmetric padding, dilation and groups together.
   spec(
       "conv2d",
-      [](const Inputs& x) { return conv2d(x[0], x[1], bias_of(x), {2, 1}, {1, 0}, {1, 2}, 2); },
+      [](const Inputs& x) {
+        return conv2d(x[0], x[1], bias_of(x), {2, 1}, {1, 0}, {1, 2}, 2);
+      },
       [](std::mt19937_64& r) {
         return Cases{
             {"groups 2", {randn(r, {2, 4, 7, 6}), randn(r, {6, 2, 3, 2}), randn(r, {6})}},
@@ -62,7 +67,9 @@ const bool registered = [] {
   // Depthwise, stride 3 in both directions, 1x1 with stride (not the plain-GEMM path).
   spec(
       "conv2d",
-      [](const Inputs& x) { return conv2d(x[0], x[1], Tensor(), {3, 3}, {1, 1}, {1, 1}, 3); },
+      [](const Inputs& x) {
+        return conv2d(x[0], x[1], Tensor(), {3, 3}, {1, 1}, {1, 1}, 3);
+      },
       [](std::mt19937_64& r) {
         return Cases{{"depthwise", {randn(r, {2, 3, 7, 8}), randn(r, {3, 1, 3, 3})}},
                      {"1x1 strided", {randn(r, {1, 3, 5, 5}), randn(r, {6, 1, 1, 1})}}};
@@ -73,9 +80,9 @@ const bool registered = [] {
   spec(
       "conv2d_backward_input",
       [](const Inputs& x) {
-        return x[1].size(3) == 3 ? conv2d_backward_input(x[0], x[1], {2, 3, 6, 5}, {2, 2}, {1, 1})
-                                 : conv2d_backward_input(x[0], x[1], {2, 4, 3, 3}, {1, 1},
-                                                         {0, 0}, {1, 1}, 2);
+        return x[1].size(3) == 3
+                   ? conv2d_backward_input(x[0], x[1], {2, 3, 6, 5}, {2, 2}, {1, 1})
+                   : conv2d_backward_input(x[0], x[1], {2, 4, 3, 3}, {1, 1}, {0, 0}, {1, 1}, 2);
       },
       [](std::mt19937_64& r) {
         return Cases{
@@ -122,13 +129,17 @@ const bool registered = [] {
         return conv_transpose2d(x[0], x[1], bias_of(x), {1, 1}, {0, 1}, {0, 0}, {2, 1}, 2);
       },
       [](std::mt19937_64& r) {
-        return Cases{{"groups 2 dilation", {randn(r, {2, 4, 3, 4}), randn(r, {4, 3, 2, 3})}},
-                     {"1x1 groups 2", {randn(r, {1, 4, 2, 2}), randn(r, {4, 1, 1, 3}), randn(r, {2})}}};
+        return Cases{
+            {"groups 2 dilation", {randn(r, {2, 4, 3, 4}), randn(r, {4, 3, 2, 3})}},
+            {"1x1 groups 2", {randn(r, {1, 4, 2, 2}), randn(r, {4, 1, 1, 3}), randn(r, {2})}}};
       });
 
   // Pooling: distinct values so the maximum is unique under the gradcheck's perturbation.
   spec(
-      "max_pool2d", [](const Inputs& x) { return max_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}); },
+      "max_pool2d",
+      [](const Inputs& x) {
+        return max_pool2d(x[0], {3, 3}, {2, 2}, {1, 1});
+      },
       [](std::mt19937_64& r) {
         return Cases{{"3x3 stride 2 pad 1", {distinct_f64(r, {2, 3, 7, 6})}},
                      {"non-contiguous", {noncontiguous(distinct_f64(r, {2, 2, 5, 5}))}},
@@ -136,14 +147,18 @@ const bool registered = [] {
       });
   spec(
       "max_pool2d",
-      [](const Inputs& x) { return max_pool2d(x[0], {2, 3}, {0, 0}, {1, 0}, {2, 1}, true); },
+      [](const Inputs& x) {
+        return max_pool2d(x[0], {2, 3}, {0, 0}, {1, 0}, {2, 1}, true);
+      },
       [](std::mt19937_64& r) {
         return Cases{{"dilation, ceil_mode", {distinct_f64(r, {1, 2, 6, 7})}},
                      {"two rows", {distinct_f64(r, {2, 1, 2, 5})}}};
       });
   spec(
       "max_pool2d_backward",
-      [](const Inputs& x) { return max_pool2d_backward(x[0], x[1], {2, 3, 7, 6}); },
+      [](const Inputs& x) {
+        return max_pool2d_backward(x[0], x[1], {2, 3, 7, 6});
+      },
       [](std::mt19937_64& r) {
         // Overlapping windows: one input can be the maximum of several outputs.
         Tensor ind = max_pool2d_with_indices(distinct_f64(r, {2, 3, 7, 6}), {3, 3}, {1, 1}).indices;
@@ -152,14 +167,19 @@ const bool registered = [] {
       false);
 
   spec(
-      "avg_pool2d", [](const Inputs& x) { return avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}); },
+      "avg_pool2d",
+      [](const Inputs& x) {
+        return avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1});
+      },
       [](std::mt19937_64& r) {
         return Cases{{"3x3 stride 2 pad 1", {randn(r, {2, 3, 7, 6})}},
                      {"non-contiguous", {noncontiguous(randn(r, {2, 2, 5, 5}))}}};
       });
   spec(
       "avg_pool2d",
-      [](const Inputs& x) { return avg_pool2d(x[0], {2, 3}, {2, 2}, {1, 1}, true, false); },
+      [](const Inputs& x) {
+        return avg_pool2d(x[0], {2, 3}, {2, 2}, {1, 1}, true, false);
+      },
       [](std::mt19937_64& r) {
         return Cases{{"ceil_mode, padding excluded", {randn(r, {2, 2, 6, 7})}}};
       });
@@ -168,17 +188,25 @@ const bool registered = [] {
       [](const Inputs& x) {
         return avg_pool2d_backward(x[0], {2, 2, 6, 7}, {2, 3}, {2, 2}, {1, 1}, true, false);
       },
-      [](std::mt19937_64& r) { return Cases{{"ceil_mode", {randn(r, {2, 2, 4, 4})}}}; }, false);
+      [](std::mt19937_64& r) {
+        return Cases{{"ceil_mode", {randn(r, {2, 2, 4, 4})}}};
+      },
+      false);
 
   spec(
-      "adaptive_avg_pool2d", [](const Inputs& x) { return adaptive_avg_pool2d(x[0], {3, 2}); },
+      "adaptive_avg_pool2d",
+      [](const Inputs& x) {
+        return adaptive_avg_pool2d(x[0], {3, 2});
+      },
       [](std::mt19937_64& r) {
         return Cases{{"[7,5] -> [3,2]", {randn(r, {2, 3, 7, 5})}},
                      {"non-contiguous", {noncontiguous(randn(r, {1, 2, 2, 5}))}}};
       });
   spec(
       "adaptive_avg_pool2d_backward",
-      [](const Inputs& x) { return adaptive_avg_pool2d_backward(x[0], {2, 3, 7, 5}); },
+      [](const Inputs& x) {
+        return adaptive_avg_pool2d_backward(x[0], {2, 3, 7, 5});
+      },
       [](std::mt19937_64& r) {
         return Cases{{"[3,2] -> [7,5]", {randn(r, {2, 3, 3, 2})}},
                      {"[9,8] -> [7,5] (overlapping)", {randn(r, {2, 3, 9, 8})}}};
@@ -192,18 +220,30 @@ const bool registered = [] {
                      {"non-contiguous", {noncontiguous(randn(r, {1, 2, 2, 3}))}}};
       });
   spec(
-      "upsample", [](const Inputs& x) { return upsample(x[0], {5, 7}, UpsampleMode::bilinear); },
+      "upsample",
+      [](const Inputs& x) {
+        return upsample(x[0], {5, 7}, UpsampleMode::bilinear);
+      },
       [](std::mt19937_64& r) {
         return Cases{{"bilinear [3,4] -> [5,7]", {randn(r, {2, 2, 3, 4})}},
                      {"bilinear down [8,9] -> [5,7]", {randn(r, {1, 2, 8, 9})}}};
       });
   spec(
       "upsample",
-      [](const Inputs& x) { return upsample(x[0], {5, 1}, UpsampleMode::bilinear, true); },
-      [](std::mt19937_64& r) { return Cases{{"align_corners", {randn(r, {2, 2, 3, 4})}}}; });
+      [](const Inputs& x) {
+        return upsample(x[0], {5, 1}, UpsampleMode::bilinear, true);
+      },
+      [](std::mt19937_64& r) {
+        return Cases{{"align_corners", {randn(r, {2, 2, 3, 4})}}};
+      });
   spec(
-      "upsample", [](const Inputs& x) { return upsample(x[0], {5, 7}); },
-      [](std::mt19937_64& r) { return Cases{{"nearest [3,4] -> [5,7]", {randn(r, {1, 2, 3, 4})}}}; });
+      "upsample",
+      [](const Inputs& x) {
+        return upsample(x[0], {5, 7});
+      },
+      [](std::mt19937_64& r) {
+        return Cases{{"nearest [3,4] -> [5,7]", {randn(r, {1, 2, 3, 4})}}};
+      });
   spec(
       "upsample_backward",
       [](const Inputs& x) {

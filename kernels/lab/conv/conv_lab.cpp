@@ -57,7 +57,8 @@ void v2_im2col(const ConvShape& s, const float* x, const float* w, float* y) {
     std::vector<float> col(s.K * s.P);
     for (int64_t n = lo; n < hi; ++n) {
       kernels::im2col(s, x + n * s.C * s.H * s.W, col.data());
-      kernels::gemm<float>({s.O, s.P, s.K, w, s.K, 1, col.data(), s.P, 1, y + n * s.O * s.P, s.P, 1});
+      kernels::gemm<float>(
+          {s.O, s.P, s.K, w, s.K, 1, col.data(), s.P, 1, y + n * s.O * s.P, s.P, 1});
     }
   });
 }
@@ -77,8 +78,8 @@ void row_bands(const ConvShape& s, const float* x, const float* w, float* y, int
         b.P = b.Ho * b.Wo;
         b.ph = s.ph - i0 * s.sh;
         kernels::im2col(b, x + n * s.C * s.H * s.W, col.data());
-        kernels::gemm<float>({s.O, b.P, s.K, w, s.K, 1, col.data(), b.P, 1,
-                              y + n * s.O * s.P + i0 * s.Wo, s.P, 1});
+        kernels::gemm<float>(
+            {s.O, b.P, s.K, w, s.K, 1, col.data(), b.P, 1, y + n * s.O * s.P + i0 * s.Wo, s.P, 1});
       }
   });
 }
@@ -134,16 +135,19 @@ struct Case {
 
 ConvShape shape_of(const Case& p) {
   const int64_t ho = p.h + 2 * p.pad - p.k + 1;
-  const int64_t xs[4] = {p.n, p.c, p.h, p.h}, ws[4] = {p.o, p.c, p.k, p.k}, ys[4] = {p.n, p.o, ho, ho};
+  const int64_t xs[4] = {p.n, p.c, p.h, p.h}, ws[4] = {p.o, p.c, p.k, p.k},
+                ys[4] = {p.n, p.o, ho, ho};
   return ConvShape(xs, ws, ys, {1, 1, p.pad, p.pad, 1, 1, 1});
 }
 
 }  // namespace
 
 int main() {
-  const std::vector<std::pair<const char*, ConvFn>> versions = {
-      {"v1 direct", v1_direct}, {"v2 im2col", v2_im2col}, {"v3 bands 64k", v3_bands_64k},
-      {"v3 bands 128k", v3_bands_128k}, {"v3 bands 256k", v3_bands_256k}};
+  const std::vector<std::pair<const char*, ConvFn>> versions = {{"v1 direct", v1_direct},
+                                                                {"v2 im2col", v2_im2col},
+                                                                {"v3 bands 64k", v3_bands_64k},
+                                                                {"v3 bands 128k", v3_bands_128k},
+                                                                {"v3 bands 256k", v3_bands_256k}};
   Generator gen(0);
   // Validation against the reference kernel (padding, a band boundary inside the image).
   bool ok = true;
@@ -166,11 +170,12 @@ int main() {
   }
   if (!ok) return 1;
 
-  std::printf("\n%d threads, best of 5 in process CPU time; GFLOP/s of one pass (2 N O C kh kw Ho Wo)\n",
-              num_threads());
-  for (const Case& p : {Case{"b16_c64_h32", 16, 64, 64, 32, 3, 1},
-                        Case{"b16_c128_h16", 16, 128, 128, 16, 3, 1},
-                        Case{"b64_c1_h28", 64, 1, 32, 28, 3, 1}}) {
+  std::printf(
+      "\n%d threads, best of 5 in process CPU time; GFLOP/s of one pass (2 N O C kh kw Ho Wo)\n",
+      num_threads());
+  for (const Case& p :
+       {Case{"b16_c64_h32", 16, 64, 64, 32, 3, 1}, Case{"b16_c128_h16", 16, 128, 128, 16, 3, 1},
+        Case{"b64_c1_h28", 64, 1, 32, 28, 3, 1}}) {
     const ConvShape s = shape_of(p);
     const double flop = 2.0 * static_cast<double>(s.N * s.O * s.K * s.P);
     Tensor x = randn({s.N, s.C, s.H, s.W}, gen), w = randn({s.O, s.C, s.KH, s.KW}, gen);
@@ -187,7 +192,10 @@ int main() {
     for (bool tr : {false, true}) {
       Tensor dw = empty(w.shape());
       const double t = seconds_of(
-          [&] { weight_grad(s, x.data_ptr<float>(), y.data_ptr<float>(), dw.data_ptr<float>(), tr); }, 3);
+          [&] {
+            weight_grad(s, x.data_ptr<float>(), y.data_ptr<float>(), dw.data_ptr<float>(), tr);
+          },
+          3);
       Tensor ref = conv2d_backward_weight(y, x, w.shape(), {1, 1}, {p.pad, p.pad});
       std::printf("%-13s weight grad  %-13s %8.2f ms %7.1f GFLOP/s %s (1 thread)\n", p.name,
                   tr ? "w2 col.dyT" : "w1 dy.colT", t * 1e3, flop / t * 1e-9,
