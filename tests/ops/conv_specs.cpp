@@ -111,6 +111,38 @@ const bool registered = [] {
       },
       false);
 
+  // Enough channels and rows that the CPU kernels im2col in two bands of output rows (the
+  // second shorter), with stride, padding and dilation: forward-only, gradcheck would be slow.
+  // Input [1,64,80,8], weight [2,64,3,3], stride {2,1}, padding 1, dilation {2,1} -> [1,2,39,8].
+  spec(
+      "conv2d",
+      [](const Inputs& x) {
+        return conv2d(x[0], x[1], bias_of(x), {2, 1}, {1, 1}, {2, 1});
+      },
+      [](std::mt19937_64& r) {
+        return Cases{
+            {"two bands", {randn(r, {1, 64, 80, 8}), randn(r, {2, 64, 3, 3}), randn(r, {2})}}};
+      },
+      false);
+  spec(
+      "conv2d_backward_input",
+      [](const Inputs& x) {
+        return conv2d_backward_input(x[0], x[1], {1, 64, 80, 8}, {2, 1}, {1, 1}, {2, 1});
+      },
+      [](std::mt19937_64& r) {
+        return Cases{{"two bands", {randn(r, {1, 2, 39, 8}), randn(r, {2, 64, 3, 3})}}};
+      },
+      false);
+  spec(
+      "conv2d_backward_weight",
+      [](const Inputs& x) {
+        return conv2d_backward_weight(x[0], x[1], {2, 64, 3, 3}, {2, 1}, {1, 1}, {2, 1});
+      },
+      [](std::mt19937_64& r) {
+        return Cases{{"two bands", {randn(r, {1, 2, 39, 8}), randn(r, {1, 64, 80, 8})}}};
+      },
+      false);
+
   spec(
       "conv_transpose2d",
       [](const Inputs& x) {
