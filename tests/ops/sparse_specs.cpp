@@ -82,6 +82,9 @@ std::vector<OpCase> spmm_value_cases(Rng& r) {
   cases.push_back({"non-contiguous X and values",
                    {P, noncontiguous(values_for(r, P)), noncontiguous(randn_f64(r, {6, 4}))}});
   cases.push_back({"wide N = 300 (two tiles)", {P, values_for(r, P), randn_f64(r, {6, 300})}});
+  // f32: register tiles of 64 and 16 columns and a tail of 3; f64: 32 (twice), 16 and 3.
+  cases.push_back(
+      {"N = 83 (register tiles and a tail)", {P, values_for(r, P), randn_f64(r, {6, 83})}});
   cases.push_back({"N = 1", {P, values_for(r, P), randn_f64(r, {6, 1})}});
   cases.push_back({"zero-size N = 0", {P, values_for(r, P), randn_f64(r, {6, 0})}});
   return cases;
@@ -100,7 +103,10 @@ std::vector<OpCase> spmm_large_cases(Rng& r) {
   Tensor P = skewed_csr(r, 700, 500);
   return {{"skewed [700, 500] x [500, 64]", {P, randn_f64(r, {500, 64})}},
           {"skewed, non-contiguous X", {P, noncontiguous(randn_f64(r, {500, 48}))}},
-          {"skewed, N = 1", {P, randn_f64(r, {500, 1})}}};
+          {"skewed, N = 1", {P, randn_f64(r, {500, 1})}},
+          // Cora-like rows (about 4 nonzeros): f32 sums stay within the tolerance.
+          {"sparse [60, 40] x [40, 1433] (22 tiles of 64, then 16, 8, 1)",
+           {random_csr(r, 60, 40, 0.1), randn_f64(r, {40, 1433})}}};
 }
 
 std::vector<OpCase> spmv_cases(Rng& r) {
