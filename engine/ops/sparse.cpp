@@ -131,35 +131,58 @@ Tensor transpose_impl(const Tensor& crow, const Tensor& col, const Tensor& value
 // A^T's values are then values[perm], one gather. The cache holds weak references to the
 // pattern (so a freed pattern is never matched by a new one at the same address), checks the
 // storage versions (an in-place write to crow or col invalidates), and keeps the few most recent.
+// It also keeps the last transposed values with a weak reference to the values' storage, their
+// view and version: when A's values are constant (a fixed graph) even the gather is skipped.
 
 struct TransposedPattern {
   Tensor crow_t, col_t, perm;  // A^T's row pointers and columns; perm[e_t] = e in A
+};
+
+// Which values a cached A^T values tensor was gathered from.
+struct ValuesKey {
+  std::weak_ptr<Storage> storage;
+  int64_t offset = 0, stride = 0;
+  DType dtype = DType::f32;
+  uint64_t version = 0;
+
+  static ValuesKey of(const Tensor& v) {
+    return {v.storage(), v.offset(), v.stride(0), v.dtype(), v.storage()->version()};
+  }
+  bool matches(const Tensor& v) const {
+    return storage.lock() == v.storage() && offset == v.offset() && stride == v.stride(0) &&
+           dtype == v.dtype() && version == v.storage()->version();
+  }
 };
 
 struct PatternCacheEntry {
   std::weak_ptr<TensorImpl> crow, col;
   uint64_t crow_version = 0, col_version = 0;
   TransposedPattern t;
+  ValuesKey values_key;
+  Tensor values_t;  // values[perm] for values_key, or undefined
 };
 
 constexpr size_t kPatternCacheSize = 8;
 
-TransposedPattern transposed_pattern(const Tensor& crow, const Tensor& col, int64_t cols) {
-  static std::mutex mutex;
-  static std::vector<PatternCacheEntry> cache;  // most recently used last
+std::mutex pattern_cache_mutex;
+std::vector<PatternCacheEntry> pattern_cache;  // most recently used last
+
+// The entry of (crow, col), moved to the back; nullptr if absent. Needs the mutex.
+PatternCacheEntry* find_pattern(const Tensor& crow, const Tensor& col) {
+  std::erase_if(pattern_cache, [](const PatternCacheEntry& e) { return e.crow.expired(); });
   const uint64_t cv = crow.storage()->version(), lv = col.storage()->version();
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    std::erase_if(cache, [](const PatternCacheEntry& e) { return e.crow.expired(); });
-    for (size_t i = 0; i < cache.size(); ++i) {
-      const PatternCacheEntry& e = cache[i];
-      if (e.crow.lock() == crow.impl() && e.col.lock() == col.impl() && e.crow_version == cv &&
-          e.col_version == lv) {
-        std::rotate(cache.begin() + i, cache.begin() + i + 1, cache.end());
-        return cache.back().t;
-      }
+  for (size_t i = 0; i < pattern_cache.size(); ++i) {
+    const PatternCacheEntry& e = pattern_cache[i];
+    if (e.crow.lock() == crow.impl() && e.col.lock() == col.impl() && e.crow_version == cv &&
+        e.col_version == lv) {
+      std::rotate(pattern_cache.begin() + i, pattern_cache.begin() + i + 1, pattern_cache.end());
+      return &pattern_cache.back();
     }
   }
+  return nullptr;
+}
+
+TransposedPattern transpose_pattern(const Tensor& crow, const Tensor& col, int64_t cols) {
   // Transposing the positions 0..nnz-1 (exact in f64) yields the permutation.
   NoGradGuard no_grad;
   const Device dev = crow.device();
@@ -170,17 +193,40 @@ TransposedPattern transposed_pattern(const Tensor& crow, const Tensor& col, int6
   run_kernel(OpId::sparse_transpose, {crow, col, arange(nnz, Options(DType::f64, dev))},
              {t.crow_t, t.col_t, positions_t});
   t.perm = positions_t.to(DType::i64);
-  std::lock_guard<std::mutex> lock(mutex);
-  if (cache.size() >= kPatternCacheSize) cache.erase(cache.begin());
-  cache.push_back({crow.impl(), col.impl(), cv, lv, t});
   return t;
 }
 
 // A^T as CSR [cols, rows] for the backward passes (values not recorded for autograd).
 Tensor cached_transpose(const Tensor& crow, const Tensor& col, const Tensor& values, int64_t rows,
                         int64_t cols) {
-  TransposedPattern t = transposed_pattern(crow, col, cols);
-  return make_csr(t.crow_t, t.col_t, index_select(values, 0, t.perm), {cols, rows});
+  TransposedPattern t;
+  {
+    std::lock_guard<std::mutex> lock(pattern_cache_mutex);
+    if (PatternCacheEntry* e = find_pattern(crow, col)) {
+      if (e->values_t.defined() && e->values_key.matches(values))
+        return make_csr(e->t.crow_t, e->t.col_t, e->values_t, {cols, rows});
+      t = e->t;
+    }
+  }
+  const bool miss = !t.perm.defined();
+  if (miss) t = transpose_pattern(crow, col, cols);
+  Tensor values_t = index_select(values, 0, t.perm);
+  std::lock_guard<std::mutex> lock(pattern_cache_mutex);
+  PatternCacheEntry* e = miss ? nullptr : find_pattern(crow, col);
+  if (!e) {
+    if (pattern_cache.size() >= kPatternCacheSize) pattern_cache.erase(pattern_cache.begin());
+    pattern_cache.push_back({crow.impl(),
+                             col.impl(),
+                             crow.storage()->version(),
+                             col.storage()->version(),
+                             t,
+                             {},
+                             Tensor()});
+    e = &pattern_cache.back();
+  }
+  e->values_key = ValuesKey::of(values);
+  e->values_t = values_t;
+  return make_csr(t.crow_t, t.col_t, values_t, {cols, rows});
 }
 
 // out[e] = w[e] dot(X[row(e)], Y[col(e)]) over the pattern, w = v or 1 when v is undefined.

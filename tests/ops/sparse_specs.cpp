@@ -4,6 +4,8 @@
 // CSR tensor (which it leaves alone) and, where the values are differentiated, the values as a
 // dense [nnz] input; the spec's fn rebuilds the CSR with csr_with_values. Where only the dense
 // operand is differentiated, fn casts the pattern's own values to the operand's dtype.
+#include <gtest/gtest.h>
+
 #include "tests/support/op_registry.h"
 
 namespace stackgrad::testing {
@@ -280,6 +282,30 @@ const bool registered = [] {
   spec("rw_norm", on_values(rw_norm), values_cases(true, true));
   return true;
 }();
+
+// spmm's backward reuses a cached transpose of the pattern and of the last values: it must
+// follow in-place writes to the values and new values on a shared pattern.
+TEST(SpmmBackward, CachedTransposeFollowsTheValues) {
+  Rng r(11);
+  Tensor A = with_dtype(skewed_csr(r, 30, 20), DType::f64);
+  Tensor X = randn_f64(r, {20, 5}).requires_grad_(), G = randn_f64(r, {30, 5});
+  auto grad_of_x = [&](const Tensor& M) {
+    X.zero_grad();
+    spmm(M, X).backward(G);
+    return X.grad();
+  };
+  auto expected = [&](const Tensor& M) { return matmul(to_dense(M).t(), G); };
+  EXPECT_TRUE(allclose(grad_of_x(A), expected(A), 1e-12, 1e-12));
+  EXPECT_TRUE(allclose(grad_of_x(A), expected(A), 1e-12, 1e-12));  // from the cache
+  {
+    NoGradGuard no_grad;
+    csr_values(A).mul_(3.0);
+  }
+  EXPECT_TRUE(allclose(grad_of_x(A), expected(A), 1e-12, 1e-12));
+  Tensor B = csr_with_values(A, randn_f64(r, {nnz(A)}));
+  EXPECT_TRUE(allclose(grad_of_x(B), expected(B), 1e-12, 1e-12));
+  EXPECT_TRUE(allclose(grad_of_x(A), expected(A), 1e-12, 1e-12));
+}
 
 }  // namespace
 }  // namespace stackgrad::testing
