@@ -164,8 +164,11 @@ struct PatternCacheEntry {
 
 constexpr size_t kPatternCacheSize = 8;
 
-std::mutex pattern_cache_mutex;
-std::vector<PatternCacheEntry> pattern_cache;  // most recently used last
+// Never destroyed: entries hold tensors, whose storage must not be freed during static
+// destruction, after the allocator may be gone.
+std::mutex& pattern_cache_mutex = *new std::mutex;
+std::vector<PatternCacheEntry>& pattern_cache =
+    *new std::vector<PatternCacheEntry>;  // most recently used last
 
 // The entry of (crow, col), moved to the back; nullptr if absent. Needs the mutex.
 PatternCacheEntry* find_pattern(const Tensor& crow, const Tensor& col) {
