@@ -6,12 +6,15 @@
 #include "engine/ops/sparse.h"
 
 #include <algorithm>
+#include <memory>
+#include <mutex>
 #include <numeric>
 #include <tuple>
 
 #include "engine/autograd/node.h"
 #include "engine/dispatch/dispatch.h"
 #include "engine/ops/elementwise.h"
+#include "engine/ops/shape.h"
 
 namespace stackgrad {
 
@@ -120,6 +123,115 @@ Tensor transpose_impl(const Tensor& crow, const Tensor& col, const Tensor& value
   return make_csr(crow_t, col_t, values_t, {cols, rows});
 }
 
+// --- the transposed pattern, cached ----------------------------------------------------------
+//
+// Backward passes need A^T (dX = A^T dC for spmm, dY = W^T X for sddmm), and a training loop
+// multiplies by the same A every step. Transposing the values is a permutation fixed by the
+// pattern, so the pattern's transpose is computed once and kept with that permutation:
+// A^T's values are then values[perm], one gather. The cache holds weak references to the
+// pattern (so a freed pattern is never matched by a new one at the same address), checks the
+// storage versions (an in-place write to crow or col invalidates), and keeps the few most recent.
+// It also keeps the last transposed values with a weak reference to the values' storage, their
+// view and version: when A's values are constant (a fixed graph) even the gather is skipped.
+
+struct TransposedPattern {
+  Tensor crow_t, col_t, perm;  // A^T's row pointers and columns; perm[e_t] = e in A
+};
+
+// Which values a cached A^T values tensor was gathered from.
+struct ValuesKey {
+  std::weak_ptr<Storage> storage;
+  int64_t offset = 0, stride = 0;
+  DType dtype = DType::f32;
+  uint64_t version = 0;
+
+  static ValuesKey of(const Tensor& v) {
+    return {v.storage(), v.offset(), v.stride(0), v.dtype(), v.storage()->version()};
+  }
+  bool matches(const Tensor& v) const {
+    return storage.lock() == v.storage() && offset == v.offset() && stride == v.stride(0) &&
+           dtype == v.dtype() && version == v.storage()->version();
+  }
+};
+
+struct PatternCacheEntry {
+  std::weak_ptr<TensorImpl> crow, col;
+  uint64_t crow_version = 0, col_version = 0;
+  TransposedPattern t;
+  ValuesKey values_key;
+  Tensor values_t;  // values[perm] for values_key, or undefined
+};
+
+constexpr size_t kPatternCacheSize = 8;
+
+// Never destroyed: entries hold tensors, whose storage must not be freed during static
+// destruction, after the allocator may be gone.
+std::mutex& pattern_cache_mutex = *new std::mutex;
+std::vector<PatternCacheEntry>& pattern_cache =
+    *new std::vector<PatternCacheEntry>;  // most recently used last
+
+// The entry of (crow, col), moved to the back; nullptr if absent. Needs the mutex.
+PatternCacheEntry* find_pattern(const Tensor& crow, const Tensor& col) {
+  std::erase_if(pattern_cache, [](const PatternCacheEntry& e) { return e.crow.expired(); });
+  const uint64_t cv = crow.storage()->version(), lv = col.storage()->version();
+  for (size_t i = 0; i < pattern_cache.size(); ++i) {
+    const PatternCacheEntry& e = pattern_cache[i];
+    if (e.crow.lock() == crow.impl() && e.col.lock() == col.impl() && e.crow_version == cv &&
+        e.col_version == lv) {
+      std::rotate(pattern_cache.begin() + i, pattern_cache.begin() + i + 1, pattern_cache.end());
+      return &pattern_cache.back();
+    }
+  }
+  return nullptr;
+}
+
+TransposedPattern transpose_pattern(const Tensor& crow, const Tensor& col, int64_t cols) {
+  // Transposing the positions 0..nnz-1 (exact in f64) yields the permutation.
+  NoGradGuard no_grad;
+  const Device dev = crow.device();
+  const int64_t nnz = col.numel();
+  TransposedPattern t{empty({cols + 1}, Options(DType::i64, dev)),
+                      empty({nnz}, Options(DType::i64, dev)), Tensor()};
+  Tensor positions_t = empty({nnz}, Options(DType::f64, dev));
+  run_kernel(OpId::sparse_transpose, {crow, col, arange(nnz, Options(DType::f64, dev))},
+             {t.crow_t, t.col_t, positions_t});
+  t.perm = positions_t.to(DType::i64);
+  return t;
+}
+
+// A^T as CSR [cols, rows] for the backward passes (values not recorded for autograd).
+Tensor cached_transpose(const Tensor& crow, const Tensor& col, const Tensor& values, int64_t rows,
+                        int64_t cols) {
+  TransposedPattern t;
+  {
+    std::lock_guard<std::mutex> lock(pattern_cache_mutex);
+    if (PatternCacheEntry* e = find_pattern(crow, col)) {
+      if (e->values_t.defined() && e->values_key.matches(values))
+        return make_csr(e->t.crow_t, e->t.col_t, e->values_t, {cols, rows});
+      t = e->t;
+    }
+  }
+  const bool miss = !t.perm.defined();
+  if (miss) t = transpose_pattern(crow, col, cols);
+  Tensor values_t = index_select(values, 0, t.perm);
+  std::lock_guard<std::mutex> lock(pattern_cache_mutex);
+  PatternCacheEntry* e = miss ? nullptr : find_pattern(crow, col);
+  if (!e) {
+    if (pattern_cache.size() >= kPatternCacheSize) pattern_cache.erase(pattern_cache.begin());
+    pattern_cache.push_back({crow.impl(),
+                             col.impl(),
+                             crow.storage()->version(),
+                             col.storage()->version(),
+                             t,
+                             {},
+                             Tensor()});
+    e = &pattern_cache.back();
+  }
+  e->values_key = ValuesKey::of(values);
+  e->values_t = values_t;
+  return make_csr(t.crow_t, t.col_t, values_t, {cols, rows});
+}
+
 // out[e] = w[e] dot(X[row(e)], Y[col(e)]) over the pattern, w = v or 1 when v is undefined.
 Tensor sddmm_impl(const Tensor& crow, const Tensor& col, const Shape& shape, const Tensor& X,
                   const Tensor& Y, const Tensor& v) {
@@ -141,7 +253,7 @@ Tensor sddmm_impl(const Tensor& crow, const Tensor& col, const Shape& shape, con
            Tensor w = scaled && (gx || gy) ? g[0] * sv.get() : g[0];
            Grads out(scaled ? 3 : 2);
            if (gx) out[0] = spmm(make_csr(crow, col, w, shape), sy.get());
-           if (gy) out[1] = spmm(transpose_impl(crow, col, w, shape[0], shape[1]), sx.get());
+           if (gy) out[1] = spmm(cached_transpose(crow, col, w, shape[0], shape[1]), sx.get());
            if (gv) out[2] = g[0] * sddmm_impl(crow, col, shape, sx.get(), sy.get(), Tensor());
            return out;
          });
@@ -166,7 +278,7 @@ Tensor spmm_impl(const char* op, const Tensor& A, const Tensor& X) {
           sx = SavedTensor(gv ? X : Tensor(), "spmm")](const Grads& g) {
            Tensor dv, dx;
            if (gv) dv = sddmm_impl(crow, col, shape, g[0], sx.get(), Tensor());
-           if (gx) dx = spmm(transpose_impl(crow, col, sv.get(), shape[0], shape[1]), g[0]);
+           if (gx) dx = spmm(cached_transpose(crow, col, sv.get(), shape[0], shape[1]), g[0]);
            return Grads{dv, dx};
          });
   return out;

@@ -7,16 +7,17 @@
 // Per-nonzero kernels (sddmm, sparse_mask) split the nonzero range itself. Every output element
 // is computed by one thread in a fixed order: results do not depend on the thread count.
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "engine/dispatch/registry.h"
 #include "engine/runtime/parallel.h"
+#include "kernels/cpu/vec_math.h"
 
 namespace stackgrad::kernels {
 namespace {
 
 constexpr int64_t kSparseGrain = 32768;  // multiply-adds (or element moves) per part, at least
-constexpr int64_t kTile = 256;           // output columns accumulated at once by spmm
 
 int64_t num_parts(int64_t work) {
   return std::clamp<int64_t>(work / kSparseGrain, 1, num_threads());
@@ -80,6 +81,63 @@ void for_balanced_nonzeros(const int64_t* crow, int64_t rows, int64_t cost_per_u
 
 // --- spmm ----------------------------------------------------------------------------------------
 
+// NV vectors (NV * kLanes columns from j0) of one output row held in registers while the row's
+// nonzeros stream the matching pieces of X rows through: one load and one FMA per vector and
+// nonzero (a tile kept in memory would also load and store the accumulator each time).
+template <typename T, int NV>
+inline void spmm_tile(const int64_t* ci, const T* v, int64_t e0, int64_t e1, int64_t last,
+                      const T* xp, int64_t ldx, T* out, int64_t j0) {
+  using V = vec::Vec<T>;
+  constexpr int kL = vec::kLanes<T>;
+  const int64_t ahead = prefetch_distance(NV * kL * static_cast<int64_t>(sizeof(T)));
+  V acc[NV] = {};
+  for (int64_t e = e0; e < e1; ++e) {
+    if (e + ahead < last) prefetch_row(xp + ci[e + ahead] * ldx + j0, NV * kL);
+    const V a = V{} + v[e];
+    const T* xr = xp + ci[e] * ldx + j0;
+    for (int k = 0; k < NV; ++k) {
+      V x;
+      std::memcpy(&x, xr + k * kL, sizeof(V));
+      acc[k] += a * x;
+    }
+  }
+  std::memcpy(out + j0, acc, sizeof(acc));
+}
+
+// Rows [r0, r1) of C = A X for unit-stride X and C: each row in tiles of 8, 4, 2 and 1 vectors
+// (64/32/16/8 f32 columns), then a scalar tail. Narrow N (16) is one register tile per row;
+// wide N (1433) walks the row's nonzeros once per 64-column tile, the X rows staying in L1/L2
+// between tiles.
+template <typename T>
+void spmm_rows_unit(const int64_t* rp, const int64_t* ci, const T* v, const T* xp, int64_t ldx,
+                    T* cp, int64_t ldc, int64_t n, int64_t r0, int64_t r1) {
+  constexpr int kL = vec::kLanes<T>;
+  const int64_t last = rp[r1];  // prefetches stay inside this part's nonzeros
+  for (int64_t i = r0; i < r1; ++i) {
+    const int64_t e0 = rp[i], e1 = rp[i + 1];
+    T* out = cp + i * ldc;
+    int64_t j0 = 0;
+    for (; j0 + 8 * kL <= n; j0 += 8 * kL) spmm_tile<T, 8>(ci, v, e0, e1, last, xp, ldx, out, j0);
+    if (j0 + 4 * kL <= n) {
+      spmm_tile<T, 4>(ci, v, e0, e1, last, xp, ldx, out, j0);
+      j0 += 4 * kL;
+    }
+    if (j0 + 2 * kL <= n) {
+      spmm_tile<T, 2>(ci, v, e0, e1, last, xp, ldx, out, j0);
+      j0 += 2 * kL;
+    }
+    if (j0 + kL <= n) {
+      spmm_tile<T, 1>(ci, v, e0, e1, last, xp, ldx, out, j0);
+      j0 += kL;
+    }
+    for (int64_t j = j0; j < n; ++j) {
+      T acc = 0;
+      for (int64_t e = e0; e < e1; ++e) acc += v[e] * xp[ci[e] * ldx + j];
+      out[j] = acc;
+    }
+  }
+}
+
 template <typename T>
 void spmm_rows(const int64_t* rp, const int64_t* ci, const T* v, const TensorArg& x,
                const TensorArg& out, int64_t r0, int64_t r1) {
@@ -101,24 +159,7 @@ void spmm_rows(const int64_t* rp, const int64_t* ci, const T* v, const TensorArg
     return;
   }
   if (sxn == 1 && son == 1) {
-    // A tile of the output row stays in a local buffer (registers / L1) while the rows of X
-    // named by the nonzeros stream through; the j loop has unit stride and vectorises.
-    T acc[kTile];
-    const int64_t ahead = prefetch_distance(std::min(kTile, n) * static_cast<int64_t>(sizeof(T)));
-    for (int64_t i = r0; i < r1; ++i) {
-      T* __restrict crow_out = cp + i * som;
-      for (int64_t j0 = 0; j0 < n; j0 += kTile) {
-        const int64_t nb = std::min(kTile, n - j0);
-        std::fill(acc, acc + nb, T(0));
-        for (int64_t e = rp[i]; e < rp[i + 1]; ++e) {
-          if (e + ahead < last) prefetch_row(xp + ci[e + ahead] * sxk + j0, nb);
-          const T a = v[e];
-          const T* __restrict xr = xp + ci[e] * sxk + j0;
-          for (int64_t j = 0; j < nb; ++j) acc[j] += a * xr[j];
-        }
-        std::copy(acc, acc + nb, crow_out + j0);
-      }
-    }
+    spmm_rows_unit(rp, ci, v, xp, sxk, cp, som, n, r0, r1);
     return;
   }
   for (int64_t i = r0; i < r1; ++i) {

@@ -4,6 +4,8 @@
 // CSR tensor (which it leaves alone) and, where the values are differentiated, the values as a
 // dense [nnz] input; the spec's fn rebuilds the CSR with csr_with_values. Where only the dense
 // operand is differentiated, fn casts the pattern's own values to the operand's dtype.
+#include <gtest/gtest.h>
+
 #include "tests/support/op_registry.h"
 
 namespace stackgrad::testing {
@@ -82,6 +84,9 @@ std::vector<OpCase> spmm_value_cases(Rng& r) {
   cases.push_back({"non-contiguous X and values",
                    {P, noncontiguous(values_for(r, P)), noncontiguous(randn_f64(r, {6, 4}))}});
   cases.push_back({"wide N = 300 (two tiles)", {P, values_for(r, P), randn_f64(r, {6, 300})}});
+  // f32: register tiles of 64 and 16 columns and a tail of 3; f64: 32 (twice), 16 and 3.
+  cases.push_back(
+      {"N = 83 (register tiles and a tail)", {P, values_for(r, P), randn_f64(r, {6, 83})}});
   cases.push_back({"N = 1", {P, values_for(r, P), randn_f64(r, {6, 1})}});
   cases.push_back({"zero-size N = 0", {P, values_for(r, P), randn_f64(r, {6, 0})}});
   return cases;
@@ -100,7 +105,10 @@ std::vector<OpCase> spmm_large_cases(Rng& r) {
   Tensor P = skewed_csr(r, 700, 500);
   return {{"skewed [700, 500] x [500, 64]", {P, randn_f64(r, {500, 64})}},
           {"skewed, non-contiguous X", {P, noncontiguous(randn_f64(r, {500, 48}))}},
-          {"skewed, N = 1", {P, randn_f64(r, {500, 1})}}};
+          {"skewed, N = 1", {P, randn_f64(r, {500, 1})}},
+          // Cora-like rows (about 4 nonzeros): f32 sums stay within the tolerance.
+          {"sparse [60, 40] x [40, 1433] (22 tiles of 64, then 16, 8, 1)",
+           {random_csr(r, 60, 40, 0.1), randn_f64(r, {40, 1433})}}};
 }
 
 std::vector<OpCase> spmv_cases(Rng& r) {
@@ -274,6 +282,30 @@ const bool registered = [] {
   spec("rw_norm", on_values(rw_norm), values_cases(true, true));
   return true;
 }();
+
+// spmm's backward reuses a cached transpose of the pattern and of the last values: it must
+// follow in-place writes to the values and new values on a shared pattern.
+TEST(SpmmBackward, CachedTransposeFollowsTheValues) {
+  Rng r(11);
+  Tensor A = with_dtype(skewed_csr(r, 30, 20), DType::f64);
+  Tensor X = randn_f64(r, {20, 5}).requires_grad_(), G = randn_f64(r, {30, 5});
+  auto grad_of_x = [&](const Tensor& M) {
+    X.zero_grad();
+    spmm(M, X).backward(G);
+    return X.grad();
+  };
+  auto expected = [&](const Tensor& M) { return matmul(to_dense(M).t(), G); };
+  EXPECT_TRUE(allclose(grad_of_x(A), expected(A), 1e-12, 1e-12));
+  EXPECT_TRUE(allclose(grad_of_x(A), expected(A), 1e-12, 1e-12));  // from the cache
+  {
+    NoGradGuard no_grad;
+    csr_values(A).mul_(3.0);
+  }
+  EXPECT_TRUE(allclose(grad_of_x(A), expected(A), 1e-12, 1e-12));
+  Tensor B = csr_with_values(A, randn_f64(r, {nnz(A)}));
+  EXPECT_TRUE(allclose(grad_of_x(B), expected(B), 1e-12, 1e-12));
+  EXPECT_TRUE(allclose(grad_of_x(A), expected(A), 1e-12, 1e-12));
+}
 
 }  // namespace
 }  // namespace stackgrad::testing
