@@ -1,8 +1,8 @@
 // CPU kernels of the attention family: fused scaled dot-product attention, the FlashAttention
 // scheme (Dao et al. 2022; the loop order of FlashAttention-2).
 //
-// Forward: one task per (batch, head, tile of kBq query rows). The task walks the key tiles
-// (kBk keys): S = Q Kᵀ through the packed GEMM (kernels/cpu/gemm.h), scale, mask, then the
+// Forward: one task per (batch, head, tile of kBq = 128 query rows). The task walks the key tiles
+// (kBk = 128 keys): S = Q Kᵀ through the packed GEMM (kernels/cpu/gemm.h), scale, mask, then the
 // online softmax: the running row max m and sum l, the output accumulator rescaled by
 // e^(m_old - m_new) whenever the max grows, Acc += P V by GEMM. At the end O = Acc / l and
 // L = m + log l. Only O and L ([B,H,Lq]) are written; memory beyond them is O(tile^2) per thread.
@@ -35,8 +35,8 @@
 namespace stackgrad::kernels {
 namespace {
 
-constexpr int64_t kBq = 64;  // query rows per tile
-constexpr int64_t kBk = 64;  // keys per tile
+constexpr int64_t kBq = 128;  // query rows per tile
+constexpr int64_t kBk = 128;  // keys per tile
 
 // The problem as the kernels read it: element strides of q, k, v, the mask (4-D, stride 0 on
 // broadcast dims) and dO, with the attributes decoded.

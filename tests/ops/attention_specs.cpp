@@ -1,5 +1,5 @@
-// OpSpecs of the attention family. Sizes cross the CPU kernel's 64-row and 64-key tiles with
-// ragged tails (67, 70) while keeping the head dims tiny, so the f64 gradcheck stays fast.
+// OpSpecs of the attention family. The gradcheck runs on small cases; larger ones cross the CPU
+// kernel's 128-row and 128-key tiles with ragged tails (forward and backward kernel vs reference).
 #include <limits>
 
 #include "tests/support/op_registry.h"
@@ -82,19 +82,19 @@ Cases causal_cases(std::mt19937_64& r) {
   };
 }
 
-// Past the CPU kernel's 64-row and 64-key tiles with ragged tails: forward and the backward
+// Past the CPU kernel's 128-row and 128-key tiles with ragged tails: forward and the backward
 // kernel against the reference (the gradcheck runs on the small cases above).
 Cases tile_cases(std::mt19937_64& r) {
   return {
-      {"70 queries, 67 keys",
-       {randn_f64(r, {1, 1, 70, 2}), randn_f64(r, {1, 1, 67, 2}), randn_f64(r, {1, 1, 67, 3})}},
+      {"140 queries, 133 keys",
+       {randn_f64(r, {1, 1, 140, 2}), randn_f64(r, {1, 1, 133, 2}), randn_f64(r, {1, 1, 133, 3})}},
       {"9 queries, 2 key tiles",
-       {randn_f64(r, {1, 1, 9, 3}), randn_f64(r, {1, 1, 66, 3}), randn_f64(r, {1, 1, 66, 2})}},
-      {"131 x 131, 3 tiles each way",
-       {randn_f64(r, {1, 2, 131, 2}), randn_f64(r, {1, 2, 131, 2}), heads_view(r, 1, 2, 131, 2)}},
-      {"bool mask, 67 x 69",
-       {randn_f64(r, {1, 1, 67, 2}), randn_f64(r, {1, 1, 69, 2}), randn_f64(r, {1, 1, 69, 2}),
-        bool_mask(r, 67, 69)}},
+       {randn_f64(r, {1, 1, 9, 3}), randn_f64(r, {1, 1, 130, 3}), randn_f64(r, {1, 1, 130, 2})}},
+      {"260 x 260, 3 tiles each way",
+       {randn_f64(r, {1, 1, 260, 2}), randn_f64(r, {1, 1, 260, 2}), heads_view(r, 1, 1, 260, 2)}},
+      {"bool mask, 131 x 135",
+       {randn_f64(r, {1, 1, 131, 2}), randn_f64(r, {1, 1, 135, 2}), randn_f64(r, {1, 1, 135, 2}),
+        bool_mask(r, 131, 135)}},
   };
 }
 
