@@ -143,10 +143,11 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   AttentionParams params{causal, scale, dropout_p, 0, 0};
   Prepared p = prepare(op, q, k, v, mask, params);
   if (dropout_p > 0) {
-    // One Philox counter per (b, h, i, j) element of the probability matrix.
+    // One Philox counter (four 32-bit words) per four elements of the probability matrix.
+    const uint64_t n =
+        static_cast<uint64_t>(q.shape()[0] * q.shape()[1] * q.shape()[2] * k.shape()[2]);
     p.attrs.seed = gen.seed();
-    p.attrs.offset = gen.advance(
-        static_cast<uint64_t>(q.shape()[0] * q.shape()[1] * q.shape()[2] * k.shape()[2]));
+    p.attrs.offset = gen.advance((n + 3) / 4);
   }
   std::vector<Tensor> ol = run_forward(p);
   record(op, {q, k, v}, {ol[0]},

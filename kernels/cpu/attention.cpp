@@ -17,9 +17,9 @@
 // Fully masked rows (every key masked) give O = 0, L = +inf, and zero gradients: with L = +inf
 // the recomputed P = exp(S - L) is 0 without a special case.
 //
-// Dropout: element (b, h, i, j) is dropped when the first word of Philox(seed, offset +
-// ((b H + h) Lq + i) Lk + j) is below p 2^32, kept ones scaled by 1 / (1 - p); the backward
-// regenerates the same mask, which is never stored.
+// Dropout: element e = ((b H + h) Lq + i) Lk + j is dropped when word e % 4 of
+// Philox(seed, offset + e / 4) is below p 2^32, kept ones scaled by 1 / (1 - p); the backward
+// regenerates the same mask (once per element), which is never stored.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -150,14 +150,18 @@ T max_row(const T* s, int64_t n) {
   return r;
 }
 
-// Multiplies s[j] by the dropout factor Z of element (b, h, i, j0 + j).
+// Multiplies s[j] by the dropout factor Z of element (b, h, i, j0 + j). Element e (the flat
+// index of (b, h, i, j)) reads word e % 4 of Philox(seed, offset + e / 4): one Philox block
+// serves four consecutive elements.
 template <typename T>
 void dropout_row(const Problem& pr, int64_t b, int64_t h, int64_t i, int64_t j0, int64_t n, T* s) {
   const T keep = static_cast<T>(1.0 / (1.0 - pr.p));
-  const uint64_t base =
-      pr.offset + static_cast<uint64_t>(((b * pr.H + h) * pr.Lq + i) * pr.Lk + j0);
-  for (int64_t j = 0; j < n; ++j)
-    s[j] = philox4x32(pr.seed, base + j).v[0] < pr.threshold ? T(0) : s[j] * keep;
+  uint64_t e = static_cast<uint64_t>(((b * pr.H + h) * pr.Lq + i) * pr.Lk + j0);
+  Philox4 r = philox4x32(pr.seed, pr.offset + e / 4);
+  for (int64_t j = 0; j < n; ++j, ++e) {
+    if (e % 4 == 0 && j > 0) r = philox4x32(pr.seed, pr.offset + e / 4);
+    s[j] = r.v[e % 4] < pr.threshold ? T(0) : s[j] * keep;
+  }
 }
 
 // The last key (exclusive) query rows [i0, i0 + m) can see.
@@ -267,11 +271,13 @@ void sdpa_backward(const KernelCall& c) {
           // dP = dO_i V_jᵀ
           gemm<T>({mq, nk, pr.Dv, gt, dout.strides[2], dout.strides[3], row_ptr<T>(v, b, h, j0),
                    v.strides[3], v.strides[2], dS.data(), kBk, 1});
+          // dS = P o (dPd o Z - D_i) = Pd o dPd - P D_i: Z is already in Pd, so the mask is
+          // generated once per element here.
           for (int64_t r = 0; r < mq; ++r) {
-            T *ds = &dS[r * kBk], *p = &P[r * kBk];
-            if (pr.p > 0) dropout_row(pr, b, h, i0 + r, j0, nk, ds);
+            T* ds = &dS[r * kBk];
+            const T *p = &P[r * kBk], *pdr = pd + r * kBk;
             const T d = Di[i0 + r];
-            for (int64_t j = 0; j < nk; ++j) ds[j] = scale * p[j] * (ds[j] - d);
+            for (int64_t j = 0; j < nk; ++j) ds[j] = scale * (pdr[j] * ds[j] - p[j] * d);
           }
           // dK_j += dSᵀ Q_i, dQ_i += dS K_j (scale already in dS)
           gemm<T>({nk, pr.D, mq, dS.data(), 1, kBk, qt, q.strides[2], q.strides[3],

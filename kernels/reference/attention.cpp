@@ -61,12 +61,16 @@ HeadProbabilities head_probabilities(const KernelCall& c, const TensorArg* mask,
     r.L[i] = m == -kInf ? kInf : m + std::log(sum);
   }
   if (p > 0) {
-    // Element (b, h, i, j) uses Philox counter offset + ((b H + h) Lq + i) Lk + j and is dropped
-    // when its first 32-bit word is below p 2^32.
+    // Element e = ((b H + h) Lq + i) Lk + j is dropped when word e % 4 of Philox(seed,
+    // offset + e / 4) is below p 2^32.
     const uint64_t threshold = static_cast<uint64_t>(p * 4294967296.0);
-    const uint64_t base = c.attrs.offset + static_cast<uint64_t>((b * H + h) * Lq * Lk);
-    for (int64_t e = 0; e < Lq * Lk; ++e)
-      r.Z[e] = philox4x32(c.attrs.seed, base + e).v[0] < threshold ? 0.0 : 1.0 / (1.0 - p);
+    const uint64_t base = static_cast<uint64_t>((b * H + h) * Lq * Lk);
+    for (int64_t x = 0; x < Lq * Lk; ++x) {
+      const uint64_t e = base + static_cast<uint64_t>(x);
+      r.Z[x] = philox4x32(c.attrs.seed, c.attrs.offset + e / 4).v[e % 4] < threshold
+                   ? 0.0
+                   : 1.0 / (1.0 - p);
+    }
   }
   return r;
 }

@@ -2,17 +2,19 @@
 //   v1_materialised: per (batch, head) the whole [L, L] probability matrix, every product a
 //                    packed GEMM (kernels/cpu/gemm.h), softmax rows in between: the unfused
 //                    algorithm without the framework overhead.
-//   v2_flash:        the shipped kernel (kernels/cpu/attention.cpp): 64 x 64 tiles, online
+//   v2_flash:        the shipped kernel (kernels/cpu/attention.cpp): 128 x 128 tiles, online
 //                    softmax forward, tile-recomputing backward; O(tile²) scratch per thread.
+//   v2_flash_dropout: the same with dropout p = 0.1 (the Philox mask regenerated per tile).
 // Each version is validated against the reference kernels on a small problem (with tile
 // tails), then timed on batch 8, 4 heads, head dim 64.
-//   STACKGRAD_NUM_THREADS=2 ./build-bench/attention_lab [seq ...]
+//   STACKGRAD_NUM_THREADS=2 ./build-bench/attention_lab [seq ...]   (LAB_ONLY=v2_flash: one)
 #include <time.h>
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <vector>
@@ -73,17 +75,23 @@ std::vector<Tensor> v1_materialised(const Problem& p) {
   return {o, dq, dk, dv};
 }
 
-std::vector<Tensor> v2_flash(const Problem& p) {
-  AttentionParams params;
+std::vector<Tensor> flash(const Problem& p, const AttentionParams& params) {
   auto ol = scaled_dot_product_attention_forward(p.q, p.k, p.v, Tensor(), params);
   auto g =
       scaled_dot_product_attention_backward(p.q, p.k, p.v, Tensor(), ol[0], ol[1], p.dout, params);
   return {ol[0], g[0], g[1], g[2]};
 }
 
-std::vector<Tensor> reference(const Problem& p) {
+std::vector<Tensor> v2_flash(const Problem& p) { return flash(p, {}); }
+
+// The same kernel with dropout p = 0.1: the cost of regenerating the Philox mask (forward
+// once, backward twice per element).
+const AttentionParams kDropout{false, {}, 0.1, 7, 0};
+std::vector<Tensor> v2_flash_dropout(const Problem& p) { return flash(p, kDropout); }
+
+std::vector<Tensor> reference(const Problem& p, const AttentionParams& params) {
   ReferenceKernels guard;
-  return v2_flash(p);
+  return flash(p, params);
 }
 
 Problem make(int64_t B, int64_t H, int64_t Lq, int64_t Lk, int64_t D) {
@@ -118,10 +126,13 @@ std::pair<double, double> seconds(const std::function<void()>& f, int reps) {
 
 int main(int argc, char** argv) {
   const std::vector<std::pair<const char*, Version>> versions = {
-      {"v1_materialised", v1_materialised}, {"v2_flash", v2_flash}};
+      {"v1_materialised", v1_materialised},
+      {"v2_flash", v2_flash},
+      {"v2_flash_dropout", v2_flash_dropout}};
   const Problem small = make(2, 2, 70, 131, 64);
-  const std::vector<Tensor> want = reference(small);
   for (const auto& [name, fn] : versions) {
+    const std::vector<Tensor> want =
+        reference(small, std::strcmp(name, "v2_flash_dropout") == 0 ? kDropout : AttentionParams{});
     const std::vector<Tensor> got = fn(small);
     for (size_t i = 0; i < got.size(); ++i)
       if (!allclose(got[i], want[i], 1e-3, 1e-4)) {
@@ -130,6 +141,7 @@ int main(int argc, char** argv) {
       }
     std::printf("%s: matches the reference (O, dq, dk, dv)\n", name);
   }
+  const char* only = std::getenv("LAB_ONLY");  // time one version (for a profiler)
   std::vector<int64_t> seqs;
   for (int i = 1; i < argc; ++i) seqs.push_back(std::atoll(argv[i]));
   if (seqs.empty()) seqs = {256, 1024};
@@ -137,6 +149,7 @@ int main(int argc, char** argv) {
     const Problem p = make(8, 4, L, L, 64);
     const double flops = 12.0 * 8 * 4 * L * L * 64;  // nominal unfused fwd + bwd
     for (const auto& [name, fn] : versions) {
+      if (only && std::strcmp(only, name) != 0) continue;
       const auto [wall, cpu] = seconds([&] { fn(p); }, 3);
       std::printf("b8_h4_d64_s%-5lld %-16s wall %9.2f ms (%5.1f GFLOP/s)  cpu %9.2f ms\n",
                   static_cast<long long>(L), name, wall * 1e3, flops / wall * 1e-9, cpu * 1e3);
