@@ -8,11 +8,12 @@
 // L = m + log l. Only O and L ([B,H,Lq]) are written; memory beyond them is O(tile^2) per thread.
 // Causal (top-left: query i sees keys 0..i) skips the key tiles wholly above the diagonal.
 //
-// Backward: one task per (batch, head), so every gradient element is summed by one thread in a
-// fixed order (deterministic for any thread count, no atomics). Key tiles outer, query tiles
-// inner: P = exp(S - L) is recomputed per tile, dV_j += Pdᵀ dO_i, dP = (dO_i V_jᵀ) o Z,
+// Backward: P = exp(S - L) is recomputed per tile, dV_j += Pdᵀ dO_i, dP = (dO_i V_jᵀ) o Z,
 // dS = P o (dP - D_i) with D_i = rowsum(dO o O), dK_j += scale dSᵀ Q_i, dQ_i += scale dS K_j.
-// Limit: fewer (batch x head) pairs than threads leaves threads idle in the backward.
+// One task per (batch, head) (key tiles outer, query tiles inner) when there are at least as
+// many heads as threads; otherwise two passes, dK/dV over (head, key tile), then dQ over (head,
+// query tile), recomputing S and dP. Every gradient element is summed by one thread with its
+// tiles in ascending order in both schedules: the same bits on any thread count, no atomics.
 //
 // Fully masked rows (every key masked) give O = 0, L = +inf, and zero gradients: with L = +inf
 // the recomputed P = exp(S - L) is 0 without a special case.
@@ -219,75 +220,122 @@ void sdpa_forward(const KernelCall& c) {
   });
 }
 
+// The backward's view of one problem: operands, per-row D_i and L_i, and gradient outputs.
+template <typename T>
+struct Backward {
+  const TensorArg &q, &k, &v, &dout, &mask;
+  const Problem& pr;
+  const std::vector<T>&Di, &Li;  // [B H Lq]
+  T *dq, *dk, *dv;               // contiguous [B, H, L, D]
+
+  // Contributions of query tile i0 x key tile j0: dK_j, dV_j when `kv`, dQ_i when `q_grad`.
+  // Every gradient element sums its tiles in ascending order whichever pass calls this, so the
+  // one-pass and two-pass schedules give the same bits.
+  void tile(T* P, T* Pd, T* dS, int64_t b, int64_t h, int64_t i0, int64_t j0, bool kv,
+            bool q_grad) const {
+    const int64_t bh = b * pr.H + h, mq = std::min(kBq, pr.Lq - i0), nk = std::min(kBk, pr.Lk - j0);
+    const T scale = static_cast<T>(pr.scale);
+    const T* qt = row_ptr<T>(q, b, h, i0);
+    const T* gt = row_ptr<T>(dout, b, h, i0);
+    gemm<T>({mq, nk, pr.D, qt, q.strides[2], q.strides[3], row_ptr<T>(k, b, h, j0), k.strides[3],
+             k.strides[2], P, kBk, 1});
+    for (int64_t r = 0; r < mq; ++r) {
+      T* s = P + r * kBk;
+      score_row(pr, mask, b, h, i0 + r, j0, nk, s);
+      exp_row(s, nk, Li[bh * pr.Lq + i0 + r]);
+      if (pr.p > 0) {
+        std::copy(s, s + nk, Pd + r * kBk);
+        dropout_row(pr, b, h, i0 + r, j0, nk, Pd + r * kBk);
+      }
+    }
+    const T* pd = pr.p > 0 ? Pd : P;
+    if (kv)  // dV_j += Pdᵀ dO_i
+      gemm<T>({nk, pr.Dv, mq, pd, 1, kBk, gt, dout.strides[2], dout.strides[3],
+               dv + (bh * pr.Lk + j0) * pr.Dv, pr.Dv, 1},
+              true);
+    // dPd = dO_i V_jᵀ
+    gemm<T>({mq, nk, pr.Dv, gt, dout.strides[2], dout.strides[3], row_ptr<T>(v, b, h, j0),
+             v.strides[3], v.strides[2], dS, kBk, 1});
+    // dS = P o (dPd o Z - D_i) = Pd o dPd - P D_i: Z is already in Pd, so the mask is
+    // generated once per element here.
+    for (int64_t r = 0; r < mq; ++r) {
+      T* ds = dS + r * kBk;
+      const T *p = P + r * kBk, *pdr = pd + r * kBk;
+      const T d = Di[bh * pr.Lq + i0 + r];
+      for (int64_t j = 0; j < nk; ++j) ds[j] = scale * (pdr[j] * ds[j] - p[j] * d);
+    }
+    if (kv)  // dK_j += dSᵀ Q_i (scale already in dS)
+      gemm<T>({nk, pr.D, mq, dS, 1, kBk, qt, q.strides[2], q.strides[3],
+               dk + (bh * pr.Lk + j0) * pr.D, pr.D, 1},
+              true);
+    if (q_grad)  // dQ_i += dS K_j
+      gemm<T>({mq, pr.D, nk, dS, kBk, 1, row_ptr<T>(k, b, h, j0), k.strides[2], k.strides[3],
+               dq + (bh * pr.Lq + i0) * pr.D, pr.D, 1},
+              true);
+  }
+};
+
+// Causal: query tiles that start at or below key j0's tile (the rows above see none of it).
+int64_t first_query_tile(const Problem& pr, int64_t j0) { return pr.causal ? j0 / kBq * kBq : 0; }
+
 template <typename T>
 void sdpa_backward(const KernelCall& c) {
   const TensorArg &q = c.in[0], &k = c.in[1], &v = c.in[2], &o = c.in[3], &L = c.in[4],
                   &dout = c.in[5];
   const TensorArg mask = c.in.size() > 6 ? c.in[6] : TensorArg{};
   const Problem pr = decode(c, mask);
-  T *dq = c.out[0].ptr<T>(), *dk = c.out[1].ptr<T>(), *dv = c.out[2].ptr<T>();
-  const T scale = static_cast<T>(pr.scale);
-  parallel_for(0, pr.B * pr.H, 1, [&](int64_t lo, int64_t hi) {
-    std::vector<T> P(kBq * kBk), Pd(kBq * kBk), dS(kBq * kBk), Di(pr.Lq), Li(pr.Lq);
-    for (int64_t bh = lo; bh < hi; ++bh) {
-      const int64_t b = bh / pr.H, h = bh % pr.H;
-      T* dq_h = dq + bh * pr.Lq * pr.D;
-      T* dk_h = dk + bh * pr.Lk * pr.D;
-      T* dv_h = dv + bh * pr.Lk * pr.Dv;
-      std::fill(dq_h, dq_h + pr.Lq * pr.D, T(0));
-      std::fill(dk_h, dk_h + pr.Lk * pr.D, T(0));
-      std::fill(dv_h, dv_h + pr.Lk * pr.Dv, T(0));
-      // D_i = rowsum(dO o O) = sum_j P_ij dP_ij, once per row.
-      for (int64_t i = 0; i < pr.Lq; ++i) {
-        const T *oi = row_ptr<T>(o, b, h, i), *gi = row_ptr<T>(dout, b, h, i);
-        T d = 0;
-        for (int64_t e = 0; e < pr.Dv; ++e) d += oi[e * o.strides[3]] * gi[e * dout.strides[3]];
-        Di[i] = d;
-        Li[i] = row_ptr<T>(L, b, h, 0)[i * L.strides[2]];
+  const int64_t BH = pr.B * pr.H, rows = BH * pr.Lq;
+  // D_i = rowsum(dO o O) = sum_j P_ij dP_ij and L_i, once per row.
+  std::vector<T> Di(rows), Li(rows);
+  parallel_for(0, rows, 256, [&](int64_t lo, int64_t hi) {
+    for (int64_t row = lo; row < hi; ++row) {
+      const int64_t bh = row / pr.Lq, i = row % pr.Lq, b = bh / pr.H, h = bh % pr.H;
+      const T *oi = row_ptr<T>(o, b, h, i), *gi = row_ptr<T>(dout, b, h, i);
+      T d = 0;
+      for (int64_t e = 0; e < pr.Dv; ++e) d += oi[e * o.strides[3]] * gi[e * dout.strides[3]];
+      Di[row] = d;
+      Li[row] = row_ptr<T>(L, b, h, 0)[i * L.strides[2]];
+    }
+  });
+  const Backward<T> bw{
+      q, k, v, dout, mask, pr, Di, Li, c.out[0].ptr<T>(), c.out[1].ptr<T>(), c.out[2].ptr<T>()};
+  const int64_t qtiles = (pr.Lq + kBq - 1) / kBq, ktiles = (pr.Lk + kBk - 1) / kBk;
+  auto zero = [](T* p, int64_t n) { std::fill(p, p + n, T(0)); };
+  if (BH >= num_threads()) {
+    // One pass, one task per (batch, head): key tiles outer, query tiles inner.
+    parallel_for(0, BH, 1, [&](int64_t lo, int64_t hi) {
+      std::vector<T> P(kBq * kBk), Pd(kBq * kBk), dS(kBq * kBk);
+      for (int64_t bh = lo; bh < hi; ++bh) {
+        zero(bw.dq + bh * pr.Lq * pr.D, pr.Lq * pr.D);
+        zero(bw.dk + bh * pr.Lk * pr.D, pr.Lk * pr.D);
+        zero(bw.dv + bh * pr.Lk * pr.Dv, pr.Lk * pr.Dv);
+        for (int64_t j0 = 0; j0 < pr.Lk; j0 += kBk)
+          for (int64_t i0 = first_query_tile(pr, j0); i0 < pr.Lq; i0 += kBq)
+            bw.tile(P.data(), Pd.data(), dS.data(), bh / pr.H, bh % pr.H, i0, j0, true, true);
       }
-      for (int64_t j0 = 0; j0 < pr.Lk; j0 += kBk) {
-        const int64_t nk = std::min(kBk, pr.Lk - j0);
-        // Causal: query rows above key j0 see none of this tile.
-        for (int64_t i0 = pr.causal ? j0 / kBq * kBq : 0; i0 < pr.Lq; i0 += kBq) {
-          const int64_t mq = std::min(kBq, pr.Lq - i0);
-          const T* qt = row_ptr<T>(q, b, h, i0);
-          const T* gt = row_ptr<T>(dout, b, h, i0);
-          gemm<T>({mq, nk, pr.D, qt, q.strides[2], q.strides[3], row_ptr<T>(k, b, h, j0),
-                   k.strides[3], k.strides[2], P.data(), kBk, 1});
-          for (int64_t r = 0; r < mq; ++r) {
-            T* s = &P[r * kBk];
-            score_row(pr, mask, b, h, i0 + r, j0, nk, s);
-            exp_row(s, nk, Li[i0 + r]);
-            if (pr.p > 0) {
-              std::copy(s, s + nk, &Pd[r * kBk]);
-              dropout_row(pr, b, h, i0 + r, j0, nk, &Pd[r * kBk]);
-            }
-          }
-          const T* pd = pr.p > 0 ? Pd.data() : P.data();
-          // dV_j += Pdᵀ dO_i
-          gemm<T>({nk, pr.Dv, mq, pd, 1, kBk, gt, dout.strides[2], dout.strides[3],
-                   dv_h + j0 * pr.Dv, pr.Dv, 1},
-                  true);
-          // dP = dO_i V_jᵀ
-          gemm<T>({mq, nk, pr.Dv, gt, dout.strides[2], dout.strides[3], row_ptr<T>(v, b, h, j0),
-                   v.strides[3], v.strides[2], dS.data(), kBk, 1});
-          // dS = P o (dPd o Z - D_i) = Pd o dPd - P D_i: Z is already in Pd, so the mask is
-          // generated once per element here.
-          for (int64_t r = 0; r < mq; ++r) {
-            T* ds = &dS[r * kBk];
-            const T *p = &P[r * kBk], *pdr = pd + r * kBk;
-            const T d = Di[i0 + r];
-            for (int64_t j = 0; j < nk; ++j) ds[j] = scale * (pdr[j] * ds[j] - p[j] * d);
-          }
-          // dK_j += dSᵀ Q_i, dQ_i += dS K_j (scale already in dS)
-          gemm<T>({nk, pr.D, mq, dS.data(), 1, kBk, qt, q.strides[2], q.strides[3],
-                   dk_h + j0 * pr.D, pr.D, 1},
-                  true);
-          gemm<T>({mq, pr.D, nk, dS.data(), kBk, 1, row_ptr<T>(k, b, h, j0), k.strides[2],
-                   k.strides[3], dq_h + i0 * pr.D, pr.D, 1},
-                  true);
-        }
-      }
+    });
+    return;
+  }
+  // Fewer heads than threads: dK, dV parallel over key tiles, then dQ over query tiles. Each
+  // pass recomputes S and dP (two more GEMMs per tile pair) but keeps every thread busy.
+  parallel_for(0, BH * ktiles, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<T> P(kBq * kBk), Pd(kBq * kBk), dS(kBq * kBk);
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t bh = t / ktiles, j0 = t % ktiles * kBk, nk = std::min(kBk, pr.Lk - j0);
+      zero(bw.dk + (bh * pr.Lk + j0) * pr.D, nk * pr.D);
+      zero(bw.dv + (bh * pr.Lk + j0) * pr.Dv, nk * pr.Dv);
+      for (int64_t i0 = first_query_tile(pr, j0); i0 < pr.Lq; i0 += kBq)
+        bw.tile(P.data(), Pd.data(), dS.data(), bh / pr.H, bh % pr.H, i0, j0, true, false);
+    }
+  });
+  parallel_for(0, BH * qtiles, 1, [&](int64_t lo, int64_t hi) {
+    std::vector<T> P(kBq * kBk), Pd(kBq * kBk), dS(kBq * kBk);
+    for (int64_t t = lo; t < hi; ++t) {
+      const int64_t bh = t / qtiles, i0 = t % qtiles * kBq, mq = std::min(kBq, pr.Lq - i0);
+      zero(bw.dq + (bh * pr.Lq + i0) * pr.D, mq * pr.D);
+      for (int64_t j0 = 0; j0 < pr.Lk; j0 += kBk)
+        if (first_query_tile(pr, j0) <= i0)  // the same tile pairs as the one-pass loop
+          bw.tile(P.data(), Pd.data(), dS.data(), bh / pr.H, bh % pr.H, i0, j0, false, true);
     }
   });
 }
