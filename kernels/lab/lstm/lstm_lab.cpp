@@ -1,0 +1,202 @@
+// LSTM kernel versions side by side (docs/kernels/lstm.md), each validated against the reference
+// kernel and then timed on the benchmark size (I 64, H 128, T 50, B 64, f32):
+//   v1_gemm_then_gates  per step: the recurrent GEMM split by gemm() itself over its C tiles,
+//                       then a second parallel pass for the gate math (two regions per step);
+//                       backward likewise (dh GEMM, then a gate pass).
+//   v2_unit_chunks      per step, one parallel region: each thread owns a chunk of hidden units
+//                       and runs the GEMM columns of its units' four gates, then their gate
+//                       math (kernels/cpu/rnn.cpp, the version the op uses).
+// Both use one input-projection GEMM over all T*B rows and single weight-gradient GEMMs.
+//   STACKGRAD_NUM_THREADS=2 ./build-bench/lstm_lab
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "engine/dispatch/dispatch.h"
+#include "engine/runtime/parallel.h"
+#include "engine/stackgrad.h"
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/vec_math.h"
+
+using namespace stackgrad;
+using kernels::gemm;
+
+namespace {
+
+float sigmoidf(float x) {
+  return kernels::vec::scalar_via([](auto v) { return kernels::vec::sigmoid(v); }, x);
+}
+float tanhf_(float x) {
+  return kernels::vec::scalar_via([](auto v) { return kernels::vec::tanh(v); }, x);
+}
+
+// ---- v1: gemm over its own tiles, then a separate gate pass ---------------------------------
+// f32, contiguous inputs (the lab's problem); same argument lists as the lstm kernels.
+void v1_forward(const KernelCall& call) {
+  const TensorArg &x = call.in[0], &w_ih = call.in[3], &w_hh = call.in[4];
+  const int64_t T = x.shape[0], B = x.shape[1], I = x.shape[2], H = call.in[1].shape[1];
+  const int64_t G = 4 * H, BH = B * H;
+  const float *h0 = call.in[1].ptr<float>(), *c0 = call.in[2].ptr<float>();
+  const float* bias = call.in[5].ptr<float>();
+  float *out = call.out[0].ptr<float>(), *cs = call.out[3].ptr<float>();
+  float* gates = call.out[4].ptr<float>();
+  gemm<float>({T * B, G, I, x.ptr<float>(), I, 1, w_ih.ptr<float>(), 1, I, gates, G, 1});
+  for (int64_t t = 0; t < T; ++t) {
+    const float* hp = t == 0 ? h0 : out + (t - 1) * BH;
+    const float* cp = t == 0 ? c0 : cs + (t - 1) * BH;
+    float* g = gates + t * B * G;
+    gemm<float>({B, G, H, hp, H, 1, w_hh.ptr<float>(), 1, H, g, G, 1}, true);
+    parallel_for(0, B, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t b = lo; b < hi; ++b) {
+        float* r = g + b * G;
+        for (int64_t j = 0; j < H; ++j) {
+          const float i = sigmoidf(r[j] + bias[j]), f = sigmoidf(r[H + j] + bias[H + j]);
+          const float gg = tanhf_(r[2 * H + j] + bias[2 * H + j]);
+          const float o = sigmoidf(r[3 * H + j] + bias[3 * H + j]);
+          const float c = f * cp[b * H + j] + i * gg;
+          r[j] = i, r[H + j] = f, r[2 * H + j] = gg, r[3 * H + j] = o;
+          cs[t * BH + b * H + j] = c;
+          out[t * BH + b * H + j] = o * tanhf_(c);
+        }
+      }
+    });
+  }
+  std::memcpy(call.out[1].ptr<float>(), out + (T - 1) * BH, sizeof(float) * BH);
+  std::memcpy(call.out[2].ptr<float>(), cs + (T - 1) * BH, sizeof(float) * BH);
+}
+
+void v1_backward(const KernelCall& call) {
+  const TensorArg &x = call.in[0], &w_ih = call.in[3], &w_hh = call.in[4];
+  const int64_t T = x.shape[0], B = x.shape[1], I = x.shape[2], H = call.in[1].shape[1];
+  const int64_t G = 4 * H, BH = B * H;
+  const float *h0 = call.in[1].ptr<float>(), *c0 = call.in[2].ptr<float>();
+  const float *out = call.in[5].ptr<float>(), *cs = call.in[6].ptr<float>();
+  const float *gates = call.in[7].ptr<float>(), *dout = call.in[8].ptr<float>();
+  float *dx = call.out[0].ptr<float>(), *dh0 = call.out[1].ptr<float>();
+  float* dc = call.out[2].ptr<float>();
+  std::vector<float> dG(T * B * G), dh(call.in[9].ptr<float>(), call.in[9].ptr<float>() + BH);
+  std::memcpy(dc, call.in[10].ptr<float>(), sizeof(float) * BH);
+  for (int64_t t = T - 1; t >= 0; --t) {
+    const float* cp = t == 0 ? c0 : cs + (t - 1) * BH;
+    float* dg = dG.data() + t * B * G;
+    if (t < T - 1)
+      gemm<float>({B, H, G, dg + B * G, G, 1, w_hh.ptr<float>(), H, 1, dh.data(), H, 1});
+    parallel_for(0, B, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t b = lo; b < hi; ++b) {
+        const float* g = gates + (t * B + b) * G;
+        for (int64_t j = 0; j < H; ++j) {
+          const float i = g[j], f = g[H + j], gg = g[2 * H + j], o = g[3 * H + j];
+          const float tc = tanhf_(cs[t * BH + b * H + j]);
+          const float d = dh[b * H + j] + dout[t * BH + b * H + j];
+          const float dct = dc[b * H + j] + d * o * (1 - tc * tc);
+          float* r = dg + b * G;
+          r[j] = dct * gg * i * (1 - i);
+          r[H + j] = dct * cp[b * H + j] * f * (1 - f);
+          r[2 * H + j] = dct * i * (1 - gg * gg);
+          r[3 * H + j] = d * tc * o * (1 - o);
+          dc[b * H + j] = dct * f;
+        }
+      }
+    });
+  }
+  gemm<float>({B, H, G, dG.data(), G, 1, w_hh.ptr<float>(), H, 1, dh0, H, 1});
+  const int64_t rows = T * B;
+  gemm<float>({rows, I, G, dG.data(), G, 1, w_ih.ptr<float>(), I, 1, dx, I, 1});
+  gemm<float>({G, I, rows, dG.data(), 1, G, x.ptr<float>(), I, 1, call.out[3].ptr<float>(), I, 1});
+  float* dw_hh = call.out[4].ptr<float>();
+  gemm<float>({G, H, B, dG.data(), 1, G, h0, H, 1, dw_hh, H, 1});
+  gemm<float>({G, H, rows - B, dG.data() + B * G, 1, G, out, H, 1, dw_hh, H, 1}, true);
+  float* db = call.out[5].ptr<float>();
+  for (int64_t j = 0; j < G; ++j) db[j] = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < G; ++j) db[j] += dG[r * G + j];
+}
+
+// ---- harness -----------------------------------------------------------------------------
+
+std::vector<TensorArg> args(const std::vector<Tensor>& ts) {
+  std::vector<TensorArg> a;
+  for (const auto& t : ts) a.push_back(make_arg(t));
+  return a;
+}
+
+void call(KernelFn fn, const std::vector<Tensor>& in, const std::vector<Tensor>& out) {
+  auto a = args(in), b = args(out);
+  OpAttrs attrs;
+  fn(KernelCall{a, b, attrs});
+}
+
+double median_ms(const std::function<void()>& f, int reps) {
+  f();
+  std::vector<double> ts;
+  for (int r = 0; r < reps; ++r) {
+    auto t0 = std::chrono::steady_clock::now();
+    f();
+    ts.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ts.begin(), ts.end());
+  return ts[ts.size() / 2];
+}
+
+double max_diff(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, max(abs(a[i] - b[i])).item());
+  return m;
+}
+
+}  // namespace
+
+int main() {
+  const int64_t I = 64, H = 128, T = 50, B = 64, G = 4 * H;
+  Generator gen(0);
+  auto r = [&](const Shape& s, double scale) { return randn(s, gen) * scale; };
+  Tensor x = r({T, B, I}, 1.0), h0 = r({B, H}, 1.0), c0 = r({B, H}, 1.0);
+  Tensor w_ih = r({G, I}, 0.08), w_hh = r({G, H}, 0.08), bias = r({G}, 0.08);
+  Tensor d_out = r({T, B, H}, 1.0), dh = r({B, H}, 1.0), dc = r({B, H}, 1.0);
+  auto fwd_outs = [&] {
+    return std::vector<Tensor>{empty({T, B, H}), empty({B, H}), empty({B, H}), empty({T, B, H}),
+                               empty({T, B, G})};
+  };
+  auto bwd_outs = [&] {
+    return std::vector<Tensor>{empty({T, B, I}), empty({B, H}), empty({B, H}),
+                               empty({G, I}),    empty({G, H}), empty({G})};
+  };
+  const std::vector<Tensor> fin = {x, h0, c0, w_ih, w_hh, bias};
+  auto ref_f = fwd_outs(), ref_b = bwd_outs();
+  call(find_kernel(OpId::lstm, Backend::reference), fin, ref_f);
+  const std::vector<Tensor> bin = {x,        h0,       c0,    w_ih, w_hh, ref_f[0],
+                                   ref_f[3], ref_f[4], d_out, dh,   dc};
+  call(find_kernel(OpId::lstm_backward, Backend::reference), bin, ref_b);
+
+  struct Version {
+    const char* name;
+    KernelFn fwd, bwd;
+  };
+  const Version versions[] = {
+      {"v1_gemm_then_gates", v1_forward, v1_backward},
+      {"v2_unit_chunks", find_kernel(OpId::lstm, Backend::cpu),
+       find_kernel(OpId::lstm_backward, Backend::cpu)},
+  };
+  const double fwd_flops = 2.0 * T * B * G * (I + H);
+  std::printf("LSTM I %lld, H %lld, T %lld, B %lld, f32, %d threads\n", (long long)I, (long long)H,
+              (long long)T, (long long)B, num_threads());
+  for (const auto& v : versions) {
+    auto f = fwd_outs(), b = bwd_outs();
+    call(v.fwd, fin, f);
+    call(v.bwd, bin, b);
+    const double ef = max_diff(f, ref_f), eb = max_diff(b, ref_b);
+    const bool ok = ef < 1e-4 && eb < 1e-3;
+    const double tf = median_ms([&] { call(v.fwd, fin, f); }, 15);
+    const double tb = median_ms([&] { call(v.bwd, bin, b); }, 15);
+    std::printf(
+        "%-20s %s (max err fwd %.1e bwd %.1e)  forward %7.2f ms (%5.1f GFLOP/s)  "
+        "backward %7.2f ms (%5.1f GFLOP/s)\n",
+        v.name, ok ? "ok " : "BAD", ef, eb, tf, fwd_flops / tf / 1e6, tb, 2 * fwd_flops / tb / 1e6);
+    if (!ok) return 1;
+  }
+  return 0;
+}
