@@ -5,6 +5,7 @@
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <vector>
 
 #include "engine/stackgrad.h"
 
@@ -60,6 +61,37 @@ void run_forward(benchmark::State& state, const LstmCase& c) {
       benchmark::Counter(c.forward_flops() * state.iterations(), benchmark::Counter::kIsRate);
 }
 
+// Child-sum Tree-LSTM on a batch of 64 random trees of 32 nodes (I 64, H 128), forward +
+// backward of h.sum(). Each node's parent is a random earlier node, so the trees are bushy and
+// about 8 levels deep; all trees' nodes of a level share one GEMM.
+void run_tree_child_sum(benchmark::State& state) {
+  const int64_t trees = 64, per_tree = 32, I = 64, H = 128, N = trees * per_tree;
+  std::vector<int64_t> parent(N, -1);
+  uint64_t seed = 12345;
+  for (int64_t t = 0; t < trees; ++t)
+    for (int64_t k = 1; k < per_tree; ++k) {
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      parent[t * per_tree + k] = t * per_tree + static_cast<int64_t>((seed >> 33) % k);
+    }
+  const Forest forest = forest_from_parents(parent);
+  Generator g(0);
+  Tensor x = randn({N, I}, g).requires_grad_();
+  Tensor w = (randn({4 * H, I}, g) * 0.08).requires_grad_();
+  Tensor u = (randn({4 * H, H}, g) * 0.08).requires_grad_();
+  Tensor b = (randn({4 * H}, g) * 0.08).requires_grad_();
+  for (auto _ : state) {
+    LstmState s = tree_lstm_child_sum(x, forest, w, u, b);
+    sum(s.h).backward();
+    benchmark::DoNotOptimize(u.grad().raw_data());
+    for (Tensor* t : {&x, &w, &u, &b}) t->set_grad(Tensor());
+  }
+  // GEMM flops: x W over all nodes, h̃ U and h_k U_f over the edges, times 3 for the backward.
+  const double flops = 3.0 * 2.0 * (N * 4.0 * H * I + N * 4.0 * H * H + (N - trees) * H * H);
+  state.counters["FLOP/s"] =
+      benchmark::Counter(flops * state.iterations(), benchmark::Counter::kIsRate);
+  state.counters["levels"] = static_cast<double>(forest.level_offsets.size() - 1);
+}
+
 const LstmCase kBase{64, 128, 50, 64};
 const LstmCase kWide{256, 512, 20, 32};
 
@@ -75,6 +107,11 @@ BENCHMARK_CAPTURE(run_forward, base, kBase)
     ->UseRealTime();
 BENCHMARK_CAPTURE(run_fwdbwd, wide, kWide)
     ->Name("lstm/i256_h512_t20_b32/ours")
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+BENCHMARK(run_tree_child_sum)
+    ->Name("tree_lstm/child_sum_trees64_n32_i64_h128/ours")
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 

@@ -92,6 +92,34 @@ TEST(Lstm, ChunkedKernelsMatchReferenceAndThreadCount) {
   }
 }
 
+// lstm_cell on sizes where both of its kernels split the units over two threads.
+TEST(LstmCell, ChunkedKernelsMatchReferenceAndThreadCount) {
+  std::mt19937_64 rng(22);
+  const int64_t B = 64, I = 8, H = 44;
+  const int threads = sg::num_threads();
+  std::vector<sg::Tensor> in;
+  for (const sg::Shape& s : std::vector<sg::Shape>{{B, I}, {B, H}, {B, H}, {4 * H, I}, {4 * H, H}})
+    in.push_back(randn(rng, s).to(sg::DType::f32).requires_grad_());
+  sg::Tensor v = randn(rng, {B, H}).to(sg::DType::f32);
+  auto run = [&](int n, bool reference) {
+    sg::set_num_threads(n);
+    std::unique_ptr<sg::ReferenceKernels> guard;
+    if (reference) guard = std::make_unique<sg::ReferenceKernels>();
+    for (auto& t : in) t.set_grad(sg::Tensor());
+    sg::LstmState s = sg::lstm_cell(in[0], in[1], in[2], in[3], in[4]);
+    (sg::sum(s.h * v) + sg::sum(s.c)).backward();
+    std::vector<sg::Tensor> out = {s.h.detach(), s.c.detach()};
+    for (auto& t : in) out.push_back(t.grad());
+    return out;
+  };
+  const auto two = run(2, false), one = run(1, false), ref = run(1, true);
+  sg::set_num_threads(threads);
+  for (size_t i = 0; i < two.size(); ++i) {
+    EXPECT_TRUE(sg::allclose(two[i], ref[i], 1e-4, 1e-4)) << "output " << i;
+    EXPECT_TRUE(sg::equal(two[i], one[i])) << "output " << i << " depends on the thread count";
+  }
+}
+
 TEST(TreeLstm, ForestLevelsAreHeights) {
   // 0 <- {1, 2}, 2 <- {3}; 4 alone.
   sg::Forest f = sg::forest_from_parents({-1, 0, 0, 2, -1});

@@ -21,6 +21,10 @@
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/vec_math.h"
 
+#ifdef STACKGRAD_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
 using namespace stackgrad;
 using kernels::gemm;
 
@@ -198,5 +202,33 @@ int main() {
         v.name, ok ? "ok " : "BAD", ef, eb, tf, fwd_flops / tf / 1e6, tb, 2 * fwd_flops / tb / 1e6);
     if (!ok) return 1;
   }
+  // The forward's GEMMs alone (input projection + T recurrent products, no gate math): the
+  // floor a fused forward can reach with this GEMM.
+  Tensor g = empty({T, B, G});
+  const float *xp = x.data_ptr<float>(), *wi = w_ih.data_ptr<float>();
+  const float *wh = w_hh.data_ptr<float>(), *hp = h0.data_ptr<float>();
+  float* gp = g.data_ptr<float>();
+  const double tg = median_ms(
+      [&] {
+        gemm<float>({T * B, G, I, xp, I, 1, wi, 1, I, gp, G, 1});
+        for (int64_t t = 0; t < T; ++t)
+          gemm<float>({B, G, H, hp, H, 1, wh, 1, H, gp + t * B * G, G, 1}, true);
+      },
+      15);
+  std::printf("%-20s forward GEMMs only %7.2f ms (%5.1f GFLOP/s)\n", "gemm_floor_ours", tg,
+              fwd_flops / tg / 1e6);
+#ifdef STACKGRAD_HAVE_OPENBLAS
+  const double tb = median_ms(
+      [&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T * B, G, I, 1.0f, xp, I, wi, I, 0.0f,
+                    gp, G);
+        for (int64_t t = 0; t < T; ++t)
+          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, G, H, 1.0f, hp, H, wh, H, 1.0f,
+                      gp + t * B * G, G);
+      },
+      15);
+  std::printf("%-20s forward GEMMs only %7.2f ms (%5.1f GFLOP/s)\n", "gemm_floor_openblas", tb,
+              fwd_flops / tb / 1e6);
+#endif
   return 0;
 }
