@@ -7,9 +7,10 @@
 //                       and runs the GEMM columns of its units' four gates, then their gate
 //                       math (kernels/cpu/rnn.cpp, the version the op uses).
 // Both use one input-projection GEMM over all T*B rows and single weight-gradient GEMMs.
-//   STACKGRAD_NUM_THREADS=2 ./build-bench/lstm_lab
+//   STACKGRAD_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ./build-bench/lstm_lab
+// Times are process CPU time (see cpu_ms), medians of 15 runs.
 #include <algorithm>
-#include <chrono>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -133,14 +134,21 @@ void call(KernelFn fn, const std::vector<Tensor>& in, const std::vector<Tensor>&
   fn(KernelCall{a, b, attrs});
 }
 
+// Process CPU time (all threads): on a shared, oversubscribed machine wall time mostly measures
+// the wait for a core; with one thread, CPU time is the kernel's own cost.
+double cpu_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) * 1e-6;
+}
+
 double median_ms(const std::function<void()>& f, int reps) {
   f();
   std::vector<double> ts;
   for (int r = 0; r < reps; ++r) {
-    auto t0 = std::chrono::steady_clock::now();
+    const double t0 = cpu_ms();
     f();
-    ts.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    ts.push_back(cpu_ms() - t0);
   }
   std::sort(ts.begin(), ts.end());
   return ts[ts.size() / 2];
