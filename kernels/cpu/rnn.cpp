@@ -3,9 +3,10 @@
 //
 // Algorithm. The input projection of every step is one GEMM, X [T*B, I] · W_ihᵀ, written
 // straight into the saved-gates buffer. Each step then splits the hidden units into one chunk
-// per thread; a chunk runs the recurrent GEMM for its columns of the four gates (h_{t-1} ·
-// W_hhᵀ, serial gemm inside the parallel_for) and the gate math on them, so one step costs one
-// parallel region (its end is the barrier the next step's h_{t-1} needs). Backward mirrors it:
+// per thread; a chunk runs one recurrent GEMM for its columns of the four gates (h_{t-1} ·
+// W_hhᵀ, serial gemm inside the parallel_for; W_hhᵀ's columns are permuted once per call so a
+// chunk's four gates are adjacent) and the gate math on them, so one step costs one parallel
+// region (its end is the barrier the next step's h_{t-1} needs). Backward mirrors it:
 // per step and chunk, dh = dgates_{t+1} · W_hh on the chunk's units, then the gate backward;
 // after the loop the weight gradients are single GEMMs over all T*B rows.
 // Determinism: every output element is computed by one task in a fixed order; no atomics.
@@ -46,18 +47,21 @@ std::unique_ptr<T[]> scratch(int64_t n) {
   return std::unique_ptr<T[]>(new T[static_cast<size_t>(std::max<int64_t>(n, 1))]);
 }
 
-// Forward gate math on units [j, j + n) of one row, n <= lanes. g: the row's 4H gate sums
-// without bias, replaced by the activated gates; cp: c_{t-1}; writes c_t and h_t.
+// Forward gate math on units [j, j + n) of one row, n <= lanes, in the chunk starting at u0.
+// g: the row's 4H input projections, replaced by the activated gates; rec: the chunk's
+// recurrent sums h_{t-1} w_hhᵀ, gate q at rec[q * w + (u - u0)]; cp: c_{t-1}; writes c_t, h_t.
 template <typename T>
-[[gnu::always_inline]] inline void gates_forward_lanes(T* g, const T* bias, const T* cp, T* cn,
-                                                       T* hn, int64_t H, int64_t j, int64_t n) {
+[[gnu::always_inline]] inline void gates_forward_lanes(T* g, const T* rec, int64_t w, const T* bias,
+                                                       const T* cp, T* cn, T* hn, int64_t H,
+                                                       int64_t u0, int64_t j, int64_t n) {
   using V = vec::Vec<T>;
   auto ld = [n](const T* p) { return vec::load_partial<V>(p, n); };
   auto st = [n](T* p, V v) { vec::store_partial(p, v, n); };
-  const V i = vec::sigmoid(ld(g + j) + ld(bias + j));
-  const V f = vec::sigmoid(ld(g + H + j) + ld(bias + H + j));
-  const V gg = vec::tanh(ld(g + 2 * H + j) + ld(bias + 2 * H + j));
-  const V o = vec::sigmoid(ld(g + 3 * H + j) + ld(bias + 3 * H + j));
+  auto pre = [&](int64_t q) {
+    return ld(g + q * H + j) + ld(rec + q * w + j - u0) + ld(bias + q * H + j);
+  };
+  const V i = vec::sigmoid(pre(0)), f = vec::sigmoid(pre(1));
+  const V gg = vec::tanh(pre(2)), o = vec::sigmoid(pre(3));
   const V c = f * ld(cp + j) + i * gg;
   st(g + j, i);
   st(g + H + j, f);
@@ -68,12 +72,13 @@ template <typename T>
 }
 
 template <typename T>
-void gates_forward(T* g, const T* bias, const T* cp, T* cn, T* hn, int64_t H, int64_t u0,
-                   int64_t u1) {
+void gates_forward(T* g, const T* rec, const T* bias, const T* cp, T* cn, T* hn, int64_t H,
+                   int64_t u0, int64_t u1) {
   constexpr int L = vec::kLanes<T>;
+  const int64_t w = u1 - u0;
   int64_t j = u0;
-  for (; j + L <= u1; j += L) gates_forward_lanes(g, bias, cp, cn, hn, H, j, L);
-  if (j < u1) gates_forward_lanes(g, bias, cp, cn, hn, H, j, u1 - j);
+  for (; j + L <= u1; j += L) gates_forward_lanes(g, rec, w, bias, cp, cn, hn, H, u0, j, L);
+  if (j < u1) gates_forward_lanes(g, rec, w, bias, cp, cn, hn, H, u0, j, u1 - j);
 }
 
 // Backward gate math on units [j, j + n) of one row (docs/kernels/lstm.md):
@@ -107,49 +112,69 @@ void gates_backward(const T* g, const T* cp, const T* cn, const T* dh, const T* 
   if (j < u1) gates_backward_lanes(g, cp, cn, dh, dout, dc, dg, H, j, u1 - j);
 }
 
-// Hidden units split into one chunk per thread, chunk edges on vector boundaries. `work` (about
-// the multiply-adds of the call) keeps small problems on one thread: a parallel region costs
-// microseconds, more than a step of a tiny LSTM.
-template <typename T, typename F>
-void for_unit_chunks(int64_t H, int64_t work, F&& f) {
+// Hidden units split into one chunk per thread, chunk edges on vector boundaries: chunk c is
+// [edges[c], edges[c + 1]). `work` (about the multiply-adds of the call) keeps small problems on
+// one thread: a parallel region costs microseconds, more than a step of a tiny LSTM.
+template <typename T>
+std::vector<int64_t> unit_chunks(int64_t H, int64_t work) {
   constexpr int L = vec::kLanes<T>;
   constexpr int64_t kMinWorkPerThread = 1 << 15;
   const int64_t blocks = (H + L - 1) / L;
   const int64_t chunks = std::max<int64_t>(
       1, std::min({static_cast<int64_t>(num_threads()), blocks, work / kMinWorkPerThread}));
-  parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
-    for (int64_t ch = lo; ch < hi; ++ch) {
-      const int64_t u0 = std::min(H, blocks * ch / chunks * L);
-      const int64_t u1 = std::min(H, blocks * (ch + 1) / chunks * L);
-      if (u0 < u1) f(u0, u1);
-    }
+  std::vector<int64_t> edges(chunks + 1);
+  for (int64_t c = 0; c <= chunks; ++c) edges[c] = std::min(H, blocks * c / chunks * L);
+  return edges;
+}
+
+template <typename F>
+void for_chunks(const std::vector<int64_t>& edges, F&& f) {
+  parallel_for(0, static_cast<int64_t>(edges.size()) - 1, 1, [&](int64_t lo, int64_t hi) {
+    for (int64_t c = lo; c < hi; ++c)
+      if (edges[c] < edges[c + 1]) f(edges[c], edges[c + 1]);
   });
 }
 
-// One recurrent step forward for every row: gates_t (4H sums of the input projection per row)
-// += h_prev · W_hhᵀ on the chunk's units, then the gate math. whh_t: W_hhᵀ [H, 4H] contiguous.
+template <typename T, typename F>
+void for_unit_chunks(int64_t H, int64_t work, F&& f) {
+  for_chunks(unit_chunks<T>(H, work), f);
+}
+
+// One recurrent step forward for every row. Each chunk runs one GEMM, h_{t-1} [B, H] times its
+// columns of the permuted w_hhᵀ, into its part of `rec` ([B, 4w] at rec + 4 B u0), then the
+// gate math adds the input projection (already in `gates`) and the bias.
 template <typename T>
-void step_forward(int64_t B, int64_t H, const T* h_prev, const T* whh_t, const T* bias,
-                  const T* c_prev, T* gates, T* c_new, T* h_new) {
+void step_forward(int64_t B, int64_t H, const std::vector<int64_t>& edges, const T* h_prev,
+                  const T* whh_perm, const T* bias, const T* c_prev, T* gates, T* rec, T* c_new,
+                  T* h_new) {
   const int64_t G = 4 * H;
-  for_unit_chunks<T>(H, B * G * (H + 8), [&](int64_t u0, int64_t u1) {
-    for (int64_t q = 0; q < 4; ++q)
-      gemm<T>({B, u1 - u0, H, h_prev, H, 1, whh_t + q * H + u0, G, 1, gates + q * H + u0, G, 1},
-              true);
+  for_chunks(edges, [&](int64_t u0, int64_t u1) {
+    const int64_t w = u1 - u0;
+    T* r = rec + 4 * B * u0;
+    gemm<T>({B, 4 * w, H, h_prev, H, 1, whh_perm + 4 * u0, G, 1, r, 4 * w, 1});
     for (int64_t b = 0; b < B; ++b)
-      gates_forward(gates + b * G, bias, c_prev + b * H, c_new + b * H, h_new + b * H, H, u0, u1);
+      gates_forward(gates + b * G, r + b * 4 * w, bias, c_prev + b * H, c_new + b * H,
+                    h_new + b * H, H, u0, u1);
   });
 }
 
-// W_hhᵀ as a contiguous [H, 4H] copy, so every step's GEMM packs unit-stride rows.
+// w_hhᵀ [H, 4H] with its columns permuted once per call so that each chunk's four gates are
+// adjacent: w_hh[q H + u, k] goes to column 4 u0 + q w + (u - u0) of row k, for the chunk
+// [u0, u0 + w) holding u. A step then costs one GEMM per chunk (one packing of h_{t-1}).
 template <typename T>
-std::vector<T> transpose_weights(const TensorArg& w) {
-  const int64_t G = w.shape[0], H = w.shape[1];
-  std::vector<T> t(static_cast<size_t>(G * H));
-  const T* p = w.ptr<T>();
-  for (int64_t j = 0; j < G; ++j)
-    for (int64_t k = 0; k < H; ++k) t[k * G + j] = p[j * w.strides[0] + k * w.strides[1]];
-  return t;
+std::vector<T> chunked_recurrent_weights(const TensorArg& wt, const std::vector<int64_t>& edges) {
+  const int64_t G = wt.shape[0], H = wt.shape[1];
+  std::vector<T> perm(static_cast<size_t>(G * H));
+  const T* p = wt.ptr<T>();
+  for (size_t c = 0; c + 1 < edges.size(); ++c) {
+    const int64_t u0 = edges[c], w = edges[c + 1] - u0;
+    for (int64_t q = 0; q < 4; ++q)
+      for (int64_t u = u0; u < u0 + w; ++u)
+        for (int64_t k = 0; k < H; ++k)
+          perm[k * G + 4 * u0 + q * w + (u - u0)] =
+              p[(q * H + u) * wt.strides[0] + k * wt.strides[1]];
+  }
+  return perm;
 }
 
 // gates [rows, 4H] = X [rows, I] · W_ihᵀ: the input projection of every row at once.
@@ -168,9 +193,11 @@ void cpu_lstm_cell(const KernelCall& call) {
     std::vector<T> xb, hb, cb, bb;
     T* gates = call.out[2].ptr<T>();
     input_projection<T>(B, I, 4 * H, dense(x, xb), w_ih, gates);
-    const std::vector<T> whh_t = transpose_weights<T>(w_hh);
-    step_forward<T>(B, H, dense(h, hb), whh_t.data(), dense(bias, bb), dense(c, cb), gates,
-                    call.out[1].ptr<T>(), call.out[0].ptr<T>());
+    const auto edges = unit_chunks<T>(H, B * 4 * H * (H + 8));
+    const std::vector<T> whh = chunked_recurrent_weights<T>(w_hh, edges);
+    auto rec = scratch<T>(B * 4 * H);
+    step_forward<T>(B, H, edges, dense(h, hb), whh.data(), dense(bias, bb), dense(c, cb), gates,
+                    rec.get(), call.out[1].ptr<T>(), call.out[0].ptr<T>());
   });
 }
 
@@ -202,10 +229,12 @@ void cpu_lstm(const KernelCall& call) {
     const T *h0 = dense(call.in[1], hb), *c0 = dense(call.in[2], cb), *bias = dense(call.in[5], bb);
     T *out = call.out[0].ptr<T>(), *cs = call.out[3].ptr<T>(), *gates = call.out[4].ptr<T>();
     input_projection<T>(T_ * B, I, G, dense(x, xb), w_ih, gates);
-    const std::vector<T> whh_t = transpose_weights<T>(w_hh);
+    const auto edges = unit_chunks<T>(H, B * G * (H + 8));
+    const std::vector<T> whh = chunked_recurrent_weights<T>(w_hh, edges);
+    auto rec = scratch<T>(B * G);
     for (int64_t t = 0; t < T_; ++t)
-      step_forward<T>(B, H, t == 0 ? h0 : out + (t - 1) * BH, whh_t.data(), bias,
-                      t == 0 ? c0 : cs + (t - 1) * BH, gates + t * B * G, cs + t * BH,
+      step_forward<T>(B, H, edges, t == 0 ? h0 : out + (t - 1) * BH, whh.data(), bias,
+                      t == 0 ? c0 : cs + (t - 1) * BH, gates + t * B * G, rec.get(), cs + t * BH,
                       out + t * BH);
     if (BH > 0) {
       const size_t bytes = sizeof(T) * static_cast<size_t>(BH);

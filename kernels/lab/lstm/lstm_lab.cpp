@@ -3,16 +3,19 @@
 //   v1_gemm_then_gates  per step: the recurrent GEMM split by gemm() itself over its C tiles,
 //                       then a second parallel pass for the gate math (two regions per step);
 //                       backward likewise (dh GEMM, then a gate pass).
-//   v2_unit_chunks      per step, one parallel region: each thread owns a chunk of hidden units
-//                       and runs the GEMM columns of its units' four gates, then their gate
-//                       math (kernels/cpu/rnn.cpp, the version the op uses).
+//   v2_four_gemms_chunk per step, one parallel region: each thread owns a chunk of hidden units
+//                       and runs the GEMM columns of its units' four gates (one gemm per gate),
+//                       then their vector gate math; forward only, its backward is v3's.
+//   v3_one_gemm_chunk   v2 with w_hhᵀ's columns permuted once per call so a chunk's four gates
+//                       are one GEMM per step (kernels/cpu/rnn.cpp, the version the op uses);
+//                       backward: per step and chunk the dh GEMM then the gate backward.
 // Both use one input-projection GEMM over all T*B rows and single weight-gradient GEMMs.
 //   STACKGRAD_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 ./build-bench/lstm_lab
 // Times are process CPU time (see cpu_ms), medians of 15 runs.
 #include <algorithm>
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <vector>
 
@@ -120,6 +123,65 @@ void v1_backward(const KernelCall& call) {
     for (int64_t j = 0; j < G; ++j) db[j] += dG[r * G + j];
 }
 
+// ---- v2: four GEMMs per chunk and step -------------------------------------------------------
+// The unit-chunk kernel before its weights were permuted: w_hhᵀ is a plain contiguous transpose
+// and each chunk runs one GEMM per gate (packing h_{t-1} four times per step). Forward only
+// (the backward is the kernel's).
+void v2_forward(const KernelCall& call) {
+  using kernels::vec::F8;
+  const TensorArg &x = call.in[0], &w_ih = call.in[3], &w_hh = call.in[4];
+  const int64_t T = x.shape[0], B = x.shape[1], I = x.shape[2], H = call.in[1].shape[1];
+  const int64_t G = 4 * H, BH = B * H;
+  const float *h0 = call.in[1].ptr<float>(), *c0 = call.in[2].ptr<float>();
+  const float* bias = call.in[5].ptr<float>();
+  float *out = call.out[0].ptr<float>(), *cs = call.out[3].ptr<float>();
+  float* gates = call.out[4].ptr<float>();
+  gemm<float>({T * B, G, I, x.ptr<float>(), I, 1, w_ih.ptr<float>(), 1, I, gates, G, 1});
+  // Chunks of units on 8-float boundaries, one per thread (H a multiple of 8 here).
+  const int64_t chunks = std::min<int64_t>(num_threads(), H / 8);
+  std::vector<int64_t> edge(chunks + 1);
+  for (int64_t c = 0; c <= chunks; ++c) edge[c] = H / 8 * c / chunks * 8;
+  std::vector<float> wt(H * G);  // w_hhᵀ
+  const float* wh = w_hh.ptr<float>();
+  for (int64_t j = 0; j < G; ++j)
+    for (int64_t k = 0; k < H; ++k) wt[k * G + j] = wh[j * H + k];
+  std::vector<float> scratch(B * G);
+  for (int64_t t = 0; t < T; ++t) {
+    const float* hp = t == 0 ? h0 : out + (t - 1) * BH;
+    const float* cp = t == 0 ? c0 : cs + (t - 1) * BH;
+    float* g = gates + t * B * G;
+    parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
+      for (int64_t c = lo; c < hi; ++c) {
+        const int64_t u0 = edge[c], w = edge[c + 1] - u0;
+        float* sc = scratch.data() + B * 4 * u0;
+        for (int64_t q = 0; q < 4; ++q)
+          gemm<float>({B, w, H, hp, H, 1, wt.data() + q * H + u0, G, 1, sc + q * w, 4 * w, 1});
+        for (int64_t b = 0; b < B; ++b) {
+          float* r = g + b * G;
+          const float* s = sc + b * 4 * w;
+          for (int64_t j = 0; j < w; j += 8) {
+            auto ld = [](const float* p) { return kernels::vec::load_partial<F8>(p, 8); };
+            auto st = [](float* p, F8 v) { kernels::vec::store_partial(p, v, 8); };
+            const int64_t u = u0 + j;
+            const F8 i = kernels::vec::sigmoid(ld(r + u) + ld(s + j) + ld(bias + u));
+            const F8 f = kernels::vec::sigmoid(ld(r + H + u) + ld(s + w + j) + ld(bias + H + u));
+            const F8 gg =
+                kernels::vec::tanh(ld(r + 2 * H + u) + ld(s + 2 * w + j) + ld(bias + 2 * H + u));
+            const F8 o =
+                kernels::vec::sigmoid(ld(r + 3 * H + u) + ld(s + 3 * w + j) + ld(bias + 3 * H + u));
+            const F8 cn = f * ld(cp + b * H + u) + i * gg;
+            st(r + u, i), st(r + H + u, f), st(r + 2 * H + u, gg), st(r + 3 * H + u, o);
+            st(cs + t * BH + b * H + u, cn);
+            st(out + t * BH + b * H + u, o * kernels::vec::tanh(cn));
+          }
+        }
+      }
+    });
+  }
+  std::memcpy(call.out[1].ptr<float>(), out + (T - 1) * BH, sizeof(float) * BH);
+  std::memcpy(call.out[2].ptr<float>(), cs + (T - 1) * BH, sizeof(float) * BH);
+}
+
 // ---- harness -----------------------------------------------------------------------------
 
 std::vector<TensorArg> args(const std::vector<Tensor>& ts) {
@@ -190,7 +252,8 @@ int main() {
   };
   const Version versions[] = {
       {"v1_gemm_then_gates", v1_forward, v1_backward},
-      {"v2_unit_chunks", find_kernel(OpId::lstm, Backend::cpu),
+      {"v2_four_gemms_chunk", v2_forward, find_kernel(OpId::lstm_backward, Backend::cpu)},
+      {"v3_one_gemm_chunk", find_kernel(OpId::lstm, Backend::cpu),
        find_kernel(OpId::lstm_backward, Backend::cpu)},
   };
   const double fwd_flops = 2.0 * T * B * G * (I + H);
