@@ -140,18 +140,30 @@ void for_unit_chunks(int64_t H, int64_t work, F&& f) {
   for_chunks(unit_chunks<T>(H, work), f);
 }
 
+// The recurrent weights of one call as a strided [H, 4H] GEMM operand whose column 4 u0 starts
+// chunk [u0, u1)'s four gates: the permuted copy below, or, for a single step on a single
+// chunk (the layouts agree), w_hh itself read transposed: there the copy would cost as much as
+// a small batch's GEMM, while over a sequence it pays for itself (every step packs unit-stride
+// rows instead of walking w_hh's long stride).
+template <typename T>
+struct RecurrentWeights {
+  std::vector<T> copy;
+  const T* data;
+  int64_t rs, cs;
+};
+
 // One recurrent step forward for every row. Each chunk runs one GEMM, h_{t-1} [B, H] times its
-// columns of the permuted w_hhᵀ, into its part of `rec` ([B, 4w] at rec + 4 B u0), then the
+// columns of the recurrent weights, into its part of `rec` ([B, 4w] at rec + 4 B u0), then the
 // gate math adds the input projection (already in `gates`) and the bias.
 template <typename T>
 void step_forward(int64_t B, int64_t H, const std::vector<int64_t>& edges, const T* h_prev,
-                  const T* whh_perm, const T* bias, const T* c_prev, T* gates, T* rec, T* c_new,
-                  T* h_new) {
+                  const RecurrentWeights<T>& wr, const T* bias, const T* c_prev, T* gates, T* rec,
+                  T* c_new, T* h_new) {
   const int64_t G = 4 * H;
   for_chunks(edges, [&](int64_t u0, int64_t u1) {
     const int64_t w = u1 - u0;
     T* r = rec + 4 * B * u0;
-    gemm<T>({B, 4 * w, H, h_prev, H, 1, whh_perm + 4 * u0, G, 1, r, 4 * w, 1});
+    gemm<T>({B, 4 * w, H, h_prev, H, 1, wr.data + 4 * u0 * wr.cs, wr.rs, wr.cs, r, 4 * w, 1});
     for (int64_t b = 0; b < B; ++b)
       gates_forward(gates + b * G, r + b * 4 * w, bias, c_prev + b * H, c_new + b * H,
                     h_new + b * H, H, u0, u1);
@@ -162,19 +174,22 @@ void step_forward(int64_t B, int64_t H, const std::vector<int64_t>& edges, const
 // adjacent: w_hh[q H + u, k] goes to column 4 u0 + q w + (u - u0) of row k, for the chunk
 // [u0, u0 + w) holding u. A step then costs one GEMM per chunk (one packing of h_{t-1}).
 template <typename T>
-std::vector<T> chunked_recurrent_weights(const TensorArg& wt, const std::vector<int64_t>& edges) {
+RecurrentWeights<T> recurrent_weights(const TensorArg& wt, const std::vector<int64_t>& edges,
+                                      int64_t steps) {
   const int64_t G = wt.shape[0], H = wt.shape[1];
-  std::vector<T> perm(static_cast<size_t>(G * H));
+  if (edges.size() <= 2 && steps == 1) return {{}, wt.ptr<T>(), wt.strides[1], wt.strides[0]};
+  RecurrentWeights<T> r{std::vector<T>(static_cast<size_t>(G * H)), nullptr, G, 1};
   const T* p = wt.ptr<T>();
   for (size_t c = 0; c + 1 < edges.size(); ++c) {
     const int64_t u0 = edges[c], w = edges[c + 1] - u0;
     for (int64_t q = 0; q < 4; ++q)
       for (int64_t u = u0; u < u0 + w; ++u)
         for (int64_t k = 0; k < H; ++k)
-          perm[k * G + 4 * u0 + q * w + (u - u0)] =
+          r.copy[k * G + 4 * u0 + q * w + (u - u0)] =
               p[(q * H + u) * wt.strides[0] + k * wt.strides[1]];
   }
-  return perm;
+  r.data = r.copy.data();
+  return r;
 }
 
 // gates [rows, 4H] = X [rows, I] · W_ihᵀ: the input projection of every row at once.
@@ -194,10 +209,10 @@ void cpu_lstm_cell(const KernelCall& call) {
     T* gates = call.out[2].ptr<T>();
     input_projection<T>(B, I, 4 * H, dense(x, xb), w_ih, gates);
     const auto edges = unit_chunks<T>(H, B * 4 * H * (H + 8));
-    const std::vector<T> whh = chunked_recurrent_weights<T>(w_hh, edges);
+    const RecurrentWeights<T> whh = recurrent_weights<T>(w_hh, edges, 1);
     auto rec = scratch<T>(B * 4 * H);
-    step_forward<T>(B, H, edges, dense(h, hb), whh.data(), dense(bias, bb), dense(c, cb), gates,
-                    rec.get(), call.out[1].ptr<T>(), call.out[0].ptr<T>());
+    step_forward<T>(B, H, edges, dense(h, hb), whh, dense(bias, bb), dense(c, cb), gates, rec.get(),
+                    call.out[1].ptr<T>(), call.out[0].ptr<T>());
   });
 }
 
@@ -230,10 +245,10 @@ void cpu_lstm(const KernelCall& call) {
     T *out = call.out[0].ptr<T>(), *cs = call.out[3].ptr<T>(), *gates = call.out[4].ptr<T>();
     input_projection<T>(T_ * B, I, G, dense(x, xb), w_ih, gates);
     const auto edges = unit_chunks<T>(H, B * G * (H + 8));
-    const std::vector<T> whh = chunked_recurrent_weights<T>(w_hh, edges);
+    const RecurrentWeights<T> whh = recurrent_weights<T>(w_hh, edges, T_);
     auto rec = scratch<T>(B * G);
     for (int64_t t = 0; t < T_; ++t)
-      step_forward<T>(B, H, edges, t == 0 ? h0 : out + (t - 1) * BH, whh.data(), bias,
+      step_forward<T>(B, H, edges, t == 0 ? h0 : out + (t - 1) * BH, whh, bias,
                       t == 0 ? c0 : cs + (t - 1) * BH, gates + t * B * G, rec.get(), cs + t * BH,
                       out + t * BH);
     if (BH > 0) {
