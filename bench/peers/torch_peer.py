@@ -8,7 +8,8 @@ with our Google Benchmark JSON. Needs torch (Debian's python3-torch); CI never r
 A peer module defines cases() -> [(name, fn)], fn running ONE iteration on inputs built outside
 it. Each fn is warmed up, then repeated until --min-time seconds have passed (at least 3 reps,
 cheap calls timed in batches of about 1 ms); the median is reported. A peer may also define
-bytes_per_iteration(name) to report bytes_per_second as well.
+bytes_per_iteration(name) to report bytes_per_second as well, and WARMUP (calls before timing)
+for cases that take seconds. A call longer than 10x --min-time is timed once.
 """
 import argparse
 import glob
@@ -22,18 +23,21 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def time_case(fn, min_time, warmup):
+def time_case(fn, min_time, warmup, min_reps=3):
     """Median seconds of one call. Cheap calls are timed in batches of `inner` calls (each batch
-    about 1 ms), so the timer's own cost does not count; at least 3 batches."""
+    about 1 ms), so the timer's own cost does not count; at least 3 batches.
+    A call of more than 10x min_time (a whole training run) is timed once."""
     for _ in range(warmup):
         fn()
     t = time.perf_counter()
     fn()
     single = time.perf_counter() - t
+    if single >= 10 * min_time:  # a whole training run: the calibration call is the measurement
+        return single, 1
     inner = max(1, int(1e-3 / max(single, 1e-9)))
     times = []
     start = time.perf_counter()
-    while len(times) < 3 or time.perf_counter() - start < min_time:
+    while len(times) < min_reps or time.perf_counter() - start < min_time:
         t = time.perf_counter()
         for _ in range(inner):
             fn()
@@ -71,7 +75,7 @@ def main():
             if args.filter and args.filter not in name:
                 continue
             try:
-                seconds, reps = time_case(fn, args.min_time, args.warmup)
+                seconds, reps = time_case(fn, args.min_time, getattr(mod, "WARMUP", args.warmup))
             except Exception as e:
                 print(f"torch_peer: {name} failed: {e!r}", file=sys.stderr)
                 status = 1
