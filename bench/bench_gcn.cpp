@@ -41,7 +41,7 @@ struct Cora {
 };
 
 const Cora* load_cora() {
-  static Cora* cora = [] () -> Cora* {
+  static Cora* cora = []() -> Cora* {
     const std::string dir = cora_dir();
     if (dir.empty()) return nullptr;
     auto* c = new Cora;
@@ -131,8 +131,9 @@ double train(const Cora& c, uint64_t seed) {
 void BM_gcn_cora(benchmark::State& state) {
   const Cora* c = load_cora();
   if (!c) {
-    state.SkipWithError("Cora not found (looked for planetoid/cora/features.npy under "
-                        "$STACKGRAD_DATA, ../shared/datasets, /usr/share/datasets)");
+    state.SkipWithError(
+        "Cora not found (looked for planetoid/cora/features.npy under "
+        "$STACKGRAD_DATA, ../shared/datasets, /usr/share/datasets)");
     return;
   }
   double acc = 0;
@@ -145,5 +146,8 @@ void BM_gcn_cora(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_gcn_cora)->Name("gcn/cora_200epochs/ours")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_gcn_cora)
+    ->Name("gcn/cora_200epochs/ours")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_MAIN();
