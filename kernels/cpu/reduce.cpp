@@ -624,6 +624,42 @@ void softmax_line(const T* x, int64_t sx_, T* y, int64_t sy_, int64_t n) {
   T m = ml[0];
   for (int j = 1; j < kLanes; ++j) m = nan_max(m, ml[j]);
 
+  if constexpr (std::is_same_v<T, float> && kUnit) {
+    // f32 rows: exp8 on 8 floats at a time, the sum in float vector blocks flushed to double
+    // (as sum_f32_run), instead of a double vexp per element: about twice as fast.
+    using vec::D4;
+    using vec::F8;
+    D4 total = {};
+    int64_t i = 0;
+    const F8 mv = F8{} + m;
+    while (i + 8 <= n) {
+      F8 acc = {};
+      const int64_t end = std::min(i + 8 * kFlushSteps, n - (n - i) % 8);
+      for (; i < end; i += 8) {
+        F8 v;
+        std::memcpy(&v, x + i, sizeof(F8));
+        const F8 e = vec::exp8(v - mv);
+        if constexpr (!kLog) std::memcpy(y + i, &e, sizeof(F8));
+        acc += e;
+      }
+      total += __builtin_convertvector(__builtin_shufflevector(acc, acc, 0, 1, 2, 3), D4);
+      total += __builtin_convertvector(__builtin_shufflevector(acc, acc, 4, 5, 6, 7), D4);
+    }
+    double s = (total[0] + total[1]) + (total[2] + total[3]);
+    for (; i < n; ++i) {
+      const double e = vexp(static_cast<double>(x[i]) - m);
+      if constexpr (!kLog) y[i] = static_cast<T>(e);
+      s += e;
+    }
+    if constexpr (kLog) {
+      const double lse = m + std::log(s);
+      for (int64_t k = 0; k < n; ++k) y[k] = static_cast<float>(x[k] - lse);
+    } else {
+      const float inv = static_cast<float>(1.0 / s);
+      for (int64_t k = 0; k < n; ++k) y[k] *= inv;
+    }
+    return;
+  }
   double sl[kLanes] = {};
   auto term = [&](int64_t i, int j) {
     const double e = vexp(static_cast<double>(x[i * sx]) - m);
