@@ -135,7 +135,7 @@ ReferenceKernels::~ReferenceKernels() { t_reference_kernels = previous_; }
 bool ReferenceKernels::active() { return t_reference_kernels; }
 
 // Fills every field of `a` (dims past ndim are zero), so `a` may be uninitialised storage.
-void fill_arg(TensorArg& a, const Tensor& t) {
+static void fill_arg(TensorArg& a, const Tensor& t) {
   check_strided("run_kernel", t, "tensor");
   const TensorImpl& impl = *t.impl();
   auto* base = static_cast<char*>(impl.storage->data());
