@@ -1,103 +1,108 @@
-// Elementwise and reduction throughput on the CPU, against a comparator measured in the same
-// run: a plain loop over raw arrays doing the same arithmetic (what a compiler gives for free).
-// Report ratios, not absolute times:
-//   ./build-bench/bench_elementwise --benchmark_counters_tabular=true
+// Elementwise and reduction throughput on the CPU. Each elementwise case has an in-process
+// comparator, a STREAM triad (a[i] = b[i] + s * c[i]) moving the same number of bytes, split
+// with the same parallel_for: it is what the memory system gives a plain loop, so
+// `ours / triad` bandwidth is how close the kernel runs to memory speed (target 0.8). Reductions
+// compare with PyTorch (bench/peers/peer_elementwise.py). Names follow <suite>/<case>/<impl>:
+//   STACKGRAD_NUM_THREADS=2 ./build-bench/bench_elementwise
 #include <benchmark/benchmark.h>
 
-#include <cmath>
 #include <vector>
 
+#include "engine/runtime/parallel.h"
 #include "engine/stackgrad.h"
 
 using namespace stackgrad;
 
 namespace {
 
-constexpr int64_t kN = 1 << 22;  // 4M floats: 16 MB per operand, past the caches
+constexpr int64_t kN = int64_t{1} << 24;  // 16M floats: 64 MB per operand, far past the caches
+constexpr int64_t kRows = 4096, kCols = 1024;
+constexpr int64_t kGrain = 32768;  // the elementwise kernels' grain (kernels/cpu/loops.h)
 
-void BM_add_stackgrad(benchmark::State& state) {
-  Generator g(0);
-  Tensor a = randn({kN}, g), b = randn({kN}, g);
-  for (auto _ : state) benchmark::DoNotOptimize(add(a, b).raw_data());
-  state.SetBytesProcessed(state.iterations() * kN * 12);
+Tensor input(const Shape& shape, uint64_t seed) {
+  Generator g(seed);
+  return randn(shape, g);
 }
 
-void BM_add_plain_loop(benchmark::State& state) {
-  std::vector<float> a(kN, 1.0f), b(kN, 2.0f);
+template <typename F>
+void run_ours(benchmark::State& state, int64_t bytes, F f) {
+  // One call before timing: the first output of a size is fresh memory whose page faults
+  // would land in the first iterations (later ones reuse it through the caching allocator).
+  benchmark::DoNotOptimize(f().raw_data());
   for (auto _ : state) {
-    std::vector<float> c(kN);
-    for (int64_t i = 0; i < kN; ++i) c[i] = a[i] + b[i];
-    benchmark::DoNotOptimize(c.data());
+    Tensor y = f();
+    benchmark::DoNotOptimize(y.raw_data());
   }
-  state.SetBytesProcessed(state.iterations() * kN * 12);
+  state.SetBytesProcessed(state.iterations() * bytes);
 }
 
-// 64 MB operands: past glibc's dynamic mmap threshold, so without the CPU caching allocator
-// every call would fault in a fresh output.
-void BM_add_64MB_stackgrad(benchmark::State& state) {
-  Generator g(0);
-  Tensor a = randn({kN * 4}, g), b = randn({kN * 4}, g);
-  for (auto _ : state) benchmark::DoNotOptimize(add(a, b).raw_data());
-  state.SetBytesProcessed(state.iterations() * kN * 4 * 12);
-}
-
-void BM_add_broadcast_row_stackgrad(benchmark::State& state) {
-  Generator g(0);
-  Tensor a = randn({kN / 1024, 1024}, g), b = randn({1024}, g);
-  for (auto _ : state) benchmark::DoNotOptimize(add(a, b).raw_data());
-  state.SetBytesProcessed(state.iterations() * kN * 8);
-}
-
-void BM_exp_stackgrad(benchmark::State& state) {
-  Generator g(0);
-  Tensor a = randn({kN}, g);
-  for (auto _ : state) benchmark::DoNotOptimize(exp(a).raw_data());
-  state.SetBytesProcessed(state.iterations() * kN * 8);
-}
-
-void BM_exp_plain_loop(benchmark::State& state) {
-  std::vector<float> a(kN, 0.5f);
+// STREAM triad over arrays sized so that one pass moves `bytes` (3 arrays of 4-byte floats).
+void run_triad(benchmark::State& state, int64_t bytes) {
+  const int64_t n = bytes / 12;
+  std::vector<float> a(n), b(n, 1.0f), c(n, 2.0f);
+  const float s = 3.0f;
+  float* pa = a.data();
+  const float* pb = b.data();
+  const float* pc = c.data();
   for (auto _ : state) {
-    std::vector<float> c(kN);
-    for (int64_t i = 0; i < kN; ++i) c[i] = std::exp(a[i]);
-    benchmark::DoNotOptimize(c.data());
+    parallel_for(0, n, kGrain, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) pa[i] = pb[i] + s * pc[i];
+    });
+    benchmark::DoNotOptimize(pa);
+    benchmark::ClobberMemory();
   }
-  state.SetBytesProcessed(state.iterations() * kN * 8);
+  state.SetBytesProcessed(state.iterations() * n * 12);
 }
 
-void BM_sum_rows_stackgrad(benchmark::State& state) {
-  Generator g(0);
-  Tensor a = randn({kN / 1024, 1024}, g);
-  for (auto _ : state) benchmark::DoNotOptimize(sum(a, {1}).raw_data());
-  state.SetBytesProcessed(state.iterations() * kN * 4);
+void BM_add(benchmark::State& s) {
+  Tensor a = input({kN}, 1), b = input({kN}, 2);
+  run_ours(s, kN * 12, [&] { return add(a, b); });
 }
-
-void BM_sum_columns_stackgrad(benchmark::State& state) {
-  Generator g(0);
-  Tensor a = randn({kN / 1024, 1024}, g);
-  for (auto _ : state) benchmark::DoNotOptimize(sum(a, {0}).raw_data());
-  state.SetBytesProcessed(state.iterations() * kN * 4);
+void BM_mul(benchmark::State& s) {
+  Tensor a = input({kN}, 1), b = input({kN}, 2);
+  run_ours(s, kN * 12, [&] { return mul(a, b); });
 }
+void BM_exp(benchmark::State& s) {
+  Tensor a = input({kN}, 1);
+  run_ours(s, kN * 8, [&] { return exp(a); });
+}
+// [4096, 4096] + [4096]: the row operand stays in cache, so 8 bytes move per element.
+void BM_add_row(benchmark::State& s) {
+  Tensor a = input({4096, 4096}, 1), b = input({4096}, 2);
+  run_ours(s, kN * 8, [&] { return add(a, b); });
+}
+void BM_triad12(benchmark::State& s) { run_triad(s, kN * 12); }
+void BM_triad8(benchmark::State& s) { run_triad(s, kN * 8); }
 
-void BM_sum_plain_loop(benchmark::State& state) {
-  std::vector<float> a(kN, 1.0f);
-  for (auto _ : state) {
-    double s = 0;
-    for (int64_t i = 0; i < kN; ++i) s += a[i];
-    benchmark::DoNotOptimize(s);
-  }
-  state.SetBytesProcessed(state.iterations() * kN * 4);
+void BM_sum_rows(benchmark::State& s) {
+  Tensor a = input({kRows, kCols}, 1);
+  run_ours(s, kRows * kCols * 4, [&] { return sum(a, {1}); });
+}
+void BM_sum_cols(benchmark::State& s) {
+  Tensor a = input({kRows, kCols}, 1);
+  run_ours(s, kRows * kCols * 4, [&] { return sum(a, {0}); });
+}
+void BM_sum_all(benchmark::State& s) {
+  Tensor a = input({kRows, kCols}, 1);
+  run_ours(s, kRows * kCols * 4, [&] { return sum(a); });
+}
+void BM_softmax_rows(benchmark::State& s) {
+  Tensor a = input({kRows, kCols}, 1);
+  run_ours(s, kRows * kCols * 8, [&] { return softmax(a, 1); });
 }
 
 }  // namespace
 
-BENCHMARK(BM_add_stackgrad)->UseRealTime();
-BENCHMARK(BM_add_plain_loop)->UseRealTime();
-BENCHMARK(BM_add_64MB_stackgrad)->UseRealTime();
-BENCHMARK(BM_add_broadcast_row_stackgrad)->UseRealTime();
-BENCHMARK(BM_exp_stackgrad)->UseRealTime();
-BENCHMARK(BM_exp_plain_loop)->UseRealTime();
-BENCHMARK(BM_sum_rows_stackgrad)->UseRealTime();
-BENCHMARK(BM_sum_columns_stackgrad)->UseRealTime();
-BENCHMARK(BM_sum_plain_loop)->UseRealTime();
+BENCHMARK(BM_add)->Name("elementwise/add_16M/ours")->UseRealTime();
+BENCHMARK(BM_triad12)->Name("elementwise/add_16M/triad")->UseRealTime();
+BENCHMARK(BM_mul)->Name("elementwise/mul_16M/ours")->UseRealTime();
+BENCHMARK(BM_triad12)->Name("elementwise/mul_16M/triad")->UseRealTime();
+BENCHMARK(BM_exp)->Name("elementwise/exp_16M/ours")->UseRealTime();
+BENCHMARK(BM_triad8)->Name("elementwise/exp_16M/triad")->UseRealTime();
+BENCHMARK(BM_add_row)->Name("elementwise/add_row_4096x4096/ours")->UseRealTime();
+BENCHMARK(BM_triad8)->Name("elementwise/add_row_4096x4096/triad")->UseRealTime();
+BENCHMARK(BM_sum_rows)->Name("reduce/sum_rows_4096x1024/ours")->UseRealTime();
+BENCHMARK(BM_sum_cols)->Name("reduce/sum_cols_4096x1024/ours")->UseRealTime();
+BENCHMARK(BM_sum_all)->Name("reduce/sum_all_4096x1024/ours")->UseRealTime();
+BENCHMARK(BM_softmax_rows)->Name("reduce/softmax_rows_4096x1024/ours")->UseRealTime();
 BENCHMARK_MAIN();

@@ -82,7 +82,7 @@ section "Benchmarks (ratios within one run)"
 for bench in bench_elementwise; do
   b=$(find_bin $bench); [ -n "$b" ] || { echo "- $bench: not built" >> "$REPORT"; continue; }
   timeout 120 "$b" --benchmark_min_time=0.2 --benchmark_format=console > "$WORK/$bench.txt" 2>&1
-  echo '```' >> "$REPORT"; grep -E '^BM_' "$WORK/$bench.txt" >> "$REPORT"; echo '```' >> "$REPORT"
+  echo '```' >> "$REPORT"; grep -E '^(BM_|[a-z_]+/)' "$WORK/$bench.txt" >> "$REPORT"; echo '```' >> "$REPORT"
 done
 
 # --- PyTorch oracle --------------------------------------------------------------------------
@@ -94,7 +94,7 @@ if [ -n "$oc" ] && python3 -c 'import torch, numpy' 2>/dev/null; then
 else
   echo "- skipped (no oracle_cases binary or no torch)" >> "$REPORT"
 fi
-python3 bench/peers/torch_cpu_peer.py >> "$REPORT" 2>&1 || echo "- CPU peer timing skipped" >> "$REPORT"
+{ echo '```'; python3 bench/peers/torch_peer.py --suite elementwise --threads "$STACKGRAD_NUM_THREADS" 2>&1; echo '```'; } >> "$REPORT" || echo "- CPU peer timing skipped" >> "$REPORT"
 
 cat "$WORK"/bench_*.txt > "$OUT/benchmarks.txt" 2>/dev/null
 tail -50 "$WORK/build.txt" > "$OUT/build.txt" 2>/dev/null

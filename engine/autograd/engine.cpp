@@ -101,18 +101,26 @@ void record(const std::string& name, const std::vector<Tensor>& inputs,
 void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads,
                   bool retain_graph) {
   NoGradGuard no_grad;
-  // Gradients waiting for each node, indexed by output number.
-  std::unordered_map<Node*, std::vector<Tensor>> pending;
-  std::unordered_map<Node*, int> consumers;
+  // Per node: the gradients waiting for it (by output number), how many edges still have to
+  // deliver, and whether discovery has reached it. One map, not three: on small graphs the
+  // bookkeeping's allocations are most of backward's time.
+  struct State {
+    std::vector<Tensor> pending;
+    int consumers = 0;
+    bool seen = false;
+  };
+  std::unordered_map<Node*, State> state;
   std::vector<std::shared_ptr<Node>> stack;
 
   auto add_grad = [&](const Edge& e, const Tensor& g) {
-    auto& slot = pending[e.fn.get()];
-    if (slot.size() <= static_cast<size_t>(e.input_nr)) slot.resize(std::max<size_t>(e.input_nr + 1, std::max<size_t>(1, e.fn->outputs.size())));
+    auto& slot = state[e.fn.get()].pending;
+    if (slot.size() <= static_cast<size_t>(e.input_nr))
+      slot.resize(std::max<size_t>(e.input_nr + 1, std::max<size_t>(1, e.fn->outputs.size())));
     slot[e.input_nr] = slot[e.input_nr].defined() ? add(slot[e.input_nr], g) : g;
   };
 
   std::vector<Edge> root_edges;
+  root_edges.reserve(roots.size());
   for (size_t i = 0; i < roots.size(); ++i) {
     const Tensor& r = roots[i];
     SG_CHECK(r.requires_grad(), "backward: tensor ", describe(r),
@@ -121,10 +129,10 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
   }
 
   // 1. Discover the graph and count, for every node, how many edges point at it.
-  std::unordered_map<Node*, bool> seen;
   for (const auto& e : root_edges) {
-    if (!seen[e.fn.get()]) {
-      seen[e.fn.get()] = true;
+    State& s = state[e.fn.get()];
+    if (!s.seen) {
+      s.seen = true;
       stack.push_back(e.fn);
     }
   }
@@ -133,9 +141,10 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     stack.pop_back();
     for (const auto& e : node->next_edges) {
       if (!e.fn) continue;
-      ++consumers[e.fn.get()];
-      if (!seen[e.fn.get()]) {
-        seen[e.fn.get()] = true;
+      State& s = state[e.fn.get()];
+      ++s.consumers;
+      if (!s.seen) {
+        s.seen = true;
         stack.push_back(e.fn);
       }
     }
@@ -146,28 +155,29 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
   for (size_t i = 0; i < roots.size(); ++i) {
     add_grad(root_edges[i], grads[i]);
   }
-  for (const auto& e : root_edges)
-    if (consumers[e.fn.get()] == 0) {
-      consumers[e.fn.get()] = -1;  // queued
+  for (const auto& e : root_edges) {
+    State& s = state[e.fn.get()];
+    if (s.consumers == 0) {
+      s.consumers = -1;  // queued
       ready.push_back(e.fn);
     }
+  }
   while (!ready.empty()) {
     auto node = std::move(ready.back());
     ready.pop_back();
-    std::vector<Tensor> in_grads = std::move(pending[node.get()]);
-    pending.erase(node.get());
+    std::vector<Tensor> in_grads = std::move(state[node.get()].pending);
     if (in_grads.size() < std::max<size_t>(1, node->outputs.size()))
       in_grads.resize(std::max<size_t>(1, node->outputs.size()));
     std::vector<Tensor> out_grads = node->apply(std::move(in_grads));
     if (!retain_graph) node->release();
-    SG_CHECK(out_grads.size() == node->next_edges.size() || out_grads.empty(), "autograd: ",
-             node->name(), " returned ", out_grads.size(), " gradients for ",
+    SG_CHECK(out_grads.size() == node->next_edges.size() || out_grads.empty(),
+             "autograd: ", node->name(), " returned ", out_grads.size(), " gradients for ",
              node->next_edges.size(), " inputs");
     for (size_t i = 0; i < out_grads.size(); ++i) {
       const Edge& e = node->next_edges[i];
       if (!e.fn) continue;
       if (out_grads[i].defined()) add_grad(e, out_grads[i]);
-      if (--consumers[e.fn.get()] == 0) ready.push_back(e.fn);
+      if (--state[e.fn.get()].consumers == 0) ready.push_back(e.fn);
     }
   }
 }

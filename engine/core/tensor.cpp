@@ -191,6 +191,7 @@ Tensor Tensor::t() const {
 
 Tensor Tensor::expand(const Shape& requested) const {
   check_strided("expand", *this, "self");
+  if (requested == shape()) return *this;  // before building any vector: ops expand often
   SG_CHECK(requested.size() >= static_cast<size_t>(dim()), "expand: cannot expand ",
            describe(*this), " to fewer dims ", shape_str(requested));
   const size_t lead = requested.size() - dim();

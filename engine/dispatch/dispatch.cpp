@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <span>
+#include <type_traits>
 
 namespace stackgrad {
 
@@ -67,7 +69,7 @@ int& debug_level_ref() {
   return level;
 }
 
-std::string describe_args(const std::vector<Tensor>& ts) {
+std::string describe_args(std::span<const Tensor> ts) {
   std::string s;
   for (size_t i = 0; i < ts.size(); ++i) {
     if (i) s += ", ";
@@ -99,9 +101,12 @@ void set_debug_level(int level) { debug_level_ref() = level; }
 
 const char* backend_name(Backend b) {
   switch (b) {
-    case Backend::reference: return "reference";
-    case Backend::cpu: return "cpu";
-    case Backend::cuda: return "cuda";
+    case Backend::reference:
+      return "reference";
+    case Backend::cpu:
+      return "cpu";
+    case Backend::cuda:
+      return "cuda";
   }
   return "?";
 }
@@ -123,65 +128,113 @@ Backend backend_for(Device device) {
   return t_reference_kernels ? Backend::reference : Backend::cpu;
 }
 
-ReferenceKernels::ReferenceKernels() : previous_(t_reference_kernels) { t_reference_kernels = true; }
+ReferenceKernels::ReferenceKernels() : previous_(t_reference_kernels) {
+  t_reference_kernels = true;
+}
 ReferenceKernels::~ReferenceKernels() { t_reference_kernels = previous_; }
 bool ReferenceKernels::active() { return t_reference_kernels; }
 
+// Fills every field of `a` (dims past ndim are zero), so `a` may be uninitialised storage.
+static void fill_arg(TensorArg& a, const Tensor& t) {
+  check_strided("run_kernel", t, "tensor");
+  const TensorImpl& impl = *t.impl();
+  auto* base = static_cast<char*>(impl.storage->data());
+  a.data = base ? base + impl.offset * static_cast<int64_t>(dtype_size(impl.dtype)) : nullptr;
+  a.dtype = impl.dtype;
+  const int ndim = static_cast<int>(impl.shape.size());
+  a.ndim = ndim;
+  int64_t numel = 1;
+  for (int d = 0; d < kMaxDims; ++d) {
+    const bool in = d < ndim;
+    a.shape[d] = in ? impl.shape[d] : 0;
+    a.strides[d] = in ? impl.strides[d] : 0;
+    numel *= in ? impl.shape[d] : 1;
+  }
+  a.numel = numel;
+}
+
 TensorArg make_arg(const Tensor& t) {
   TensorArg a;
-  a.data = t.raw_data();
-  a.dtype = t.dtype();
-  a.ndim = static_cast<int>(t.dim());
-  a.numel = t.numel();
-  for (int d = 0; d < a.ndim; ++d) {
-    a.shape[d] = t.shape()[d];
-    a.strides[d] = t.strides()[d];
-  }
+  fill_arg(a, t);
   return a;
 }
 
-void run_kernel(OpId op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
-                const OpAttrs& attrs) {
+namespace {
+
+void log_call(OpId op, Device device, Backend backend, std::span<const Tensor> inputs,
+              std::span<const Tensor> outputs, int level,
+              std::chrono::steady_clock::time_point start) {
+  std::fprintf(stderr, "[stackgrad] %s on %s (%s): in (%s) -> out (%s)",
+               std::string(op_name(op)).c_str(), device.str().c_str(), backend_name(backend),
+               describe_args(inputs).c_str(), describe_args(outputs).c_str());
+  if (level >= 2) {
+    double us =
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+    double bytes = 0;
+    for (const auto& t : inputs) bytes += double(t.numel()) * t.element_size();
+    for (const auto& t : outputs) bytes += double(t.numel()) * t.element_size();
+    std::fprintf(stderr, " %.1f us, %.2f GB/s", us, us > 0 ? bytes / (us * 1e3) : 0.0);
+  }
+  std::fputc('\n', stderr);
+}
+
+// The one path of every kernel call. Argument blocks live on the stack for the usual few
+// tensors: a heap allocation per call would cost as much as a small op.
+void run_kernel_impl(OpId op, std::span<const Tensor> inputs, std::span<const Tensor> outputs,
+                     const OpAttrs& attrs) {
   SG_CHECK(!inputs.empty() || !outputs.empty(), op_name(op), ": kernel called with no tensors");
-  Device device = (inputs.empty() ? outputs : inputs).front().device();
-  for (const auto& t : inputs)
+  const Tensor& first = (inputs.empty() ? outputs : inputs).front();
+  check_defined(op_name(op).data(), first, "input");
+  const Device device = first.device();
+  for (const auto& t : inputs) {
+    check_defined(op_name(op).data(), t, "input");
     SG_CHECK(t.device() == device, op_name(op), ": expected all tensors on ", device.str(),
              ", got one on ", t.device().str());
-  for (const auto& t : outputs)
+  }
+  for (const auto& t : outputs) {
+    check_defined(op_name(op).data(), t, "output");
     SG_CHECK(t.device() == device, op_name(op), ": expected all tensors on ", device.str(),
              ", got an output on ", t.device().str());
-  Backend backend = backend_for(device);
-  KernelFn fn = find_kernel(op, backend);
+  }
+  const Backend backend = backend_for(device);
+  const KernelFn fn = find_kernel(op, backend);
   SG_CHECK(fn != nullptr, op_name(op), ": no kernel for backend ", backend_name(backend),
            " (device ", device.str(), ")");
 
-  std::vector<TensorArg> in_args, out_args;
-  in_args.reserve(inputs.size());
-  out_args.reserve(outputs.size());
-  for (const auto& t : inputs) in_args.push_back(make_arg(t));
-  for (const auto& t : outputs) out_args.push_back(make_arg(t));
+  // TensorArg is trivially copyable and fill_arg writes every field, so the inline blocks
+  // need no initialisation of their own.
+  static_assert(std::is_trivially_copyable_v<TensorArg>);
+  constexpr size_t kInline = 6;
+  alignas(TensorArg) unsigned char inline_args[kInline * sizeof(TensorArg)];
+  std::vector<TensorArg> heap_args;
+  const size_t n = inputs.size() + outputs.size();
+  TensorArg* args = reinterpret_cast<TensorArg*>(inline_args);
+  if (n > kInline) args = (heap_args.resize(n), heap_args.data());
+  TensorArg* in_args = args;
+  TensorArg* out_args = args + inputs.size();
+  for (size_t i = 0; i < inputs.size(); ++i) fill_arg(in_args[i], inputs[i]);
+  for (size_t i = 0; i < outputs.size(); ++i) fill_arg(out_args[i], outputs[i]);
 
   const int level = debug_level_ref();
-  auto start = std::chrono::steady_clock::now();
-  fn(KernelCall{in_args, out_args, attrs});
-  if (level >= 1) {
-    std::fprintf(stderr, "[stackgrad] %s on %s (%s): in (%s) -> out (%s)",
-                 std::string(op_name(op)).c_str(), device.str().c_str(), backend_name(backend),
-                 describe_args(inputs).c_str(), describe_args(outputs).c_str());
-    if (level >= 2) {
-      double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
-      double bytes = 0;
-      for (const auto& t : inputs) bytes += double(t.numel()) * t.element_size();
-      for (const auto& t : outputs) bytes += double(t.numel()) * t.element_size();
-      std::fprintf(stderr, " %.1f us, %.2f GB/s", us, us > 0 ? bytes / (us * 1e3) : 0.0);
-    }
-    std::fputc('\n', stderr);
+  if (level == 0) {
+    fn(KernelCall{{in_args, inputs.size()}, {out_args, outputs.size()}, attrs});
+    return;
   }
+  auto start = std::chrono::steady_clock::now();
+  fn(KernelCall{{in_args, inputs.size()}, {out_args, outputs.size()}, attrs});
+  log_call(op, device, backend, inputs, outputs, level, start);
 }
 
-void run_kernel(OpId op, std::initializer_list<Tensor> inputs, std::initializer_list<Tensor> outputs,
+}  // namespace
+
+void run_kernel(OpId op, const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs,
                 const OpAttrs& attrs) {
-  run_kernel(op, std::vector<Tensor>(inputs), std::vector<Tensor>(outputs), attrs);
+  run_kernel_impl(op, inputs, outputs, attrs);
+}
+
+void run_kernel(OpId op, std::initializer_list<Tensor> inputs,
+                std::initializer_list<Tensor> outputs, const OpAttrs& attrs) {
+  run_kernel_impl(op, {inputs.begin(), inputs.size()}, {outputs.begin(), outputs.size()}, attrs);
 }
 
 }  // namespace stackgrad

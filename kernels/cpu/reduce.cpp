@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -318,11 +319,58 @@ struct Runs {
   }
 };
 
+// Sum of n contiguous floats as a double. The generic lanes convert every float to double,
+// which keeps the loop at one element per cycle; here four F8 accumulators add 32 floats a
+// step and are flushed into four double lanes every kFlushSteps steps, so each float lane sums
+// at most kFlushSteps values (relative rounding about kFlushSteps * 2^-24 of a block's
+// magnitude) while the running total stays in double. The order of operations depends only on
+// n, so the bits do not depend on the thread count.
+constexpr int64_t kFlushSteps = 16;
+inline double sum_f32_run(const float* p, int64_t n) {
+  using vec::D4;
+  using vec::F8;
+  D4 total = {};
+  int64_t i = 0;
+  while (i + 32 <= n) {
+    F8 a0 = {}, a1 = {}, a2 = {}, a3 = {};
+    const int64_t end = std::min(i + 32 * kFlushSteps, n - (n - i) % 32);
+    for (; i < end; i += 32) {
+      F8 v0, v1, v2, v3;
+      std::memcpy(&v0, p + i, sizeof(F8));
+      std::memcpy(&v1, p + i + 8, sizeof(F8));
+      std::memcpy(&v2, p + i + 16, sizeof(F8));
+      std::memcpy(&v3, p + i + 24, sizeof(F8));
+      a0 += v0;
+      a1 += v1;
+      a2 += v2;
+      a3 += v3;
+    }
+    const F8 s = (a0 + a1) + (a2 + a3);
+    total += __builtin_convertvector(__builtin_shufflevector(s, s, 0, 1, 2, 3), D4);
+    total += __builtin_convertvector(__builtin_shufflevector(s, s, 4, 5, 6, 7), D4);
+  }
+  double r = (total[0] + total[1]) + (total[2] + total[3]);
+  for (; i < n; ++i) r += static_cast<double>(p[i]);
+  return r;
+}
+
 // Reduced elements [lo, hi) of the output whose first element is at x + base.
 template <typename Op>
 typename Op::State reduce_range(const Op& op, const typename Op::In* x, int64_t base,
                                 const Runs& runs, int64_t lo, int64_t hi) {
   using State = typename Op::State;
+  if constexpr (std::is_same_v<Op, SumOp<float>>) {
+    if (runs.stride == 1) {  // f32 sums of contiguous runs: the vector path above
+      double total = 0;
+      Walker w(runs.starts, lo / runs.len);
+      for (int64_t i = lo, col = lo % runs.len; i < hi; col = 0, w.next()) {
+        const int64_t n = std::min(runs.len - col, hi - i);
+        total += sum_f32_run(x + base + w.off[0] + col, n);
+        i += n;
+      }
+      return total;
+    }
+  }
   State lanes[kLanes];
   for (auto& l : lanes) l = op.init();
   Walker w(runs.starts, lo / runs.len);
@@ -576,6 +624,42 @@ void softmax_line(const T* x, int64_t sx_, T* y, int64_t sy_, int64_t n) {
   T m = ml[0];
   for (int j = 1; j < kLanes; ++j) m = nan_max(m, ml[j]);
 
+  if constexpr (std::is_same_v<T, float> && kUnit) {
+    // f32 rows: exp8 on 8 floats at a time, the sum in float vector blocks flushed to double
+    // (as sum_f32_run), instead of a double vexp per element: about twice as fast.
+    using vec::D4;
+    using vec::F8;
+    D4 total = {};
+    int64_t i = 0;
+    const F8 mv = F8{} + m;
+    while (i + 8 <= n) {
+      F8 acc = {};
+      const int64_t end = std::min(i + 8 * kFlushSteps, n - (n - i) % 8);
+      for (; i < end; i += 8) {
+        F8 v;
+        std::memcpy(&v, x + i, sizeof(F8));
+        const F8 e = vec::exp8(v - mv);
+        if constexpr (!kLog) std::memcpy(y + i, &e, sizeof(F8));
+        acc += e;
+      }
+      total += __builtin_convertvector(__builtin_shufflevector(acc, acc, 0, 1, 2, 3), D4);
+      total += __builtin_convertvector(__builtin_shufflevector(acc, acc, 4, 5, 6, 7), D4);
+    }
+    double s = (total[0] + total[1]) + (total[2] + total[3]);
+    for (; i < n; ++i) {
+      const double e = vexp(static_cast<double>(x[i]) - m);
+      if constexpr (!kLog) y[i] = static_cast<T>(e);
+      s += e;
+    }
+    if constexpr (kLog) {
+      const double lse = m + std::log(s);
+      for (int64_t k = 0; k < n; ++k) y[k] = static_cast<float>(x[k] - lse);
+    } else {
+      const float inv = static_cast<float>(1.0 / s);
+      for (int64_t k = 0; k < n; ++k) y[k] *= inv;
+    }
+    return;
+  }
   double sl[kLanes] = {};
   auto term = [&](int64_t i, int j) {
     const double e = vexp(static_cast<double>(x[i * sx]) - m);
