@@ -127,6 +127,46 @@ std::vector<Case> cases() {
       return spmm(a, x[2]);
     });
   }
+  // Convolutions, pooling, upsampling.
+  add("conv2d_stride_dilation_groups", {normal({2, 4, 9, 8}), normal({6, 2, 3, 2}), normal({6})},
+      [](const Inputs& x) { return conv2d(x[0], x[1], x[2], {2, 1}, {1, 2}, {2, 1}, 2); });
+  add("conv_transpose2d_output_padding", {normal({2, 4, 5, 4}), normal({4, 3, 3, 3}), normal({6})},
+      [](const Inputs& x) { return conv_transpose2d(x[0], x[1], x[2], {2, 2}, {1, 0}, {1, 1}, {1, 1}, 2); });
+  add("max_pool2d_ceil_pad_dilation", {normal({2, 3, 9, 8})},
+      [](const Inputs& x) { return max_pool2d(x[0], {3, 2}, {2, 2}, {1, 1}, {2, 1}, true); });
+  add("avg_pool2d_exclude_pad", {normal({2, 3, 7, 8})},
+      [](const Inputs& x) { return avg_pool2d(x[0], {3, 3}, {2, 2}, {1, 1}, true, false); });
+  add("adaptive_avg_pool2d", {normal({2, 3, 7, 9})},
+      [](const Inputs& x) { return adaptive_avg_pool2d(x[0], {3, 4}); });
+  add("upsample_bilinear", {normal({2, 3, 4, 5})},
+      [](const Inputs& x) { return upsample(x[0], Size2{7, 9}, UpsampleMode::bilinear); });
+  add("upsample_bilinear_align", {normal({2, 3, 4, 5})},
+      [](const Inputs& x) { return upsample(x[0], 2.0, UpsampleMode::bilinear, true); });
+  add("upsample_nearest", {normal({2, 3, 4, 5})},
+      [](const Inputs& x) { return upsample(x[0], Size2{7, 11}); });
+  // Normalisation and embedding.
+  add("batch_norm_train", {normal({6, 3, 4, 2}), uniform({3}, 0.5, 2.0), normal({3})}, [](const Inputs& x) {
+    Tensor rm = zeros({3}, DType::f64), rv = ones({3}, DType::f64);
+    return batch_norm(x[0], rm, rv, x[1], x[2], true, 0.1, 1e-5);
+  });
+  add("layer_norm", {normal({4, 3, 5}), normal({3, 5}), normal({3, 5})},
+      [](const Inputs& x) { return layer_norm(x[0], {3, 5}, x[1], x[2]); });
+  add("group_norm", {normal({3, 6, 4}), normal({6}), normal({6})},
+      [](const Inputs& x) { return group_norm(x[0], 3, x[1], x[2]); });
+  add("embedding_padding", {normal({7, 4}), ints({3, 5}, 0, 7)},
+      [](const Inputs& x) { return embedding(x[0], x[1], 2); });
+  // Attention and recurrent cells.
+  add("sdpa_mask", {normal({2, 2, 5, 4}), normal({2, 2, 6, 4}), normal({2, 2, 6, 3}),
+                    uniform({5, 6}, -2.0, 0.0)},
+      [](const Inputs& x) { return scaled_dot_product_attention(x[0], x[1], x[2], x[3].detach()); });
+  add("sdpa_causal", {normal({2, 2, 5, 4}), normal({2, 2, 7, 4}), normal({2, 2, 7, 3})},
+      [](const Inputs& x) { return scaled_dot_product_attention(x[0], x[1], x[2], Tensor(), true); });
+  add("lstm", {normal({4, 3, 5}), normal({3, 6}), normal({3, 6}), normal({24, 5}) * 0.5,
+               normal({24, 6}) * 0.5, normal({24}), normal({24})},
+      [](const Inputs& x) {
+        LstmResult r = lstm(x[0], x[1], x[2], x[3], x[4], x[5], x[6]);
+        return cat({r.output.flatten(), r.c.flatten()}, 0);
+      });
   // Linear algebra.
   add("solve", {spd(5), normal({5, 2})}, [](const Inputs& x) { return solve(x[0], x[1]); });
   add("inverse", {spd(4)}, [](const Inputs& x) { return inverse(x[0]); });

@@ -33,6 +33,40 @@ def gcn_spmm(src, dst, x):
     return (dinv[:, None] * a * dinv[None, :]) @ x
 
 
+
+def attention(q, k, v, mask, causal):
+    # The unfused expression (torch 1.13 has no F.scaled_dot_product_attention).
+    s = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+    if mask is not None:
+        s = s + mask
+    if causal:
+        keep = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).tril()
+        s = s.masked_fill(~keep, -math.inf)
+    return torch.softmax(s, -1) @ v
+
+
+def lstm(x, h0, c0, w_ih, w_hh, b_ih, b_hh):
+    # torch.nn.LSTM's equations (gate order i, f, g, o), unrolled so that the given tensors get
+    # gradients; lstm_module_agrees() checks them against the module itself.
+    h, c, outs = h0, c0, []
+    for t in range(x.shape[0]):
+        i, f, g, o = (x[t] @ w_ih.T + b_ih + h @ w_hh.T + b_hh).chunk(4, 1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        outs.append(h)
+    return torch.cat([torch.stack(outs).flatten(), c.flatten()])
+
+
+def lstm_module_agrees():
+    torch.manual_seed(0)
+    module = torch.nn.LSTM(5, 6).double()
+    x, h0, c0 = torch.randn(4, 3, 5).double(), torch.randn(1, 3, 6).double(), torch.randn(1, 3, 6).double()
+    out, (_, c) = module(x, (h0, c0))
+    ref = torch.cat([out.flatten(), c.flatten()])
+    mine = lstm(x, h0[0], c0[0], module.weight_ih_l0, module.weight_hh_l0, module.bias_ih_l0, module.bias_hh_l0)
+    return torch.allclose(ref, mine, rtol=1e-12, atol=1e-12)
+
+
 CASES = {
     "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
     "gelu_erf": lambda x: F.gelu(x),
@@ -80,6 +114,22 @@ CASES = {
     "cat_stack": lambda a, b: torch.cat([torch.stack([a, b], 1).flatten(1), a], 1),
     "one_hot": lambda i: F.one_hot(i, 5).double(),
     "gcn_norm_spmm": gcn_spmm,
+    "conv2d_stride_dilation_groups": lambda x, w, b: F.conv2d(x, w, b, (2, 1), (1, 2), (2, 1), 2),
+    "conv_transpose2d_output_padding": lambda x, w, b: F.conv_transpose2d(x, w, b, (2, 2), (1, 0), (1, 1), 2, (1, 1)),
+    "max_pool2d_ceil_pad_dilation": lambda x: F.max_pool2d(x, (3, 2), (2, 2), (1, 1), (2, 1), ceil_mode=True),
+    "avg_pool2d_exclude_pad": lambda x: F.avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+    "adaptive_avg_pool2d": lambda x: F.adaptive_avg_pool2d(x, (3, 4)),
+    "upsample_bilinear": lambda x: F.interpolate(x, size=(7, 9), mode="bilinear", align_corners=False),
+    "upsample_bilinear_align": lambda x: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=True),
+    "upsample_nearest": lambda x: F.interpolate(x, size=(7, 11), mode="nearest"),
+    "batch_norm_train": lambda x, w, b: F.batch_norm(
+        x, torch.zeros(3, dtype=x.dtype), torch.ones(3, dtype=x.dtype), w, b, True, 0.1, 1e-5),
+    "layer_norm": lambda x, w, b: F.layer_norm(x, (3, 5), w, b),
+    "group_norm": lambda x, w, b: F.group_norm(x, 3, w, b),
+    "embedding_padding": lambda w, i: F.embedding(i, w, padding_idx=2),
+    "sdpa_mask": lambda q, k, v, m: attention(q, k, v, m.detach(), False),
+    "sdpa_causal": lambda q, k, v: attention(q, k, v, None, True),
+    "lstm": lstm,
     "solve": torch.linalg.solve,
     "inverse": torch.linalg.inv,
     "cholesky": lambda a: torch.linalg.cholesky(sym(a)),
@@ -144,6 +194,8 @@ def main():
         print(f"{name:32s} {status}")
         if problems:
             failures.append(f"{name}: " + "; ".join(problems))
+    if not lstm_module_agrees():
+        failures.append("lstm: the unrolled equations differ from torch.nn.LSTM")
     print(f"\ntorch {torch.__version__}: {checked - len(failures)} passed, {len(failures)} failed")
     return 1 if failures else 0
 
