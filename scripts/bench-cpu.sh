@@ -84,7 +84,11 @@ run_ours() {  # suite round_dir
   local bin="$BUILD/bench_$1"
   [ -x "$bin" ] || { echo "bench-cpu: $bin missing" >&2; return 0; }
   echo "== round $r: bench_$1" >&2
-  "$bin" --benchmark_min_time="$MIN_TIME" --benchmark_out="$2/$1.json" \
+  # A suite with an in-process threaded comparator (OpenBLAS in bench_gemm) runs with both
+  # libraries' idle threads asleep, so neither side's spinning threads steal the other's cores.
+  local sleepy=()
+  grep -q openblas "bench/bench_$1.cpp" 2>/dev/null && sleepy=(OMP_WAIT_POLICY=passive OPENBLAS_THREAD_TIMEOUT=4)
+  env "${sleepy[@]}" "$bin" --benchmark_min_time="$MIN_TIME" --benchmark_out="$2/$1.json" \
     --benchmark_out_format=json >&2 || echo "bench-cpu: bench_$1 failed" >&2
 }
 run_peer() {  # suite round_dir
