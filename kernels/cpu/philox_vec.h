@@ -1,8 +1,9 @@
 // Philox4x32-10 for 8 consecutive counters at once with AVX2 (x86-64-v3 baseline). Lane j
 // computes exactly kernels::philox4x32(seed, counter + j): the 64-bit counter is split into a low
 // and a high word per lane, with the carry into the high word when the low word wraps. AVX2 has
-// no 32x32->64 multiply on all lanes, so each round multiplies the even lanes and the odd lanes
-// (shifted down) with _mm256_mul_epu32 and blends the high and low halves back into place.
+// no 32x32->64 multiply on all lanes: _mm256_mul_epu32 multiplies the low words of 64-bit
+// lanes, so the even and odd lanes run as two 4-lane halves (kernels/lab/philox has the blended
+// 8-lane version, ~7 % slower).
 #pragma once
 
 #include <immintrin.h>
@@ -20,42 +21,46 @@ struct Philox8 {
   Philox4 lane(int j) const { return {{v[0][j], v[1][j], v[2][j], v[3][j]}}; }
 };
 
-// High and low 32 bits of the 8 products a[j] * m (m a 32-bit constant in each 64-bit lane).
-inline void mulhilo8(__m256i a, __m256i m, __m256i& hi, __m256i& lo) {
-  const __m256i even = _mm256_mul_epu32(a, m);                        // lanes 0,2,4,6
-  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);  // lanes 1,3,5,7
-  hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-  lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-}
-
 inline void philox4x32_x8(uint64_t seed, uint64_t counter, Philox8& out) {
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
   const __m256i base = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(counter)));
-  __m256i c0 = _mm256_add_epi32(base, lane);
+  const __m256i c0 = _mm256_add_epi32(base, lane);
   // Unsigned c0 < base means the low word wrapped: the lane's high word gets the carry (-1 mask).
   const __m256i wrapped =
       _mm256_cmpgt_epi32(_mm256_xor_si256(base, sign), _mm256_xor_si256(c0, sign));
-  __m256i c1 = _mm256_sub_epi32(
+  const __m256i c1 = _mm256_sub_epi32(
       _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(counter >> 32))), wrapped);
-  __m256i c2 = _mm256_setzero_si256(), c3 = _mm256_setzero_si256();
+  // Even lanes (e*) and odd lanes (o*) apart, each word in the low half of a 64-bit lane: the
+  // products land as (hi:lo) in place, so a round needs no blends. The high halves carry
+  // garbage, which mul_epu32 ignores and the final merge drops.
+  __m256i e0 = c0, e1 = c1, e2 = _mm256_setzero_si256(), e3 = e2;
+  __m256i o0 = _mm256_srli_epi64(c0, 32), o1 = _mm256_srli_epi64(c1, 32), o2 = e2, o3 = e2;
   const __m256i m0 = _mm256_set1_epi64x(0xD2511F53), m1 = _mm256_set1_epi64x(0xCD9E8D57);
   uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
   for (int r = 0; r < 10; ++r) {
-    __m256i hi0, lo0, hi1, lo1;
-    mulhilo8(c0, m0, hi0, lo0);
-    mulhilo8(c2, m1, hi1, lo1);
-    c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(static_cast<int>(k0)));
-    c1 = lo1;
-    c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(static_cast<int>(k1)));
-    c3 = lo0;
+    const __m256i kk0 = _mm256_set1_epi32(static_cast<int>(k0));
+    const __m256i kk1 = _mm256_set1_epi32(static_cast<int>(k1));
+    const __m256i pe0 = _mm256_mul_epu32(e0, m0), pe1 = _mm256_mul_epu32(e2, m1);
+    const __m256i po0 = _mm256_mul_epu32(o0, m0), po1 = _mm256_mul_epu32(o2, m1);
+    e0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pe1, 32), e1), kk0);
+    e2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(pe0, 32), e3), kk1);
+    o0 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(po1, 32), o1), kk0);
+    o2 = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(po0, 32), o3), kk1);
+    e1 = pe1;
+    e3 = pe0;
+    o1 = po1;
+    o3 = po0;
     k0 += 0x9E3779B9u;
     k1 += 0xBB67AE85u;
   }
-  _mm256_store_si256(reinterpret_cast<__m256i*>(out.v[0]), c0);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(out.v[1]), c1);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(out.v[2]), c2);
-  _mm256_store_si256(reinterpret_cast<__m256i*>(out.v[3]), c3);
+  const auto merge = [](__m256i e, __m256i o) {
+    return _mm256_blend_epi32(e, _mm256_slli_epi64(o, 32), 0xAA);
+  };
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out.v[0]), merge(e0, o0));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out.v[1]), merge(e1, o1));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out.v[2]), merge(e2, o2));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out.v[3]), merge(e3, o3));
 }
 
 // uniform_f64(r) >= p for the 8 lanes, without leaving integers: uniform_f64 is bits * 2^-53 with

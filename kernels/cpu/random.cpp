@@ -2,11 +2,11 @@
 // kernels (kernels/reference/random_kernels.h), so the numbers are bit-identical to them and
 // independent of how parallel_for splits the range. Philox runs 8 consecutive counters at once
 // with AVX2 (philox_vec.h); each lane's four words then go through the reference's own
-// per-element conversion (uniform_value, normal_value, ...), except contiguous dropout and
-// bernoulli with a scalar p (f32/f64), which compare and scale 8 lanes at once in integer and
-// AVX2 arithmetic proven equal to the reference (philox_vec.h). Ragged chunk tails use the scalar
-// generator. Inputs with strides (dropout, bernoulli with a probability tensor) are read through
-// ref_at; outputs are always contiguous.
+// per-element conversion (normal_value, below), except uniform, contiguous dropout and
+// bernoulli with a scalar p (f32/f64), which convert 8 lanes at once in AVX2 with every step
+// exact or rounded as the scalar code rounds it (see uniform8, philox_vec.h). Ragged chunk tails
+// use the scalar generator. Inputs with strides (dropout, bernoulli with a probability tensor) are
+// read through ref_at; outputs are always contiguous.
 #include "engine/dispatch/registry.h"
 #include "engine/runtime/parallel.h"
 #include "kernels/cpu/philox_vec.h"
@@ -62,6 +62,44 @@ inline void dropout8(const double* x, double* y, __m256i keep, __m256d scale) {
       y + 4, _mm256_and_pd(_mm256_mul_pd(_mm256_loadu_pd(x + 4), scale), _mm256_castsi256_pd(k1)));
 }
 
+// 8 elements of uniform_value: u exactly as uniform_f32 / uniform_f64 (every step below is exact:
+// 24- and 53-bit integers scaled by powers of two), then lo + (hi - lo) u in double with a
+// separate multiply and add (the build does not contract to FMA), rounded once to T, and values
+// that rounded up to hi mapped back to lo.
+inline void uniform8(const Philox8& b, float* y, double lo, double hi) {
+  const __m256i w0 = _mm256_load_si256(reinterpret_cast<const __m256i*>(b.v[0]));
+  const __m256 u = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_srli_epi32(w0, 8)),
+                                 _mm256_set1_ps(1.0f / 16777216.0f));
+  const __m256d l = _mm256_set1_pd(lo), d = _mm256_set1_pd(hi - lo);
+  const __m256d a = _mm256_add_pd(l, _mm256_mul_pd(d, _mm256_cvtps_pd(_mm256_castps256_ps128(u))));
+  const __m256d c =
+      _mm256_add_pd(l, _mm256_mul_pd(d, _mm256_cvtps_pd(_mm256_extractf128_ps(u, 1))));
+  const __m256 v = _mm256_set_m128(_mm256_cvtpd_ps(c), _mm256_cvtpd_ps(a));
+  if (lo == hi) return _mm256_storeu_ps(y, v);
+  const __m256 below = _mm256_cmp_ps(v, _mm256_set1_ps(static_cast<float>(hi)), _CMP_LT_OQ);
+  _mm256_storeu_ps(y, _mm256_blendv_ps(_mm256_set1_ps(static_cast<float>(lo)), v, below));
+}
+inline void uniform8(const Philox8& b, double* y, double lo, double hi) {
+  const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
+  const __m256i w0 =
+      _mm256_xor_si256(_mm256_load_si256(reinterpret_cast<const __m256i*>(b.v[0])), sign);
+  const __m256i w1 =
+      _mm256_srli_epi32(_mm256_load_si256(reinterpret_cast<const __m256i*>(b.v[1])), 11);
+  const __m256d l = _mm256_set1_pd(lo), d = _mm256_set1_pd(hi - lo), h = _mm256_set1_pd(hi);
+  for (int half = 0; half < 2; ++half) {
+    const __m128i a0 = half ? _mm256_extracti128_si256(w0, 1) : _mm256_castsi256_si128(w0);
+    const __m128i a1 = half ? _mm256_extracti128_si256(w1, 1) : _mm256_castsi256_si128(w1);
+    // v0 (unbiased by + 2^31) * 2^21 + (v1 >> 11): the 53-bit integer of uniform_f64, exactly.
+    const __m256d hi_word = _mm256_add_pd(_mm256_cvtepi32_pd(a0), _mm256_set1_pd(2147483648.0));
+    const __m256d bits =
+        _mm256_add_pd(_mm256_mul_pd(hi_word, _mm256_set1_pd(2097152.0)), _mm256_cvtepi32_pd(a1));
+    const __m256d u = _mm256_mul_pd(bits, _mm256_set1_pd(1.0 / 9007199254740992.0));
+    const __m256d v = _mm256_add_pd(l, _mm256_mul_pd(d, u));
+    _mm256_storeu_pd(y + 4 * half,
+                     lo == hi ? v : _mm256_blendv_pd(l, v, _mm256_cmp_pd(v, h, _CMP_LT_OQ)));
+  }
+}
+
 // 8 elements of bernoulli: 1 where the uniform is < p, else 0.
 inline void bernoulli8(float* y, __m256i keep) {
   _mm256_storeu_ps(y, _mm256_andnot_ps(_mm256_castsi256_ps(keep), _mm256_set1_ps(1.0f)));
@@ -78,8 +116,10 @@ void cpu_uniform(const KernelCall& c) {
   const double lo = c.attrs.alpha, hi = c.attrs.beta;
   SG_DISPATCH_FLOAT(out.dtype, "uniform", [&] {
     scalar_t* y = out.ptr<scalar_t>();
-    for_each_draw(c.attrs.seed, c.attrs.offset, out.numel,
-                  [&](int64_t i, const Philox4& r) { y[i] = uniform_value<scalar_t>(r, lo, hi); });
+    for_each_block(
+        c.attrs.seed, c.attrs.offset, out.numel,
+        [&](int64_t i, const Philox8& b) { uniform8(b, y + i, lo, hi); },
+        [&](int64_t i, const Philox4& r) { y[i] = uniform_value<scalar_t>(r, lo, hi); });
   });
 }
 

@@ -120,6 +120,21 @@ TEST(CpuRandom, DrawsEqualReferenceBitForBit) {
   set_num_threads(saved);
 }
 
+TEST(CpuRandom, UniformEdgeRanges) {
+  // A range narrower than one float ulp at 1: values round up to hi and must map back to lo;
+  // lo == hi keeps the value as is.
+  for (DType dt : {DType::f32, DType::f64}) {
+    expect_same_draw("uniform narrow", 3,
+                     [&](Generator& g) { return rand({1003}, g, dt, 1.0, 1.0 + 1e-7); });
+    expect_same_draw("uniform narrow f64", 3,
+                     [&](Generator& g) { return rand({1003}, g, dt, 1.0, 1.0 + 4e-16); });
+    expect_same_draw("uniform point", 3,
+                     [&](Generator& g) { return rand({1003}, g, dt, 2.5, 2.5); });
+    expect_same_draw("uniform wide", 3,
+                     [&](Generator& g) { return rand({1003}, g, dt, -1e300, 1e300); });
+  }
+}
+
 TEST(CpuRandom, DropoutEdgeProbabilities) {
   Generator data(1);
   Tensor x = randn({1001}, data);

@@ -4,6 +4,8 @@
 //   v3_vecext_u64  8 counters per call, GCC vector extensions with 64-bit lanes (two halves)
 //   v4_avx2_mask   v2's Philox, then the keep test (integer threshold) and the scaling in AVX2
 //   philox_only    v2's Philox words alone, summed (no dropout): the generator's share
+//   v5_split_mask  v4 with even/odd lanes as two 4-lane halves, no blends per round
+//                  (kernels/cpu/philox_vec.h, shipped)
 // The v1 and v4 kernels then run again under parallel_for (the CPU backend's split).
 // Each version's output is checked bit for bit against v1 before it is timed.
 #include <chrono>
@@ -11,7 +13,9 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/dispatch/dispatch.h"
 #include "engine/runtime/parallel.h"
+#include "engine/stackgrad.h"
 #include "kernels/cpu/philox_vec.h"
 #include "kernels/reference/random_kernels.h"
 
@@ -27,11 +31,49 @@ void v1_scalar(const float* x, float* y, int64_t n, uint64_t off) {
     y[i] = dropout_value<float>(philox4x32(kSeed, off + i), x[i], kP, kScale);
 }
 
+// The first 8-lane Philox (v2, v4): all 8 lanes in one register; each round multiplies the even
+// lanes and the odd lanes (shifted down) and blends the high and low halves back into place.
+void mulhilo8(__m256i a, __m256i m, __m256i& hi, __m256i& lo) {
+  const __m256i even = _mm256_mul_epu32(a, m);
+  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+  hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+  lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+}
+
+void philox_x8_blend(uint64_t seed, uint64_t counter, Philox8& out) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
+  const __m256i base = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(counter)));
+  __m256i c0 = _mm256_add_epi32(base, lane);
+  const __m256i wrapped =
+      _mm256_cmpgt_epi32(_mm256_xor_si256(base, sign), _mm256_xor_si256(c0, sign));
+  __m256i c1 = _mm256_sub_epi32(
+      _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(counter >> 32))), wrapped);
+  __m256i c2 = _mm256_setzero_si256(), c3 = _mm256_setzero_si256();
+  const __m256i m0 = _mm256_set1_epi64x(0xD2511F53), m1 = _mm256_set1_epi64x(0xCD9E8D57);
+  uint32_t k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  for (int r = 0; r < 10; ++r) {
+    __m256i hi0, lo0, hi1, lo1;
+    mulhilo8(c0, m0, hi0, lo0);
+    mulhilo8(c2, m1, hi1, lo1);
+    c0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), _mm256_set1_epi32(static_cast<int>(k0)));
+    c1 = lo1;
+    c2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), _mm256_set1_epi32(static_cast<int>(k1)));
+    c3 = lo0;
+    k0 += 0x9E3779B9u;
+    k1 += 0xBB67AE85u;
+  }
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out.v[0]), c0);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out.v[1]), c1);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out.v[2]), c2);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(out.v[3]), c3);
+}
+
 void v2_avx2(const float* x, float* y, int64_t n, uint64_t off) {
   Philox8 b;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    philox4x32_x8(kSeed, off + i, b);
+    philox_x8_blend(kSeed, off + i, b);
     for (int j = 0; j < 8; ++j) y[i + j] = dropout_value<float>(b.lane(j), x[i + j], kP, kScale);
   }
   for (; i < n; ++i) y[i] = dropout_value<float>(philox4x32(kSeed, off + i), x[i], kP, kScale);
@@ -88,6 +130,23 @@ void v4_avx2_mask(const float* x, float* y, int64_t n, uint64_t off) {
   Philox8 b;
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
+    philox_x8_blend(kSeed, off + i, b);
+    const __m256i keep = uniform_at_least(b, t);
+    const __m256 xv = _mm256_loadu_ps(x + i);
+    const __m256d lo = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(xv)), s);
+    const __m256d hi = _mm256_mul_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(xv, 1)), s);
+    const __m256 v = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+    _mm256_storeu_ps(y + i, _mm256_and_ps(v, _mm256_castsi256_ps(keep)));
+  }
+  for (; i < n; ++i) y[i] = dropout_value<float>(philox4x32(kSeed, off + i), x[i], kP, kScale);
+}
+
+void v5_split_mask(const float* x, float* y, int64_t n, uint64_t off) {
+  const UniformThreshold t(kP);
+  const __m256d s = _mm256_set1_pd(kScale);
+  Philox8 b;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
     philox4x32_x8(kSeed, off + i, b);
     const __m256i keep = uniform_at_least(b, t);
     const __m256 xv = _mm256_loadu_ps(x + i);
@@ -104,7 +163,7 @@ void philox_only(const float*, float*, int64_t n, uint64_t off) {
   Philox8 b;
   __m256i acc = _mm256_setzero_si256();
   for (int64_t i = 0; i + 8 <= n; i += 8) {
-    philox4x32_x8(kSeed, off + i, b);
+    philox_x8_blend(kSeed, off + i, b);
     acc = _mm256_xor_si256(acc, _mm256_load_si256(reinterpret_cast<const __m256i*>(b.v[0])));
   }
   g_sink = static_cast<uint32_t>(_mm256_extract_epi32(acc, 0));
@@ -133,6 +192,34 @@ void run(const char* name, F f, const std::vector<float>& x, const std::vector<f
 
 }  // namespace
 
+// The ops through the Tensor API: the CPU backend against the serial reference kernels (one
+// scalar Philox per element, one thread), same numbers checked.
+template <typename F>
+void run_op(const char* name, F draw) {
+  auto time = [&](stackgrad::Tensor& out) {
+    double best = 1e30;
+    for (int rep = 0; rep < 5; ++rep) {
+      stackgrad::Generator g(7);
+      auto t0 = std::chrono::steady_clock::now();
+      out = draw(g);
+      best = std::min(best,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return best;
+  };
+  stackgrad::Tensor fast, ref;
+  const double t_fast = time(fast);
+  double t_ref;
+  {
+    stackgrad::ReferenceKernels guard;
+    t_ref = time(ref);
+  }
+  const double n = static_cast<double>(fast.numel());
+  std::printf("philox/op_%-22s %s  reference %6.2f ns/el  cpu %5.2f ns/el  x%.1f\n", name,
+              stackgrad::equal(fast, ref) ? "ok      " : "MISMATCH", t_ref * 1e9 / n,
+              t_fast * 1e9 / n, t_ref / t_fast);
+}
+
 int main() {
   const int64_t n = 2708 * 1433;
   std::vector<float> x(n), want(n);
@@ -143,6 +230,9 @@ int main() {
   run("v3_vecext_u64", v3_vecext, x, want);
   run("v4_avx2_mask", v4_avx2_mask, x, want);
   run("philox_only", philox_only, x, want, false);
+  run("v5_split_mask", v5_split_mask, x, want);
+  run("v4_avx2_mask", v4_avx2_mask, x, want);
+  run("v5_split_mask", v5_split_mask, x, want);
   // The same kernels split over parallel_for as kernels/cpu/random.cpp does
   // (STACKGRAD_NUM_THREADS).
   auto parallel = [](auto f) {
@@ -155,4 +245,13 @@ int main() {
   std::printf("threads %d\n", stackgrad::num_threads());
   run("v1_scalar_par", parallel(v1_scalar), x, want);
   run("v4_avx2_mask_par", parallel(v4_avx2_mask), x, want);
+  using namespace stackgrad;
+  Generator data(1);
+  const Tensor xf = randn({2708, 1433}, data), xd = xf.to(DType::f64);
+  run_op("dropout_f32", [&](Generator& g) { return dropout(xf, 0.5, true, g); });
+  run_op("dropout_f64", [&](Generator& g) { return dropout(xd, 0.5, true, g); });
+  run_op("bernoulli_f32", [&](Generator& g) { return bernoulli({2708, 1433}, 0.3, g); });
+  run_op("uniform_f32", [&](Generator& g) { return rand({2708, 1433}, g); });
+  run_op("uniform_f64", [&](Generator& g) { return rand({2708, 1433}, g, DType::f64); });
+  run_op("normal_f32", [&](Generator& g) { return randn({2708, 1433}, g); });
 }
