@@ -14,7 +14,11 @@
 // its products in increasing k inside a KC slice, slices in increasing order, whatever the
 // part or thread it lands in: results do not depend on the thread count.
 // Direct A: when C is at most two NR strips wide, each A element is used once or twice, so
-// packing it costs more than it saves; the microkernel then reads A through its strides.
+// packing it costs more than it saves; the microkernel then reads A through its strides. Only
+// for an A whose rows are contiguous (or nearly): a column-major A (a transposed view, as in a
+// weight gradient Xᵀ·dH) read in place touches a new cache line and page per k for every row.
+// Such a narrow product is instead computed transposed, Cᵀ = Bᵀ·Aᵀ (gemm_run): Aᵀ is then a
+// row-major B operand, packed with contiguous reads, and the narrow side becomes M.
 //
 // Each family's .cpp defines its Kernel types in an anonymous namespace, so every template
 // instantiated from here has internal linkage: code built for AVX-512 is never shared with (or
@@ -34,6 +38,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <vector>
 
 #include "engine/runtime/parallel.h"
 #include "kernels/cpu/gemm.h"
@@ -126,6 +131,31 @@ constexpr bool kPrefetchNextB = !requires {
   K::kNoPrefetch;
 };
 
+// Whether A may be read in place for narrow C (lab opt-out `kDirectAnyLayout` reads it in place
+// whatever its layout, the behaviour before column-major A was packed).
+template <typename T, typename K>
+bool direct_a(const GemmProblem<T>& p, int64_t n) {
+  if (n > 2 * K::NR) return false;
+  if constexpr (requires { K::kDirectAnyLayout; }) return true;
+  return std::abs(p.a_cs) <= std::abs(p.a_rs);
+}
+
+// Whether gemm_run computes a narrow product with a column-major A as Cᵀ = Bᵀ·Aᵀ (lab opt-out:
+// `kNoSwap`). Only when M is wide enough that the swapped product is not narrow itself.
+template <typename T, typename K>
+bool swap_operands(const GemmProblem<T>& p) {
+  if constexpr (
+      requires { K::kNoSwap; } || requires { K::kDirectAnyLayout; })
+    return false;
+  return p.N <= 2 * K::NR && p.M > 2 * K::NR && std::abs(p.a_cs) > std::abs(p.a_rs);
+}
+
+// The transposed problem: Cᵀ[N, M] = Bᵀ[N, K] · Aᵀ[K, M], the same products in the same order.
+template <typename T>
+GemmProblem<T> swapped(const GemmProblem<T>& p) {
+  return {p.N, p.M, p.K, p.b, p.b_cs, p.b_rs, p.a, p.a_cs, p.a_rs, p.c, p.c_cs, p.c_rs};
+}
+
 // One A block (packed `ap`, or read directly through `a`'s strides when ap is null) times one
 // packed B panel, into C[0:mc, 0:nc]. Edge tiles (and C with non-unit columns) go through a
 // local tile so the microkernel never branches on sizes.
@@ -178,7 +208,7 @@ struct TagB;
 template <typename T, typename K>
 void gemm_rect(const GemmProblem<T>& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                bool accumulate) {
-  const bool direct = n1 - n0 <= 2 * K::NR;
+  const bool direct = direct_a<T, K>(p, n1 - n0);
   const int64_t kc_max = std::min<int64_t>(K::KC, p.K);
   const int64_t nc_max = std::min<int64_t>(K::NC, (n1 - n0 + K::NR - 1) / K::NR * K::NR);
   T* bp = scratch<T, std::pair<K, TagB>>(kc_max * nc_max);
@@ -218,7 +248,7 @@ void gemm_team(const GemmProblem<T>& p, int threads, bool accumulate) {
   const int64_t M = p.M, N = p.N;
   const int64_t kc_max = std::min<int64_t>(K::KC, p.K);
   const int64_t n_round = (N + K::NR - 1) / K::NR * K::NR;
-  const bool direct = N <= 2 * K::NR;
+  const bool direct = direct_a<T, K>(p, N);
   // Panel (jc, pc) starts at jc * K + pc * (its rounded width).
   auto panel = [&](int64_t jc, int64_t pc) {
     return jc * p.K + pc * ((std::min(K::NC, N - jc) + K::NR - 1) / K::NR * K::NR);
@@ -264,6 +294,16 @@ void gemm_team(const GemmProblem<T>& p, int threads, bool accumulate) {
 // Shares `count` problems of equal shape out to the threads (see the header comment).
 template <typename T, typename K>
 void gemm_run(const GemmProblem<T>* problems, int64_t count, bool accumulate) {
+  if (swap_operands<T, K>(problems[0])) {
+    // Equal shapes and layouts are not guaranteed across a batch: swap each one that asks.
+    std::vector<GemmProblem<T>> sw(problems, problems + count);
+    bool all = true;
+    for (auto& q : sw) {
+      all = all && swap_operands<T, K>(q);
+      if (swap_operands<T, K>(q)) q = swapped(q);
+    }
+    if (all) return gemm_run<T, K>(sw.data(), count, accumulate);
+  }
   const GemmProblem<T>& p0 = problems[0];
   const int64_t M = p0.M, N = p0.N, macs = M * N * p0.K;
   const int64_t threads = omp_in_parallel() ? 1 : num_threads();
