@@ -17,6 +17,7 @@
 //   v4 A in place  narrow C reading A through its strides whatever its layout (before v5)
 //   v5 pack A      narrow C with a column-major A: A packed (contiguous reads along M)
 //   v4 avx2        the library: narrow C with a column-major A computed as Cᵀ = Bᵀ·Aᵀ (v6)
+//   v6 ncN         v6 with NC = N (a packed Aᵀ panel that fits L2)
 //   openblas cblas_sgemm
 #include <algorithm>
 #include <chrono>
@@ -182,6 +183,9 @@ std::vector<Version> versions() {
       {"v4 no B prefetch", v4_no_prefetch},
       {"v4 A in place", driver<InPlace>},
       {"v5 pack A", driver<PackA>},
+      {"v6 nc128", v4_blocked<256, 144, 128>},
+      {"v6 nc256", v4_blocked<256, 144, 256>},
+      {"v6 nc512", v4_blocked<256, 144, 512>},
       {"v4 kc384/mc96", v4_blocked<384, 96, 4080>},
       {"v4 kc256/mc72", v4_blocked<256, 72, 4080>},
       {"v4 kc256/mc288", v4_blocked<256, 288, 4080>},
