@@ -18,6 +18,8 @@
 //   v5 pack A      narrow C with a column-major A: A packed (contiguous reads along M)
 //   v4 avx2        the library: narrow C with a column-major A computed as Cᵀ = Bᵀ·Aᵀ (v6)
 //   v6 ncN         v6 with NC = N (a packed Aᵀ panel that fits L2)
+//   v6 pack B      v6 as first built: the swapped product's B (= Aᵀ) packed
+//   v4 avx2        (v7) the library: that B read in place when C' is at most 3 MR strips tall
 //   openblas cblas_sgemm
 #include <algorithm>
 #include <chrono>
@@ -159,6 +161,9 @@ struct InPlace : Blocked<256, 144, 4080> {
 struct PackA : Blocked<256, 144, 4080> {
   static constexpr bool kNoSwap = true;
 };
+struct PackB : Blocked<256, 144, 4080> {
+  static constexpr bool kNoDirectB = true;
+};
 template <typename K>
 void driver(const Problem& p) {
   sk::gemm_detail::gemm_run<float, K>(&p, 1, false);
@@ -183,6 +188,7 @@ std::vector<Version> versions() {
       {"v4 no B prefetch", v4_no_prefetch},
       {"v4 A in place", driver<InPlace>},
       {"v5 pack A", driver<PackA>},
+      {"v6 pack B", driver<PackB>},
       {"v6 nc128", v4_blocked<256, 144, 128>},
       {"v6 nc256", v4_blocked<256, 144, 256>},
       {"v6 nc512", v4_blocked<256, 144, 512>},
