@@ -197,6 +197,14 @@ void macro_kernel(int64_t mc, int64_t nc, int64_t kc, const T* ap, const T* a, i
     const bool prefetch = kPrefetchNextB<K> && !bd && jr + NR < nc;
     for (int64_t ir = 0; ir < mc; ir += MR) {
       const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+      if (b_direct && jr + 2 * NR <= n_full) {
+        // Direct B: the next strip's rows are a page apart, which the hardware prefetchers do
+        // not follow; fetch their last line (the first is usually this strip's) a slice of k
+        // per call.
+        const int64_t calls = (mc + MR - 1) / MR, per = (kc + calls - 1) / calls;
+        for (int64_t k = ir / MR * per, e = std::min(kc, k + per); k < e; ++k)
+          __builtin_prefetch(bd + k * bd_rs + jr + 2 * NR - 1, 0, 3);
+      }
       if (prefetch)
         for (int64_t l = ir / MR * lines_per_call, e = std::min(strip_lines, l + lines_per_call);
              l < e; ++l)
