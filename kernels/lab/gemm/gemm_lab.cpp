@@ -16,10 +16,10 @@
 //   v4 kc/mc the same with other KC / MC blockings
 //   v4 A in place  narrow C reading A through its strides whatever its layout (before v5)
 //   v5 pack A      narrow C with a column-major A: A packed (contiguous reads along M)
-//   v4 avx2        the library: narrow C with a column-major A computed as Cᵀ = Bᵀ·Aᵀ (v6)
-//   v6 ncN         v6 with NC = N (a packed Aᵀ panel that fits L2)
-//   v6 pack B      v6 as first built: the swapped product's B (= Aᵀ) packed
-//   v4 avx2        (v7) the library: that B read in place when C' is at most 3 MR strips tall
+//   v6 pack B      narrow C with a column-major A computed as Cᵀ = Bᵀ·Aᵀ, Aᵀ packed as B
+//   v4 avx2        the library (v8): that B read in place (direct B) when C' is at most 3 MR
+//                  strips tall, the next strip's rows prefetched
+//   v6 ncN         the library with NC = N (a packed B panel that fits L2)
 //   openblas cblas_sgemm
 #include <algorithm>
 #include <chrono>
