@@ -41,8 +41,17 @@ struct Avx2Kernel {
   static constexpr int MR = MR_, NR = 2 * O::W, W = O::W;
   static constexpr int64_t KC = KC_, MC = MC_, NC = NC_;
 
+  // Reads B in place too (row k at b + k * b_rs, NR contiguous columns): the driver's direct B.
+  static constexpr bool kDirectB = true;
+
   static void run(int64_t kc, const T* a, int64_t a_rs, int64_t a_cs, const T* b, T* c,
                   int64_t c_rs, bool add) {
+    run_b(kc, a, a_rs, a_cs, b, NR, c, c_rs, add);
+  }
+
+  [[gnu::always_inline]] static inline void run_b(int64_t kc, const T* a, int64_t a_rs,
+                                                  int64_t a_cs, const T* b, int64_t b_rs, T* c,
+                                                  int64_t c_rs, bool add) {
     V acc[MR][2];
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
@@ -54,7 +63,7 @@ struct Avx2Kernel {
     if (a_rs == 1 && a_cs == MR) {  // packed strip: fixed offsets
 #pragma GCC unroll 4
       for (int64_t k = 0; k < kc; ++k) {
-        const V b0 = O::load(b + k * NR), b1 = O::load(b + k * NR + W);
+        const V b0 = O::load(b + k * b_rs), b1 = O::load(b + k * b_rs + W);
 #pragma GCC unroll 8
         for (int i = 0; i < MR; ++i) {
           const V ai = O::bcast(a + k * MR + i);
@@ -67,7 +76,7 @@ struct Avx2Kernel {
       for (int i = 0; i < MR; ++i) row[i] = a + i * a_rs;
 #pragma GCC unroll 2
       for (int64_t k = 0; k < kc; ++k) {
-        const V b0 = O::load(b + k * NR), b1 = O::load(b + k * NR + W);
+        const V b0 = O::load(b + k * b_rs), b1 = O::load(b + k * b_rs + W);
 #pragma GCC unroll 8
         for (int i = 0; i < MR; ++i) {
           const V ai = O::bcast(row[i] + k * a_cs);

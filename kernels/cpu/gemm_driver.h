@@ -14,7 +14,11 @@
 // its products in increasing k inside a KC slice, slices in increasing order, whatever the
 // part or thread it lands in: results do not depend on the thread count.
 // Direct A: when C is at most two NR strips wide, each A element is used once or twice, so
-// packing it costs more than it saves; the microkernel then reads A through its strides.
+// packing it costs more than it saves; the microkernel then reads A through its strides. Only
+// for an A whose rows are contiguous (or nearly): a column-major A (a transposed view, as in a
+// weight gradient Xᵀ·dH) read in place touches a new cache line and page per k for every row.
+// Such a narrow product is instead computed transposed, Cᵀ = Bᵀ·Aᵀ (gemm_run): Aᵀ is then a
+// row-major B operand, packed with contiguous reads, and the narrow side becomes M.
 //
 // Each family's .cpp defines its Kernel types in an anonymous namespace, so every template
 // instantiated from here has internal linkage: code built for AVX-512 is never shared with (or
@@ -34,6 +38,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <vector>
 
 #include "engine/runtime/parallel.h"
 #include "kernels/cpu/gemm.h"
@@ -126,28 +131,80 @@ constexpr bool kPrefetchNextB = !requires {
   K::kNoPrefetch;
 };
 
+// Whether A may be read in place for narrow C (lab opt-out `kDirectAnyLayout` reads it in place
+// whatever its layout, the behaviour before column-major A was packed).
+template <typename T, typename K>
+bool direct_a(const GemmProblem<T>& p, int64_t n) {
+  if (n > 2 * K::NR) return false;
+  if constexpr (requires { K::kDirectAnyLayout; }) return true;
+  return std::abs(p.a_cs) <= std::abs(p.a_rs);
+}
+
+// Lab opt-out of direct B (`kNoDirectB`).
+template <typename K>
+constexpr bool kDirectBOff = requires {
+  K::kNoDirectB;
+};
+
+// Whether gemm_run computes a narrow product with a column-major A as Cᵀ = Bᵀ·Aᵀ (lab opt-out:
+// `kNoSwap`). Only when M is wide enough that the swapped product is not narrow itself.
+template <typename T, typename K>
+bool swap_operands(const GemmProblem<T>& p) {
+  if constexpr (
+      requires { K::kNoSwap; } || requires { K::kDirectAnyLayout; })
+    return false;
+  return p.N <= 2 * K::NR && p.M > 2 * K::NR && std::abs(p.a_cs) > std::abs(p.a_rs);
+}
+
+// The transposed problem: Cᵀ[N, M] = Bᵀ[N, K] · Aᵀ[K, M], the same products in the same order.
+template <typename T>
+GemmProblem<T> swapped(const GemmProblem<T>& p) {
+  return {p.N, p.M, p.K, p.b, p.b_cs, p.b_rs, p.a, p.a_cs, p.a_rs, p.c, p.c_cs, p.c_rs};
+}
+
 // One A block (packed `ap`, or read directly through `a`'s strides when ap is null) times one
 // packed B panel, into C[0:mc, 0:nc]. Edge tiles (and C with non-unit columns) go through a
 // local tile so the microkernel never branches on sizes.
+// Direct B (kernels with `kDirectB`, when `bd` is set): B read in place, row k of the panel at
+// bd + k * bd_rs with unit columns; its last, partial strip alone is packed.
+template <typename K>
+constexpr bool kHasDirectB = requires {
+  K::kDirectB;
+};
+
 template <typename T, typename K>
 void macro_kernel(int64_t mc, int64_t nc, int64_t kc, const T* ap, const T* a, int64_t a_rs,
-                  int64_t a_cs, const T* bp, T* c, int64_t c_rs, int64_t c_cs, bool add) {
+                  int64_t a_cs, const T* bp, T* c, int64_t c_rs, int64_t c_cs, bool add,
+                  const T* bd = nullptr, int64_t bd_rs = 0) {
   constexpr int MR = K::MR, NR = K::NR;
   // Direct A: the last, partial strip cannot be read MR rows deep, so it alone is packed.
   alignas(64) T edge[MR * K::KC];
   const int64_t m_full = mc / MR * MR;
   if (!ap && m_full < mc) pack_a<T, K>(mc - m_full, kc, a + m_full * a_rs, a_rs, a_cs, edge);
+  alignas(64) T bedge[kHasDirectB<K> ? NR * K::KC : 1];
+  const int64_t n_full = bd ? nc / NR * NR : nc;
+  if constexpr (kHasDirectB<K>)
+    if (bd && n_full < nc) pack_b<T, K>(kc, nc - n_full, bd + n_full, bd_rs, 1, bedge);
   // The next B strip comes from L3 (the panel is larger than L2): prefetch it into L2 a slice
   // per microkernel call of the current strip, so the first call on it does not wait.
   const int64_t strip_lines = kc * NR * static_cast<int64_t>(sizeof(T)) / 64;
   const int64_t lines_per_call = (strip_lines + (mc + MR - 1) / MR - 1) / ((mc + MR - 1) / MR);
   for (int64_t jr = 0; jr < nc; jr += NR) {
     const int n = static_cast<int>(std::min<int64_t>(NR, nc - jr));
-    const T* b = bp + jr * kc;
+    const bool b_direct = bd && jr < n_full;
+    const T* b = bd ? (b_direct ? bd + jr : bedge) : bp + jr * kc;
     const char* next_b = reinterpret_cast<const char*>(b + NR * kc);
-    const bool prefetch = kPrefetchNextB<K> && jr + NR < nc;
+    const bool prefetch = kPrefetchNextB<K> && !bd && jr + NR < nc;
     for (int64_t ir = 0; ir < mc; ir += MR) {
       const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+      if (b_direct && jr + 2 * NR <= n_full) {
+        // Direct B: the next strip's rows are a page apart, which the hardware prefetchers do
+        // not follow; fetch their last line (the first is usually this strip's) a slice of k
+        // per call.
+        const int64_t calls = (mc + MR - 1) / MR, per = (kc + calls - 1) / calls;
+        for (int64_t k = ir / MR * per, e = std::min(kc, k + per); k < e; ++k)
+          __builtin_prefetch(bd + k * bd_rs + jr + 2 * NR - 1, 0, 3);
+      }
       if (prefetch)
         for (int64_t l = ir / MR * lines_per_call, e = std::min(strip_lines, l + lines_per_call);
              l < e; ++l)
@@ -156,12 +213,17 @@ void macro_kernel(int64_t mc, int64_t nc, int64_t kc, const T* ap, const T* a, i
       const bool packed = ap || ir >= m_full;
       const int64_t rs = packed ? 1 : a_rs, cs = packed ? MR : a_cs;
       T* ct = c + ir * c_rs + jr * c_cs;
+      auto run = [&](T* out, int64_t out_rs, bool out_add) {
+        if constexpr (kHasDirectB<K>)
+          if (b_direct) return K::run_b(kc, at, rs, cs, b, bd_rs, out, out_rs, out_add);
+        K::run(kc, at, rs, cs, b, out, out_rs, out_add);
+      };
       if (m == MR && n == NR && c_cs == 1) {
-        K::run(kc, at, rs, cs, b, ct, c_rs, add);
+        run(ct, c_rs, add);
         continue;
       }
       alignas(64) T tile[MR * NR];
-      K::run(kc, at, rs, cs, b, tile, NR, false);
+      run(tile, NR, false);
       for (int i = 0; i < m; ++i)
         for (int j = 0; j < n; ++j) {
           T& dst = ct[i * c_rs + j * c_cs];
@@ -178,7 +240,12 @@ struct TagB;
 template <typename T, typename K>
 void gemm_rect(const GemmProblem<T>& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1,
                bool accumulate) {
-  const bool direct = n1 - n0 <= 2 * K::NR;
+  const bool direct = direct_a<T, K>(p, n1 - n0);
+  // Direct B: C at most three MR strips tall (a transposed narrow product, run swapped, has
+  // M = N of the original), each B element is used at most three times, and packing a
+  // row-major B would be one more full pass over the large operand.
+  const bool direct_b =
+      kHasDirectB<K> && !kDirectBOff<K> && p.b_cs == 1 && m1 - m0 <= 3 * K::MR && !direct;
   const int64_t kc_max = std::min<int64_t>(K::KC, p.K);
   const int64_t nc_max = std::min<int64_t>(K::NC, (n1 - n0 + K::NR - 1) / K::NR * K::NR);
   T* bp = scratch<T, std::pair<K, TagB>>(kc_max * nc_max);
@@ -187,13 +254,14 @@ void gemm_rect(const GemmProblem<T>& p, int64_t m0, int64_t m1, int64_t n0, int6
     const int64_t nc = std::min<int64_t>(K::NC, n1 - jc);
     for (int64_t pc = 0; pc < p.K; pc += K::KC) {
       const int64_t kc = std::min<int64_t>(K::KC, p.K - pc);
-      pack_b<T, K>(kc, nc, p.b + pc * p.b_rs + jc * p.b_cs, p.b_rs, p.b_cs, bp);
+      const T* b = p.b + pc * p.b_rs + jc * p.b_cs;
+      if (!direct_b) pack_b<T, K>(kc, nc, b, p.b_rs, p.b_cs, bp);
       for (int64_t ic = m0; ic < m1; ic += K::MC) {
         const int64_t mc = std::min<int64_t>(K::MC, m1 - ic);
         const T* a = p.a + ic * p.a_rs + pc * p.a_cs;
         if (ap) pack_a<T, K>(mc, kc, a, p.a_rs, p.a_cs, ap);
         macro_kernel<T, K>(mc, nc, kc, ap, a, p.a_rs, p.a_cs, bp, p.c + ic * p.c_rs + jc * p.c_cs,
-                           p.c_rs, p.c_cs, accumulate || pc > 0);
+                           p.c_rs, p.c_cs, accumulate || pc > 0, direct_b ? b : nullptr, p.b_rs);
       }
     }
   }
@@ -218,7 +286,7 @@ void gemm_team(const GemmProblem<T>& p, int threads, bool accumulate) {
   const int64_t M = p.M, N = p.N;
   const int64_t kc_max = std::min<int64_t>(K::KC, p.K);
   const int64_t n_round = (N + K::NR - 1) / K::NR * K::NR;
-  const bool direct = N <= 2 * K::NR;
+  const bool direct = direct_a<T, K>(p, N);
   // Panel (jc, pc) starts at jc * K + pc * (its rounded width).
   auto panel = [&](int64_t jc, int64_t pc) {
     return jc * p.K + pc * ((std::min(K::NC, N - jc) + K::NR - 1) / K::NR * K::NR);
@@ -264,6 +332,16 @@ void gemm_team(const GemmProblem<T>& p, int threads, bool accumulate) {
 // Shares `count` problems of equal shape out to the threads (see the header comment).
 template <typename T, typename K>
 void gemm_run(const GemmProblem<T>* problems, int64_t count, bool accumulate) {
+  if (swap_operands<T, K>(problems[0])) {
+    // Equal shapes and layouts are not guaranteed across a batch: swap each one that asks.
+    std::vector<GemmProblem<T>> sw(problems, problems + count);
+    bool all = true;
+    for (auto& q : sw) {
+      all = all && swap_operands<T, K>(q);
+      if (swap_operands<T, K>(q)) q = swapped(q);
+    }
+    if (all) return gemm_run<T, K>(sw.data(), count, accumulate);
+  }
   const GemmProblem<T>& p0 = problems[0];
   const int64_t M = p0.M, N = p0.N, macs = M * N * p0.K;
   const int64_t threads = omp_in_parallel() ? 1 : num_threads();

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "engine/core/error.h"
@@ -162,6 +163,28 @@ void blocks() {
 TEST_P(CpuGemm, BlocksAndPanelsF32) { blocks<float>(); }
 TEST_P(CpuGemm, BlocksAndPanelsF64) { blocks<double>(); }
 
+// Narrow C with a transposed (column-major) A, as in a weight gradient dW = Xᵀ·dH: A packed,
+// or the product computed as Cᵀ = Bᵀ·Aᵀ once M is wide. Odd sizes around MR / NR and the swap
+// threshold (2 NR: 8 to 64 by path), several KC slices, C row-major, column-major and strided.
+template <typename T>
+void transposed_a_narrow_c() {
+  std::mt19937_64 rng(7);
+  for (int64_t M : {5, 16, 33, 65, 97, 150})
+    for (int64_t N : {1, 7, 16, 17, 33})
+      for (bool acc : {false, true}) {
+        check<T>(M, N, 300, Layout::col, Layout::row, acc, rng);
+        check<T>(M, N, 9, Layout::col, Layout::col, acc, rng);
+      }
+  for (Layout lc : {Layout::col, Layout::strided, Layout::negative_rows})
+    check<T>(97, 16, 41, Layout::col, Layout::row, true, rng, lc);
+  check<T>(97, 16, 41, Layout::strided, Layout::padded, false, rng);
+  check<T>(16, 7, 271, Layout::col, Layout::row, true, rng);     // hiddenᵀ · dH of a GCN
+  check<T>(143, 16, 271, Layout::col, Layout::row, false, rng);  // Xᵀ · dH, scaled down
+}
+
+TEST_P(CpuGemm, TransposedANarrowCF32) { transposed_a_narrow_c<float>(); }
+TEST_P(CpuGemm, TransposedANarrowCF64) { transposed_a_narrow_c<double>(); }
+
 // A batch: each entry its own operands, one of them shared (stride-0 batch).
 template <typename T>
 void batched(int64_t count, int64_t M, int64_t N, int64_t K) {
@@ -190,23 +213,48 @@ TEST_P(CpuGemm, BatchedF32) {
 }
 TEST_P(CpuGemm, BatchedF64) { batched<double>(3, 70, 50, 90); }
 
+// A batch of transposed-A narrow products (each computed as Cᵀ = Bᵀ·Aᵀ).
+TEST_P(CpuGemm, BatchedTransposedANarrowC) {
+  std::mt19937_64 rng(8);
+  const int64_t count = 3, M = 101, N = 16, K = 60;
+  const auto b = make<float>(K, N, Layout::row, rng);
+  std::vector<Operand<float>> as, c0s;
+  for (int64_t e = 0; e < count; ++e) {
+    as.push_back(make<float>(M, K, Layout::col, rng));
+    c0s.push_back(make<float>(M, N, Layout::padded, rng));
+  }
+  auto cs = c0s;
+  std::vector<GemmProblem<float>> ps;
+  for (int64_t e = 0; e < count; ++e) {
+    cs[e].ptr = cs[e].buf.data();
+    ps.push_back(
+        {M, N, K, as[e].ptr, as[e].rs, as[e].cs, b.ptr, b.rs, b.cs, cs[e].ptr, cs[e].rs, cs[e].cs});
+  }
+  k::gemm_batched<float>(ps, false);
+  for (int64_t e = 0; e < count; ++e)
+    expect_product(as[e], b, c0s[e], cs[e], M, N, K, false, "batch entry " + std::to_string(e));
+}
+
 // Tile boundaries and split points never change an element's summation order.
 TEST_P(CpuGemm, BitIdenticalForAnyThreadCount) {
   std::mt19937_64 rng(5);
-  const int64_t M = 203, N = 150, K = 300;
-  auto a = make<float>(M, K, Layout::row, rng), b = make<float>(K, N, Layout::row, rng);
-  std::vector<float> first;
-  const int saved = stackgrad::num_threads();
-  for (int threads : {1, 2, 3}) {
-    stackgrad::set_num_threads(threads);
-    std::vector<float> c(M * N);
-    k::gemm(GemmProblem<float>{M, N, K, a.ptr, a.rs, a.cs, b.ptr, b.rs, b.cs, c.data(), N, 1});
-    if (first.empty())
-      first = c;
-    else
-      EXPECT_EQ(c, first) << threads << " threads";
+  for (auto [M, N, la] : {std::tuple{int64_t{203}, int64_t{150}, Layout::row},
+                          std::tuple{int64_t{203}, int64_t{16}, Layout::col}}) {
+    const int64_t K = 300;
+    auto a = make<float>(M, K, la, rng), b = make<float>(K, N, Layout::row, rng);
+    std::vector<float> first;
+    const int saved = stackgrad::num_threads();
+    for (int threads : {1, 2, 3}) {
+      stackgrad::set_num_threads(threads);
+      std::vector<float> c(M * N);
+      k::gemm(GemmProblem<float>{M, N, K, a.ptr, a.rs, a.cs, b.ptr, b.rs, b.cs, c.data(), N, 1});
+      if (first.empty())
+        first = c;
+      else
+        EXPECT_EQ(c, first) << threads << " threads, N = " << N;
+    }
+    stackgrad::set_num_threads(saved);
   }
-  stackgrad::set_num_threads(saved);
 }
 
 // The driver's two threading modes with tiny blocks (KC 16, MC 12, NC 32: several K slices, M

@@ -5,7 +5,8 @@
 // of the process, times the thread count), and the ratios to OpenBLAS.
 //   STACKGRAD_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 ./build-bench/gemm_lab [shape ...]
 // LAB_ROUNDS (default 7) sets the rounds, LAB_VERSIONS=v3,v4,openblas picks versions by prefix.
-// Shapes are M x K x N (A [M, K], B [K, N], all row-major f32), e.g. 1024x1024x1024.
+// Shapes are M x K x N (A [M, K], B [K, N], all row-major f32), e.g. 1024x1024x1024; a leading
+// `t` (t1433x2708x16) makes A the transposed view of a row-major X [K, M], as in dW = Xᵀ·dH.
 //   v1       the first packed GEMM: vector-extension 6x16 microkernel, one task per MC x NC tile,
 //            each task packing its own A block and B panel, buffers allocated per call
 //   v2       the blocked driver (gemm_driver.h) with the portable C++ microkernel
@@ -13,6 +14,12 @@
 //            each thread packing all of B for itself
 //   v4       the same kernel, B panels packed once and shared by the team (the library's path)
 //   v4 kc/mc the same with other KC / MC blockings
+//   v4 A in place  narrow C reading A through its strides whatever its layout (before v5)
+//   v5 pack A      narrow C with a column-major A: A packed (contiguous reads along M)
+//   v6 pack B      narrow C with a column-major A computed as Cᵀ = Bᵀ·Aᵀ, Aᵀ packed as B
+//   v4 avx2        the library (v8): that B read in place (direct B) when C' is at most 3 MR
+//                  strips tall, the next strip's rows prefetched
+//   v6 ncN         the library with NC = N (a packed B panel that fits L2)
 //   openblas cblas_sgemm
 #include <algorithm>
 #include <chrono>
@@ -146,6 +153,22 @@ void v4_no_prefetch(const Problem& p) {
   sk::gemm_detail::gemm_run<float, NoPrefetch>(&p, 1, false);
 }
 
+// Narrow C with a column-major A (tM x K x N shapes): v4 as it was, A read in place through its
+// strides; v5 packs such an A like any other; the library (v6) computes Cᵀ = Bᵀ·Aᵀ instead.
+struct InPlace : Blocked<256, 144, 4080> {
+  static constexpr bool kDirectAnyLayout = true;
+};
+struct PackA : Blocked<256, 144, 4080> {
+  static constexpr bool kNoSwap = true;
+};
+struct PackB : Blocked<256, 144, 4080> {
+  static constexpr bool kNoDirectB = true;
+};
+template <typename K>
+void driver(const Problem& p) {
+  sk::gemm_detail::gemm_run<float, K>(&p, 1, false);
+}
+
 void library(sk::GemmIsa isa, const Problem& p) {
   sk::set_gemm_isa(isa);
   sk::gemm(p);
@@ -163,6 +186,12 @@ std::vector<Version> versions() {
       {"v3 private B", v3_private_b},
       {"v4 avx2", [](const Problem& p) { library(sk::GemmIsa::avx2, p); }},
       {"v4 no B prefetch", v4_no_prefetch},
+      {"v4 A in place", driver<InPlace>},
+      {"v5 pack A", driver<PackA>},
+      {"v6 pack B", driver<PackB>},
+      {"v6 nc128", v4_blocked<256, 144, 128>},
+      {"v6 nc256", v4_blocked<256, 144, 256>},
+      {"v6 nc512", v4_blocked<256, 144, 512>},
       {"v4 kc384/mc96", v4_blocked<384, 96, 4080>},
       {"v4 kc256/mc72", v4_blocked<256, 72, 4080>},
       {"v4 kc256/mc288", v4_blocked<256, 288, 4080>},
@@ -171,8 +200,9 @@ std::vector<Version> versions() {
   };
 #ifdef STACKGRAD_HAVE_OPENBLAS
   v.push_back({"openblas", [](const Problem& p) {
-                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, p.M, p.N, p.K, 1.0f, p.a,
-                             p.a_rs, p.b, p.b_rs, 0.0f, p.c, p.c_rs);
+                 const bool t = p.a_cs != 1;  // a tM x K x N shape: A = Xᵀ, X [K, M]
+                 cblas_sgemm(CblasRowMajor, t ? CblasTrans : CblasNoTrans, CblasNoTrans, p.M, p.N,
+                             p.K, 1.0f, p.a, t ? p.a_cs : p.a_rs, p.b, p.b_rs, 0.0f, p.c, p.c_rs);
                }});
 #endif
   // LAB_VERSIONS=v3,v4,openblas keeps the versions whose name starts with one of those.
@@ -207,17 +237,19 @@ double cpu_seconds() {
   return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-void run_shape(int64_t M, int64_t K, int64_t N, int rounds) {
+// `trans`: A is the transposed view of a row-major X [K, M] (a_rs = 1, a_cs = M).
+void run_shape(int64_t M, int64_t K, int64_t N, bool trans, int rounds) {
   std::mt19937 rng(0);
   std::normal_distribution<float> dist;
   std::vector<float> a(M * K), b(K * N), c(M * N);
   for (auto& x : a) x = dist(rng);
   for (auto& x : b) x = dist(rng);
-  const Problem p{M, N, K, a.data(), K, 1, b.data(), N, 1, c.data(), N, 1};
+  const int64_t a_rs = trans ? 1 : K, a_cs = trans ? M : 1;
+  const Problem p{M, N, K, a.data(), a_rs, a_cs, b.data(), N, 1, c.data(), N, 1};
   const double flops = 2.0 * M * N * K;
   const auto vs = versions();
-  std::printf("\n%ldx%ldx%ld (M x K x N), %d threads, %d rounds\n", long(M), long(K), long(N),
-              stackgrad::num_threads(), rounds);
+  std::printf("\n%s%ldx%ldx%ld (M x K x N), %d threads, %d rounds\n", trans ? "t" : "", long(M),
+              long(K), long(N), stackgrad::num_threads(), rounds);
   // Validate each version on 256 sampled entries, and find how many calls make ~30 ms.
   std::vector<int> reps(vs.size());
   for (size_t v = 0; v < vs.size(); ++v) {
@@ -230,8 +262,8 @@ void run_shape(int64_t M, int64_t K, int64_t N, int rounds) {
       const int64_t i = pick() % M, j = pick() % N;
       double ref = 0, mag = 0;
       for (int64_t l = 0; l < K; ++l) {
-        ref += double(a[i * K + l]) * b[l * N + j];
-        mag += std::abs(double(a[i * K + l]) * b[l * N + j]);
+        ref += double(a[i * a_rs + l * a_cs]) * b[l * N + j];
+        mag += std::abs(double(a[i * a_rs + l * a_cs]) * b[l * N + j]);
       }
       if (!(std::abs(c[i * N + j] - ref) <= 1e-5 * (mag + 1))) {
         std::printf("%s: WRONG at (%ld, %ld): %g, expected %g\n", vs[v].name.c_str(), long(i),
@@ -268,18 +300,20 @@ void run_shape(int64_t M, int64_t K, int64_t N, int rounds) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> shapes = {"256x256x256",    "512x512x512",  "1024x1024x1024",
-                                     "2048x2048x2048", "2708x1433x16", "19717x500x16"};
+                                     "2048x2048x2048", "2708x1433x16", "19717x500x16",
+                                     "t1433x2708x16",  "t16x2708x7"};
   if (argc > 1) shapes.assign(argv + 1, argv + argc);
   const char* env = std::getenv("LAB_ROUNDS");
   const int rounds = env ? std::atoi(env) : 7;
   const sk::GemmIsa saved = sk::gemm_isa();
   for (const auto& s : shapes) {
     long M, K, N;
-    if (std::sscanf(s.c_str(), "%ldx%ldx%ld", &M, &K, &N) != 3) {
+    const bool trans = !s.empty() && s[0] == 't';
+    if (std::sscanf(s.c_str() + trans, "%ldx%ldx%ld", &M, &K, &N) != 3) {
       std::printf("bad shape %s (want MxKxN)\n", s.c_str());
       return 1;
     }
-    run_shape(M, K, N, rounds);
+    run_shape(M, K, N, trans, rounds);
     sk::set_gemm_isa(saved);
   }
 }
