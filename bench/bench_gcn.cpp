@@ -28,9 +28,8 @@ constexpr double kLr = 0.01, kWeightDecay = 5e-4, kDropout = 0.5;
 std::string cora_dir() {
   std::vector<std::string> roots;
   if (const char* s = std::getenv("STACKGRAD_DATA")) roots.push_back(s);
-  for (const char* r : {"../shared/datasets", "../../shared/datasets", "/work/shared/datasets",
-                        "/usr/share/datasets"})
-    roots.push_back(r);
+  // The data-root order of DESIGN.md section 5 (bench-cpu.sh runs from the checkout's root).
+  for (const char* r : {"../shared/datasets", "/usr/share/datasets"}) roots.push_back(r);
   for (const auto& r : roots)
     if (std::filesystem::exists(r + "/planetoid/cora/features.npy")) return r + "/planetoid/cora/";
   return "";

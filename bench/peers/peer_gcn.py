@@ -16,7 +16,7 @@ EPOCHS, HIDDEN, LR, WEIGHT_DECAY, DROPOUT = 200, 16, 0.01, 5e-4, 0.5
 def cora_dir():
     here = os.path.dirname(os.path.abspath(__file__))
     roots = [os.environ.get("STACKGRAD_DATA", ""), os.path.join(here, "..", "..", "..", "shared", "datasets"),
-             "../shared/datasets", "/work/shared/datasets", "/usr/share/datasets"]
+             "../shared/datasets", "/usr/share/datasets"]
     for r in roots:
         if r and os.path.exists(os.path.join(r, "planetoid", "cora", "features.npy")):
             return os.path.join(r, "planetoid", "cora")
