@@ -42,7 +42,7 @@ HeadProbabilities head_probabilities(const KernelCall& c, const TensorArg* mask,
   HeadProbabilities r{std::vector<double>(Lq * Lk), std::vector<double>(Lq * Lk, 1.0),
                       std::vector<double>(Lq)};
   for (int64_t i = 0; i < Lq; ++i) {
-    double* s = &r.P[i * Lk];
+    double* s = r.P.data() + i * Lk;  // (data(): P is empty when there are no keys)
     double m = -kInf;
     for (int64_t j = 0; j < Lk; ++j) {
       double dot = 0;
