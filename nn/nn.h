@@ -1,0 +1,20 @@
+// The nn layer in one include: Module, layers, initialisers, losses, optimisers, checkpoints.
+#pragma once
+
+#include "nn/module.h"
+#include "nn/init.h"
+#include "nn/activation.h"
+#include "nn/linear.h"
+#include "nn/conv.h"
+#include "nn/pool.h"
+#include "nn/normalization.h"
+#include "nn/dropout.h"
+#include "nn/embedding.h"
+#include "nn/sequential.h"
+#include "nn/recurrent.h"
+#include "nn/attention.h"
+#include "nn/graph.h"
+#include "nn/lora.h"
+#include "nn/losses.h"
+#include "nn/optim.h"
+#include "nn/checkpoint.h"
