@@ -59,8 +59,8 @@ class AdaptiveAvgPool2d : public Module {
 // and source positions use the recomputed scale (torch's recompute_scale_factor=True; the same
 // as torch's default for integer scales).
 struct UpsampleOptions {
-  std::optional<IntPair> size;
-  std::optional<double> scale_factor;
+  std::optional<IntPair> size = std::nullopt;
+  std::optional<double> scale_factor = std::nullopt;
   UpsampleMode mode = UpsampleMode::nearest;
   bool align_corners = false;  // bilinear only
 };
