@@ -23,7 +23,11 @@ Dropout::Dropout(double p, Generator& gen) : Module("Dropout"), p(p), gen_(deriv
   check_p("Dropout", p);
 }
 
-Tensor Dropout::forward(const Tensor& x) { return dropout(x, p, is_training(), gen_); }
+Tensor Dropout::forward(const Tensor& x) {
+  // p = 1 drops everything (the engine op needs p < 1 for its 1 / (1 - p) scale).
+  if (is_training() && p == 1.0) return x * 0.0;
+  return dropout(x, p, is_training(), gen_);
+}
 
 std::string Dropout::extra_repr() const { return str_cat("p=", p); }
 

@@ -256,6 +256,8 @@ TEST(Dropout, SameSeedSameMaskAndSetGenerator) {
   a.set_generator(sg::Generator(5));
   b.set_generator(sg::Generator(5));
   EXPECT_TRUE(sg::equal(a(x), b(x)));
+  nn::Dropout all(1.0);
+  EXPECT_TRUE(sg::equal(all(x), sg::zeros({1000})));
   EXPECT_THAT(error_of([] { nn::Dropout(1.5); }),
               HasSubstr("Dropout: p must be in [0, 1], got 1.5"));
 }
