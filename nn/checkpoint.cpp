@@ -155,10 +155,15 @@ void Checkpoint::load(const std::string& path) {
                   parse_u64(path, offset_key, meta[offset_key])};
   }
 
-  if (model_) model_->load_state_dict(model);
-  if (optimizer_) optimizer_->load_state_dict(optim);
-  if (scheduler_) scheduler_->load_state_dict(sched);
-  if (ema_) ema_->load_state_dict(ema);
+  // Each part checks everything before it changes anything; the path goes into its message.
+  try {
+    if (model_) model_->load_state_dict(model);
+    if (optimizer_) optimizer_->load_state_dict(optim);
+    if (scheduler_) scheduler_->load_state_dict(sched);
+    if (ema_) ema_->load_state_dict(ema);
+  } catch (const Error& e) {
+    fail("Checkpoint.load: ", path, ": ", e.what());
+  }
   for (auto& [name, gen] : generators_) {
     auto [seed, offset] = gens[name];
     gen->manual_seed(seed);

@@ -53,7 +53,9 @@ class Checkpoint {
   // Writes every registered part and value (atomically: a crash leaves the old file intact).
   void save(const std::string& path) const;
   // Restores every registered part from `path`; a part missing from the file is an error naming
-  // it. Values stored in the file replace those set here.
+  // it, found before anything changes. A part that does not fit (another model's tensors) is an
+  // error too, but the parts restored before it stay restored. Values stored in the file
+  // replace those set here.
   void load(const std::string& path);
 
  private:

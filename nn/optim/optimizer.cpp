@@ -126,13 +126,13 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
   for (auto& [key, t] : state) {
     size_t index = 0;
     std::string rest;
-    if (!parse_indexed(key, "state.", index, rest)) continue;
+    if (!parse_indexed(key, "state.", index, rest)) continue;  // reported as unexpected below
+    used.insert(key);
     if (index >= params.size()) {
       problems.push_back(str_cat("'", key, "' refers to parameter ", index, " but there are only ",
                                  params.size()));
       continue;
     }
-    used.insert(key);
     const Tensor& p = params[index];
     if (rest == "step") {
       if (t.numel() != 1)
@@ -149,8 +149,7 @@ void Optimizer::load_state_dict(const NamedTensors& state) {
     }
   }
   for (auto& [key, t] : state)
-    if (!used.count(key) && key.rfind("state.", 0) != 0)
-      problems.push_back("unexpected key '" + key + "'");
+    if (!used.count(key)) problems.push_back("unexpected key '" + key + "'");
 
   if (!problems.empty()) {
     std::string msg =

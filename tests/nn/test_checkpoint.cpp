@@ -148,6 +148,20 @@ TEST(Checkpoint, MissingPartsAreNamed) {
   EXPECT_THAT(error_of([&] { with_gen.load(path); }),
               HasSubstr("has no state for generator 'dropout'"));
 
+  // Another model's tensors: the model's own error, prefixed with the file.
+  struct Other : nn::Module {
+    Tensor v;
+    Other() : Module("Other") { register_parameter("v", v, zeros({2})); }
+  };
+  auto other = std::make_shared<Other>();
+  nn::Checkpoint other_ck;
+  other_ck.model(other.get()).save(path);
+  nn::Checkpoint into_net;
+  into_net.model(fresh.net.get());
+  std::string msg = error_of([&] { into_net.load(path); });
+  EXPECT_THAT(msg, HasSubstr("Checkpoint.load: " + path + ": Net.load_state_dict: 3 problem(s)"));
+  EXPECT_THAT(msg, HasSubstr("missing key 'W'"));
+
   run.net->save(path);  // a plain model file, not a checkpoint
   nn::Checkpoint any;
   any.model(fresh.net.get());

@@ -198,9 +198,12 @@ TEST(Optim, LoadStateDictErrorsListEveryProblem) {
   NamedTensors bad = adam.state_dict();
   bad["state.1.exp_avg"] = zeros({4}, DType::f64);
   bad["state.7.step"] = scalar_tensor(1, DType::i64);
+  bad["state.x.step"] = scalar_tensor(1, DType::i64);
   msg = error_of([&] { adam.load_state_dict(bad); });
   EXPECT_THAT(msg, HasSubstr("'state.1.exp_avg' has shape [4] but parameter 1 has shape [3]"));
   EXPECT_THAT(msg, HasSubstr("'state.7.step' refers to parameter 7 but there are only 3"));
+  EXPECT_THAT(msg, HasSubstr("unexpected key 'state.x.step'"));
+  EXPECT_THAT(msg, HasSubstr("Adam.load_state_dict: 3 problem(s)"));
 
   auto small = std::make_shared<TinyModel>();
   nn::Adam fewer(std::vector<Tensor>{small->W});
