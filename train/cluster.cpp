@@ -1,0 +1,200 @@
+#include "train/cluster.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "engine/autograd/grad_mode.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/linalg.h"
+#include "engine/ops/matmul.h"
+#include "engine/ops/random.h"
+#include "engine/ops/reduce.h"
+#include "engine/ops/shape.h"
+#include "engine/ops/sparse.h"
+
+namespace stackgrad::train {
+
+namespace {
+
+void check_points(const char* fn, const Tensor& X, int64_t k) {
+  check_defined(fn, X, "X");
+  SG_CHECK(X.dim() == 2 && (X.dtype() == DType::f32 || X.dtype() == DType::f64), fn,
+           ": X must be floating [N, D], got ", describe(X));
+  SG_CHECK(k >= 1 && k <= X.size(0), fn, ": k must be in [1, N] = [1, ", X.size(0), "], got ", k);
+}
+
+std::vector<double> host_f64(const Tensor& t) {
+  return t.to(Device::cpu()).to(DType::f64).contiguous().to_vector<double>();
+}
+
+Tensor rows_of(const Tensor& X, const std::vector<int64_t>& rows) {
+  return index_select(X, 0, from_vector(rows).to(X.device()));
+}
+
+// One uniform number in [0, 1) from the generator.
+double uniform(Generator& gen) { return rand({1}, gen, DType::f64).item(); }
+
+// k-means++: the first center uniform, each next one drawn with probability proportional to the
+// squared distance to the nearest center chosen so far (Arthur and Vassilvitskii 2007).
+Tensor seed_plus_plus(const Tensor& X, int64_t k, Generator& gen) {
+  const int64_t N = X.size(0);
+  std::vector<int64_t> chosen = {std::min<int64_t>(N - 1, int64_t(uniform(gen) * double(N)))};
+  std::vector<double> nearest = host_f64(squared_distances(X, rows_of(X, chosen)));
+  while (static_cast<int64_t>(chosen.size()) < k) {
+    double total = 0;
+    for (double d : nearest) total += d;
+    const double u = uniform(gen);
+    int64_t pick = N - 1;
+    if (total > 0) {
+      // The first point whose cumulative weight passes u * total (never a zero-weight point).
+      double cumulative = 0;
+      for (int64_t i = 0; i < N; ++i) {
+        cumulative += nearest[i];
+        if (nearest[i] > 0 && cumulative >= u * total) {
+          pick = i;
+          break;
+        }
+      }
+    } else {
+      // Every point sits on a center (duplicates): any unchosen one will do.
+      pick = std::min<int64_t>(N - 1, int64_t(u * double(N)));
+      while (std::find(chosen.begin(), chosen.end(), pick) != chosen.end()) pick = (pick + 1) % N;
+    }
+    chosen.push_back(pick);
+    const auto d = host_f64(squared_distances(X, rows_of(X, {pick})));
+    for (int64_t i = 0; i < N; ++i) nearest[i] = std::min(nearest[i], d[i]);
+  }
+  return rows_of(X, chosen);
+}
+
+Tensor seed_random(const Tensor& X, int64_t k, Generator& gen) {
+  return index_select(X, 0, randperm(X.size(0), gen).narrow(0, 0, k).to(X.device()));
+}
+
+}  // namespace
+
+Tensor squared_distances(const Tensor& X, const Tensor& C) {
+  const Tensor xx = sum(square(X), {1}, true);         // [N, 1]
+  const Tensor cc = sum(square(C), {1}).unsqueeze(0);  // [1, k]
+  return clamp(xx - 2.0 * mm(X, C.t()) + cc, 0.0, std::numeric_limits<double>::infinity());
+}
+
+KMeansResult kmeans_from(const Tensor& X, const Tensor& initial_centers,
+                         const KMeansOptions& options) {
+  check_defined("kmeans", initial_centers, "initial_centers");
+  const int64_t k = initial_centers.size(0);
+  check_points("kmeans", X, k);
+  SG_CHECK(initial_centers.dim() == 2 && initial_centers.size(1) == X.size(1) &&
+               initial_centers.dtype() == X.dtype(),
+           "kmeans: initial_centers must be [k, ", X.size(1), "] of X's dtype, got ",
+           describe(initial_centers));
+  SG_CHECK(options.max_iter >= 1, "kmeans: max_iter must be positive, got ", options.max_iter);
+  NoGradGuard no_grad;
+  const double tol = options.tol * mean(var(X, {0}, 0)).item();
+  KMeansResult result;
+  Tensor centers = initial_centers.contiguous();
+  for (int64_t it = 1; it <= options.max_iter; ++it) {
+    result.iterations = it;
+    const Tensor d = squared_distances(X, centers);
+    const Tensor labels = argmin(d, 1);
+    // New centers: the mean of each cluster, as (one-hot)ᵀ X / counts.
+    const Tensor assign = one_hot(labels, k).to(X.dtype());
+    const Tensor counts = sum(assign, {0});
+    Tensor next = mm(assign.t(), X) /
+                  clamp(counts, 1.0, std::numeric_limits<double>::infinity()).unsqueeze(1);
+    const auto count = host_f64(counts);
+    if (std::find(count.begin(), count.end(), 0.0) != count.end()) {
+      // Empty clusters take the points farthest from their centers, the farthest first.
+      auto nearest = host_f64(min(d, {1}));
+      for (int64_t c = 0; c < k; ++c) {
+        if (count[c] > 0) continue;
+        const int64_t far = std::max_element(nearest.begin(), nearest.end()) - nearest.begin();
+        next.select(0, c).copy_(X.select(0, far));
+        nearest[far] = -1.0;
+      }
+    }
+    const double shift = sum(square(next - centers)).item();
+    centers = next;
+    if (shift <= tol) break;
+  }
+  const Tensor d = squared_distances(X, centers);
+  result.labels = argmin(d, 1);
+  result.inertia = sum(min(d, {1})).item();
+  result.centers = centers;
+  return result;
+}
+
+KMeansResult kmeans(const Tensor& X, int64_t k, const KMeansOptions& options, Generator& gen) {
+  check_points("kmeans", X, k);
+  SG_CHECK(options.restarts >= 1, "kmeans: restarts must be positive, got ", options.restarts);
+  NoGradGuard no_grad;
+  const Tensor points = X.detach();
+  KMeansResult best;
+  for (int64_t r = 0; r < options.restarts; ++r) {
+    const Tensor init = options.init == KMeansInit::kmeans_plus_plus
+                            ? seed_plus_plus(points, k, gen)
+                            : seed_random(points, k, gen);
+    KMeansResult run = kmeans_from(points, init, options);
+    if (r == 0 || run.inertia < best.inertia) best = std::move(run);
+  }
+  return best;
+}
+
+// --- spectral --------------------------------------------------------------------------------
+
+Tensor spectral_embedding(const Tensor& W, int64_t k, const SpectralOptions& options) {
+  check_defined("spectral_embedding", W, "affinity");
+  SG_CHECK(W.dim() == 2 && W.size(0) == W.size(1) &&
+               (W.dtype() == DType::f32 || W.dtype() == DType::f64),
+           "spectral_embedding: affinity must be a square floating matrix [N, N], got ",
+           describe(W));
+  const int64_t N = W.size(0);
+  SG_CHECK(k >= 1 && k <= N, "spectral_embedding: k must be in [1, N] = [1, ", N, "], got ", k);
+  NoGradGuard no_grad;
+  Tensor E;
+  if (!W.is_sparse()) {
+    const double scale = max(abs(W)).item();
+    const double asym = max(abs(W - W.t())).item();
+    SG_CHECK(asym <= 1e-6 * scale,
+             "spectral_embedding: affinity is not symmetric (max |W - Wᵀ| = ", asym, ")");
+    const Tensor deg = sum(W, {1});
+    if (options.normalized) {
+      // D^-1/2 W D^-1/2, isolated nodes (degree 0) scaled by 0; its top-k eigenvectors.
+      const Tensor positive = deg > 0.0;
+      const Tensor inv_sqrt =
+          where(positive, rsqrt(where(positive, deg, ones_like(deg))), zeros_like(deg));
+      const Tensor M = inv_sqrt.unsqueeze(1) * W * inv_sqrt.unsqueeze(0);
+      E = eigh(M).eigenvectors.narrow(1, N - k, k);
+    } else {
+      // The unnormalised Laplacian D - W; its bottom-k eigenvectors.
+      const Tensor L = eye(N, -1, Options(W.dtype(), W.device())) * deg.unsqueeze(1) - W;
+      E = eigh(L).eigenvectors.narrow(1, 0, k);
+    }
+  } else if (options.normalized) {
+    E = eigsh_topk(sym_normalize(W), k).vectors;
+  } else {
+    // The bottom of L = D - W is the top of c I - L with c >= the largest eigenvalue of L
+    // (2 max degree, by Gershgorin); Lanczos finds tops.
+    const Tensor ones_vec = ones({N}, Options(W.dtype(), W.device()));
+    const Tensor deg = spmv(W, ones_vec);
+    const double c = 2.0 * max(deg).item() + 1.0;
+    auto apply = [&](const Tensor& x) {
+      const Tensor xd = x.to(W.device());
+      return (c * xd - (deg * xd - spmv(W, xd))).to(Device::cpu());
+    };
+    E = eigsh_topk(apply, N, k, W.dtype()).vectors.to(W.device());
+  }
+  if (options.normalized) {
+    const Tensor norms = norm(E, 2.0, {1}, true);
+    E = E / clamp(norms, 1e-12, std::numeric_limits<double>::infinity());
+  }
+  return E.contiguous();
+}
+
+Tensor spectral_clustering(const Tensor& affinity, int64_t k, const SpectralOptions& options,
+                           Generator& gen) {
+  return kmeans(spectral_embedding(affinity, k, options), k, options.kmeans, gen).labels;
+}
+
+}  // namespace stackgrad::train
