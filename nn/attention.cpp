@@ -79,13 +79,14 @@ MultiheadAttention::MultiheadAttention(int64_t embed_dim, int64_t num_heads,
     register_parameter("v_proj_weight", v_proj_weight, xavier_uniform(E, vdim_, gen));
   }
   if (options.bias) register_parameter("in_proj_bias", in_proj_bias, zeros({3 * E}));
-  out_proj = register_module("out_proj",
-                             std::make_shared<AttentionOutProjection>(E, options.bias, gen));
+  out_proj =
+      register_module("out_proj", std::make_shared<AttentionOutProjection>(E, options.bias, gen));
 }
 
 // x [B, N, in] projected by rows [which E, (which + 1) E) of the stacked weight and bias.
 Tensor MultiheadAttention::project(const Tensor& x, int64_t which, const Tensor& separate) const {
-  const Tensor w = separate.defined() ? separate : in_proj_weight.narrow(0, which * embed_dim_, embed_dim_);
+  const Tensor w =
+      separate.defined() ? separate : in_proj_weight.narrow(0, which * embed_dim_, embed_dim_);
   Tensor y = matmul(x, w.t());
   return in_proj_bias.defined() ? y + in_proj_bias.narrow(0, which * embed_dim_, embed_dim_) : y;
 }
@@ -99,9 +100,10 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   const bool batched = query.dim() == 3;
   const char* layout = !batched ? "[N, " : options_.batch_first ? "[B, N, " : "[N, B, ";
   auto check_input = [&](const char* name, const Tensor& t, int64_t features) {
-    SG_CHECK(t.dim() == query.dim() && (t.dim() == 2 || t.dim() == 3) && t.shape().back() == features,
-             "MultiheadAttention: expected ", name, " ", layout, features, "], got ",
-             shape_str(t.shape()));
+    SG_CHECK(
+        t.dim() == query.dim() && (t.dim() == 2 || t.dim() == 3) && t.shape().back() == features,
+        "MultiheadAttention: expected ", name, " ", layout, features, "], got ",
+        shape_str(t.shape()));
   };
   check_input("query", query, embed_dim_);
   check_input("key", key, kdim_);
@@ -119,7 +121,9 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
            shape_str(value.shape()));
 
   // [B, N, E] -> [B, h, N, hd]
-  auto heads = [&](const Tensor& t) { return t.reshape({B, t.size(1), h, hd}).permute({0, 2, 1, 3}); };
+  auto heads = [&](const Tensor& t) {
+    return t.reshape({B, t.size(1), h, hd}).permute({0, 2, 1, 3});
+  };
   Tensor qh = heads(project(q, 0, q_proj_weight));
   Tensor kh = heads(project(k, 1, k_proj_weight));
   Tensor vh = heads(project(v, 2, v_proj_weight));
@@ -127,8 +131,8 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   Tensor kpm = call.key_padding_mask, am = call.attn_mask;
   if (kpm.defined()) {
     const Shape want = batched ? Shape{B, S} : Shape{S};
-    SG_CHECK(kpm.shape() == want, "MultiheadAttention: expected key_padding_mask ",
-             shape_str(want), ", got ", shape_str(kpm.shape()));
+    SG_CHECK(kpm.shape() == want, "MultiheadAttention: expected key_padding_mask ", shape_str(want),
+             ", got ", shape_str(kpm.shape()));
     kpm = kpm.reshape({B, 1, 1, S});
   }
   if (am.defined()) {
@@ -139,8 +143,8 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   }
   const Tensor mask = engine_mask(kpm, am, q.dtype());
   const double p = is_training() ? options_.dropout : 0.0;
-  Tensor attended = scaled_dot_product_attention(qh, kh, vh, mask, call.is_causal, p,
-                                                 std::nullopt, *gen_);
+  Tensor attended =
+      scaled_dot_product_attention(qh, kh, vh, mask, call.is_causal, p, std::nullopt, *gen_);
   Tensor out = (*out_proj)(attended.permute({0, 2, 1, 3}).reshape({B, L, E}));
   out = !batched ? out.squeeze(0) : options_.batch_first ? out : out.transpose(0, 1);
 
@@ -152,7 +156,8 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
       scores = mask.dtype() == DType::boolean ? masked_fill(scores, logical_not(mask), kNegInf)
                                               : scores + mask;
     if (call.is_causal) {
-      Tensor later = gt(arange(S, Options(DType::i64, q.device())).unsqueeze(0), arange(L, Options(DType::i64, q.device())).unsqueeze(1));
+      Tensor later = gt(arange(S, Options(DType::i64, q.device())).unsqueeze(0),
+                        arange(L, Options(DType::i64, q.device())).unsqueeze(1));
       scores = masked_fill(scores, later, kNegInf);
     }
     weights = softmax(scores, 3);

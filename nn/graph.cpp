@@ -50,11 +50,10 @@ Tensor random_walk_norm(const Tensor& edges, int64_t n, bool add_self_loops, DTy
 
 // --- GCNConv ----------------------------------------------------------------------------------
 
-GCNConv::GCNConv(int64_t in_features, int64_t out_features, GCNConvOptions options,
-                 Generator& gen)
+GCNConv::GCNConv(int64_t in_features, int64_t out_features, GCNConvOptions options, Generator& gen)
     : Module("GCNConv"), in_(in_features), out_(out_features) {
-  SG_CHECK(in_features > 0 && out_features > 0, "GCNConv: expected positive sizes, got in=",
-           in_features, ", out=", out_features);
+  SG_CHECK(in_features > 0 && out_features > 0,
+           "GCNConv: expected positive sizes, got in=", in_features, ", out=", out_features);
   // Glorot-uniform, as Kipf and Welling's glorot(): ±√(6 / (in + out)).
   const double a = std::sqrt(6.0 / static_cast<double>(in_features + out_features));
   register_parameter("weight", weight, rand({in_features, out_features}, gen, DType::f32, -a, a));

@@ -23,10 +23,10 @@ LSTM::LSTM(int64_t input_size, int64_t hidden_size, LstmOptions options, Generat
       options_(options),
       gen_(&gen) {
   SG_CHECK(input_size > 0 && hidden_size > 0 && options.num_layers > 0,
-           "LSTM: expected positive input_size, hidden_size and num_layers, got ", input_size,
-           ", ", hidden_size, ", ", options.num_layers);
-  SG_CHECK(options.dropout >= 0.0 && options.dropout < 1.0,
-           "LSTM: dropout must be in [0, 1), got ", options.dropout);
+           "LSTM: expected positive input_size, hidden_size and num_layers, got ", input_size, ", ",
+           hidden_size, ", ", options.num_layers);
+  SG_CHECK(options.dropout >= 0.0 && options.dropout < 1.0, "LSTM: dropout must be in [0, 1), got ",
+           options.dropout);
   const int64_t D = options.bidirectional ? 2 : 1, H = hidden_size;
   cells_.resize(static_cast<size_t>(options.num_layers * D));
   for (int64_t l = 0; l < options.num_layers; ++l) {
@@ -55,9 +55,8 @@ LstmOutput LSTM::forward(const Tensor& x_in, const Tensor& h0_in, const Tensor& 
   check_defined("LSTM", x_in, "x");
   const bool batched = x_in.dim() == 3;
   SG_CHECK((x_in.dim() == 2 || batched) && x_in.shape().back() == input_size_,
-           "LSTM: expected input ",
-           options_.batch_first ? "[B, T, " : "[T, B, ", input_size_, "] (or unbatched [T, ",
-           input_size_, "]), got ", shape_str(x_in.shape()));
+           "LSTM: expected input ", options_.batch_first ? "[B, T, " : "[T, B, ", input_size_,
+           "] (or unbatched [T, ", input_size_, "]), got ", shape_str(x_in.shape()));
   // The engine op wants time first with a batch axis.
   Tensor x = !batched ? x_in.unsqueeze(1) : options_.batch_first ? x_in.transpose(0, 1) : x_in;
   const int64_t B = x.size(1), D = options_.bidirectional ? 2 : 1;
@@ -115,7 +114,10 @@ std::string LSTM::extra_repr() const {
 
 TreeLstmCell::TreeLstmCell(int64_t input_size, int64_t hidden_size, TreeLstmOptions options,
                            Generator& gen)
-    : Module("TreeLstmCell"), input_size_(input_size), hidden_size_(hidden_size), options_(options) {
+    : Module("TreeLstmCell"),
+      input_size_(input_size),
+      hidden_size_(hidden_size),
+      options_(options) {
   SG_CHECK(input_size > 0 && hidden_size > 0,
            "TreeLstmCell: expected positive input_size and hidden_size, got ", input_size, ", ",
            hidden_size);

@@ -57,7 +57,7 @@ class LSTM : public Module {
 
   int64_t input_size_, hidden_size_;
   LstmOptions options_;
-  Generator* gen_;          // draws the inter-layer dropout masks
+  Generator* gen_;           // draws the inter-layer dropout masks
   std::vector<Cell> cells_;  // index layer * D + direction; sized once, never resized (registered)
 };
 

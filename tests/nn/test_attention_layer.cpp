@@ -28,8 +28,8 @@ Tensor leaf(const Tensor& t) {
 void expect_close(const Tensor& got, const Tensor& want, const char* what, double tol = 1e-10) {
   ASSERT_TRUE(got.defined()) << what;
   EXPECT_EQ(got.shape(), want.shape()) << what;
-  EXPECT_TRUE(sg::allclose(got.contiguous(), want, tol, tol)) << what << "\n got " << got
-                                                              << "\nwant " << want;
+  EXPECT_TRUE(sg::allclose(got.contiguous(), want, tol, tol))
+      << what << "\n got " << got << "\nwant " << want;
 }
 
 TEST(MultiheadAttentionLayer, MatchesTorchWithKeyPaddingMaskAndWeights) {
@@ -58,10 +58,11 @@ TEST(MultiheadAttentionLayer, BoolAndAdditiveMasksAgreeAndBatchFirstIsATranspose
   nn::MultiheadAttention batch_first(6, 3, {.batch_first = true}, gen2);
   Tensor x = sg::randn({5, 2, 6}, gen);
   Tensor causal_bool = sg::gt(sg::arange(5).unsqueeze(0), sg::arange(5).unsqueeze(1));  // j > i
-  Tensor causal_add = sg::masked_fill(sg::zeros({5, 5}), causal_bool,
-                                      -std::numeric_limits<double>::infinity());
+  Tensor causal_add =
+      sg::masked_fill(sg::zeros({5, 5}), causal_bool, -std::numeric_limits<double>::infinity());
 
-  nn::AttentionOutput a = seq_first.forward(x, x, x, {.attn_mask = causal_bool, .need_weights = true});
+  nn::AttentionOutput a =
+      seq_first.forward(x, x, x, {.attn_mask = causal_bool, .need_weights = true});
   nn::AttentionOutput b = seq_first.forward(x, x, x, {.attn_mask = causal_add});
   nn::AttentionOutput c = seq_first.forward(x, x, x, {.is_causal = true});
   EXPECT_TRUE(sg::allclose(a.output, b.output, 1e-5, 1e-6));
@@ -92,9 +93,13 @@ TEST(MultiheadAttentionLayer, SeparateProjectionsForOtherKeyAndValueSizes) {
 TEST(MultiheadAttentionLayer, ErrorsNameTheLayerAndShapes) {
   nn::MultiheadAttention m(4, 2);
   Tensor x = sg::zeros({3, 2, 4});
-  EXPECT_THAT(error_of([&] { m.forward(sg::zeros({3, 2, 5}), x, x); }),
+  EXPECT_THAT(error_of([&] {
+                m.forward(sg::zeros({3, 2, 5}), x, x);
+              }),
               HasSubstr("MultiheadAttention: expected query [N, B, 4], got [3, 2, 5]"));
-  EXPECT_THAT(error_of([&] { m.forward(x, sg::zeros({3, 1, 4}), x); }),
+  EXPECT_THAT(error_of([&] {
+                m.forward(x, sg::zeros({3, 1, 4}), x);
+              }),
               HasSubstr("disagree on batch or key length"));
   EXPECT_THAT(error_of([&] {
                 m.forward(x, x, x, {.key_padding_mask = sg::zeros({3, 2}, sg::DType::boolean)});

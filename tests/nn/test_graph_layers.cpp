@@ -120,8 +120,8 @@ TEST(GraphFilter, ArBySeriesAndByCgMatchADenseSolve) {
   EXPECT_TRUE(sg::allclose(series, want, 1e-10, 1e-12));
   EXPECT_TRUE(sg::allclose(cg, want, 1e-9, 1e-11));
   // Few terms are visibly truncated: the series converges like (α / (1 + α))^terms.
-  EXPECT_FALSE(sg::allclose(gf::ar(S, X, alpha, {.method = gf::ArMethod::series, .terms = 3}),
-                            want, 1e-6, 1e-6));
+  EXPECT_FALSE(sg::allclose(gf::ar(S, X, alpha, {.method = gf::ArMethod::series, .terms = 3}), want,
+                            1e-6, 1e-6));
 }
 
 TEST(GraphFilter, ArIsDifferentiableInX) {
@@ -136,15 +136,26 @@ TEST(GraphFilter, ArIsDifferentiableInX) {
 TEST(GraphErrors, NameTheFunctionAndShapes) {
   Tensor S = nn::gcn_norm(edges(), kNodes);
   nn::GCNConv conv(3, 2);
-  EXPECT_THAT(error_of([&] { conv.forward(S, sg::zeros({kNodes, 4})); }),
+  EXPECT_THAT(error_of([&] {
+                conv.forward(S, sg::zeros({kNodes, 4}));
+              }),
               HasSubstr("GCNConv: expected x [6, 3], got [6, 4]"));
-  EXPECT_THAT(error_of([&] { conv.forward(sg::zeros({6, 6}), sg::zeros({kNodes, 3})); }),
+  EXPECT_THAT(error_of([&] {
+                conv.forward(sg::zeros({6, 6}), sg::zeros({kNodes, 3}));
+              }),
               HasSubstr("GCNConv: expected adj a square sparse CSR matrix"));
-  EXPECT_THAT(error_of([&] { nn::gcn_norm(sg::zeros({4, 3}, sg::DType::i64), 5); }),
+  EXPECT_THAT(error_of([&] {
+                nn::gcn_norm(sg::zeros({4, 3}, sg::DType::i64), 5);
+              }),
               HasSubstr("gcn_norm: expected edges i64 [E, 2], got i64[4, 3]"));
-  EXPECT_THAT(error_of([&] { gf::ar(S, sg::zeros({5, 2}), 1.0); }),
+  EXPECT_THAT(error_of([&] {
+                gf::ar(S, sg::zeros({5, 2}), 1.0);
+              }),
               HasSubstr("ar: expected dense X [6, F], got f32[5, 2]"));
-  EXPECT_THAT(error_of([&] { gf::rnm(S, sg::zeros({6, 2}), -1); }), HasSubstr("rnm: k must be >= 0"));
+  EXPECT_THAT(error_of([&] {
+                gf::rnm(S, sg::zeros({6, 2}), -1);
+              }),
+              HasSubstr("rnm: k must be >= 0"));
 }
 
 }  // namespace

@@ -27,8 +27,8 @@ Tensor leaf(const Tensor& t) {
 void expect_close(const Tensor& got, const Tensor& want, const char* what, double tol = 1e-10) {
   ASSERT_TRUE(got.defined()) << what;
   EXPECT_EQ(got.shape(), want.shape()) << what;
-  EXPECT_TRUE(sg::allclose(got.contiguous(), want, tol, tol)) << what << "\n got " << got
-                                                              << "\nwant " << want;
+  EXPECT_TRUE(sg::allclose(got.contiguous(), want, tol, tol))
+      << what << "\n got " << got << "\nwant " << want;
 }
 
 TEST(LstmLayer, MatchesTorchTwoLayersBidirectionalBatchFirst) {
@@ -37,14 +37,15 @@ TEST(LstmLayer, MatchesTorchTwoLayersBidirectionalBatchFirst) {
   ASSERT_EQ(m.named_parameters().size(), 16u);
   sg::testing::load_torch_parameters(m, "lstm");
 
-  Tensor x = leaf(load_seq("lstm_x")), h0 = leaf(load_seq("lstm_h0")), c0 = leaf(load_seq("lstm_c0"));
+  Tensor x = leaf(load_seq("lstm_x")), h0 = leaf(load_seq("lstm_h0")),
+         c0 = leaf(load_seq("lstm_c0"));
   nn::LstmOutput y = m.forward(x, h0, c0);
   expect_close(y.output, load_seq("lstm_out"), "output");
   expect_close(y.h_n, load_seq("lstm_hn"), "h_n");
   expect_close(y.c_n, load_seq("lstm_cn"), "c_n");
 
-  Tensor loss = sg::sum(y.output * load_seq("lstm_d_out")) + sg::sum(y.h_n * load_seq("lstm_d_hn")) +
-                sg::sum(y.c_n * load_seq("lstm_d_cn"));
+  Tensor loss = sg::sum(y.output * load_seq("lstm_d_out")) +
+                sg::sum(y.h_n * load_seq("lstm_d_hn")) + sg::sum(y.c_n * load_seq("lstm_d_cn"));
   loss.backward();
   expect_close(x.grad(), load_seq("lstm_grad_x"), "dx");
   expect_close(h0.grad(), load_seq("lstm_grad_h0"), "dh0");
@@ -84,11 +85,17 @@ TEST(LstmLayer, DropoutBetweenLayersOnlyInTrainingAndReproducible) {
 
 TEST(LstmLayer, ErrorsNameTheLayerAndShapes) {
   nn::LSTM m(3, 4, {.num_layers = 2, .batch_first = true});
-  EXPECT_THAT(error_of([&] { m.forward(sg::zeros({2, 5, 7})); }),
+  EXPECT_THAT(error_of([&] {
+                m.forward(sg::zeros({2, 5, 7}));
+              }),
               HasSubstr("LSTM: expected input [B, T, 3] (or unbatched [T, 3]), got [2, 5, 7]"));
-  EXPECT_THAT(error_of([&] { m.forward(sg::zeros({2, 5, 3}), sg::zeros({1, 2, 4})); }),
+  EXPECT_THAT(error_of([&] {
+                m.forward(sg::zeros({2, 5, 3}), sg::zeros({1, 2, 4}));
+              }),
               HasSubstr("LSTM: expected h0 [2, 2, 4]"));
-  EXPECT_THAT(error_of([&] { m.forward(sg::zeros({2, 5, 3}), {}, sg::zeros({2, 3, 4})); }),
+  EXPECT_THAT(error_of([&] {
+                m.forward(sg::zeros({2, 5, 3}), {}, sg::zeros({2, 3, 4}));
+              }),
               HasSubstr("got [2, 3, 4]"));
 }
 
@@ -132,7 +139,9 @@ TEST(TreeLstmCellLayer, NaryWrapsTheEngineOpAndTrainsItsParameters) {
 
 TEST(TreeLstmCellLayer, ErrorNamesTheForestSize) {
   nn::TreeLstmCell cell(3, 2);
-  EXPECT_THAT(error_of([&] { cell.forward(sg::zeros({2, 3}), sg::forest_from_parents({-1, 0, 0})); }),
+  EXPECT_THAT(error_of([&] {
+                cell.forward(sg::zeros({2, 3}), sg::forest_from_parents({-1, 0, 0}));
+              }),
               HasSubstr("TreeLstmCell: expected x [3, 3] (one row per forest node), got [2, 3]"));
 }
 
