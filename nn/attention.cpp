@@ -42,6 +42,23 @@ Tensor engine_mask(const Tensor& key_padding /*[B,1,1,S]*/, const Tensor& attn /
   return !a.defined() ? b : !b.defined() ? a : a + b;
 }
 
+// softmax(Q Kᵀ / √d + mask) [B, h, L, S] by the plain path: the probabilities that the fused
+// kernel never stores, for callers that asked to see them.
+Tensor attention_probabilities(const Tensor& qh, const Tensor& kh, const Tensor& mask,
+                               bool causal) {
+  const int64_t L = qh.size(2), S = kh.size(2);
+  Tensor scores = matmul(qh, kh.transpose(2, 3)) * (1.0 / std::sqrt(double(qh.size(3))));
+  if (mask.defined())
+    scores = mask.dtype() == DType::boolean ? masked_fill(scores, logical_not(mask), kNegInf)
+                                            : scores + mask;
+  if (causal) {
+    const Options index(DType::i64, qh.device());
+    Tensor later = gt(arange(S, index).unsqueeze(0), arange(L, index).unsqueeze(1));  // j > i
+    scores = masked_fill(scores, later, kNegInf);
+  }
+  return softmax(scores, 3);
+}
+
 }  // namespace
 
 AttentionOutProjection::AttentionOutProjection(int64_t embed_dim, bool with_bias, Generator& gen)
@@ -150,17 +167,7 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
 
   Tensor weights;
   if (call.need_weights) {
-    // The plain path: the probabilities the fused kernel never stores.
-    Tensor scores = matmul(qh, kh.transpose(2, 3)) * (1.0 / std::sqrt(static_cast<double>(hd)));
-    if (mask.defined())
-      scores = mask.dtype() == DType::boolean ? masked_fill(scores, logical_not(mask), kNegInf)
-                                              : scores + mask;
-    if (call.is_causal) {
-      Tensor later = gt(arange(S, Options(DType::i64, q.device())).unsqueeze(0),
-                        arange(L, Options(DType::i64, q.device())).unsqueeze(1));
-      scores = masked_fill(scores, later, kNegInf);
-    }
-    weights = softmax(scores, 3);
+    weights = attention_probabilities(qh, kh, mask, call.is_causal);
     if (call.average_attn_weights) weights = mean(weights, {1});
     if (!batched) weights = weights.squeeze(0);
   }

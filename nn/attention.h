@@ -52,6 +52,8 @@ class AttentionOutProjection : public Module {
 //   in_proj_bias [3E] (with bias); out_proj.weight [E, E], out_proj.bias [E].
 // Initialised as torch does: projections Xavier-uniform, out_proj.weight U(-1/√E, 1/√E), biases 0.
 // Each head attends over E / num_heads features; scores are scaled by 1/√(E / num_heads).
+// A query whose keys are all masked attends to nothing (the fused kernel's zeros, so its output
+// is out_proj.bias, where torch gives NaN); its weights are NaN.
 class MultiheadAttention : public Module {
  public:
   MultiheadAttention(int64_t embed_dim, int64_t num_heads, MultiheadAttentionOptions options = {},
