@@ -50,6 +50,13 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> module) 
   children_.emplace_back(name, std::move(module));
 }
 
+void Module::remove_child(const std::string& name) {
+  auto it = std::find_if(children_.begin(), children_.end(),
+                         [&](const auto& entry) { return entry.first == name; });
+  SG_CHECK(it != children_.end(), type_name_, ": no submodule named '", name, "'");
+  children_.erase(it);
+}
+
 // --- walking the tree -----------------------------------------------------------------------
 
 void Module::collect(const std::string& prefix, bool recurse, bool buffers,

@@ -104,6 +104,8 @@ class Module {
     return module;
   }
   void add_child(const std::string& name, std::shared_ptr<Module> module);
+  // Unregisters the submodule `name` (error if there is none), e.g. when an adapter is detached.
+  void remove_child(const std::string& name);
 
  private:
   struct Slot {
