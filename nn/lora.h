@@ -95,6 +95,24 @@ class LoraConv2d : public LoraAdapter {
   LoraConvGeometry g_;
 };
 
+// --- attaching to layers (nn/lora_attach.cpp) -------------------------------------------------
+class Linear;
+class Conv2d;
+
+// Creates the adapter that matches `layer` (its sizes, geometry, dtype and device), attaches it
+// (the layer's forward becomes base(x) + adapter(x); the adapter appears in state_dict() as
+// "<layer>.lora.lora_A" / ".lora_B") and freezes the layer's weight and bias.
+//   auto fc = std::make_shared<nn::Linear>(768, 768);
+//   auto lora = nn::add_lora(*fc, /*rank=*/8, /*alpha=*/16);   // train nn::lora_parameters(model)
+std::shared_ptr<LoraLinear> add_lora(Linear& layer, int64_t rank, double alpha = 1.0,
+                                     Generator& gen = default_generator());
+std::shared_ptr<LoraConv2d> add_lora(Conv2d& layer, int64_t rank, double alpha = 1.0,
+                                     Generator& gen = default_generator());
+// Merges (unmerges) the LoRA adapter of every Linear and Conv2d in the tree rooted at `root`
+// (root included) into (out of) that layer's weight; idempotent like LoraAdapter::merge.
+void merge_lora(Module& root);
+void unmerge_lora(Module& root);
+
 // Every parameter of every LoraAdapter in the tree rooted at `root` (root included): what an
 // optimiser should train.
 std::vector<Tensor> lora_parameters(const Module& root);

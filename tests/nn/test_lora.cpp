@@ -7,6 +7,8 @@
 
 #include <cmath>
 
+#include "nn/conv.h"
+#include "nn/linear.h"
 #include "nn/lora.h"
 #include "tests/support/error_of.h"
 
@@ -116,6 +118,50 @@ TEST(LoraTree, ParametersAndFreezing) {
   nn::mark_only_lora_as_trainable(m);
   EXPECT_FALSE(m.w.requires_grad());
   EXPECT_TRUE(m.a->lora_A.requires_grad() && m.b->lora_B.requires_grad());
+}
+
+TEST(LoraOnLayers, LinearGetsTheBranchFrozenBaseAndMergesInPlace) {
+  sg::Generator gen(8);
+  auto fc = std::make_shared<nn::Linear>(6, 4, nn::LinearOptions{}, gen);
+  fc->to(sg::DType::f64);
+  Tensor x = sg::randn({3, 6}, gen, sg::DType::f64);
+  Tensor base = (*fc)(x), W0 = fc->weight.clone();
+
+  auto lora = nn::add_lora(*fc, /*rank=*/2, /*alpha=*/4.0, gen);
+  EXPECT_EQ(lora->lora_A.dtype(), sg::DType::f64);
+  EXPECT_FALSE(fc->weight.requires_grad() || fc->bias.requires_grad());
+  EXPECT_TRUE(fc->state_dict().count("lora.lora_A") == 1);
+  EXPECT_TRUE(sg::allclose((*fc)(x), base));  // B = 0: starts as the base layer
+  randomize_b(*lora, 9);
+  Tensor adapted = (*fc)(x);
+  EXPECT_TRUE(sg::allclose(adapted, base + lora->forward(x), 1e-12, 1e-12));
+
+  sg::sum(adapted).backward();
+  EXPECT_FALSE(fc->weight.grad().defined());
+  EXPECT_TRUE(lora->lora_A.grad().defined() && lora->lora_B.grad().defined());
+  EXPECT_EQ(nn::lora_parameters(*fc).size(), 2u);
+
+  nn::merge_lora(*fc);
+  EXPECT_TRUE(lora->merged());
+  EXPECT_FALSE(sg::allclose(fc->weight, W0));
+  EXPECT_TRUE(sg::allclose((*fc)(x), adapted, 1e-12, 1e-12));
+  nn::unmerge_lora(*fc);
+  EXPECT_TRUE(sg::allclose(fc->weight, W0, 1e-13, 1e-13));
+}
+
+TEST(LoraOnLayers, Conv2dAdapterTakesTheLayersGeometry) {
+  sg::Generator gen(10);
+  nn::Conv2d conv(4, 6, 3, nn::Conv2dOptions{.stride = 2, .padding = 1, .groups = 2}, gen);
+  conv.to(sg::DType::f64);
+  auto lora = nn::add_lora(conv, 2, 1.0, gen);
+  EXPECT_EQ(lora->lora_A.shape(), (sg::Shape{2, 2, 3, 3}));
+  randomize_b(*lora, 11);
+  Tensor x = sg::randn({1, 4, 9, 9}, gen, sg::DType::f64);
+  Tensor adapted = conv(x);
+  EXPECT_EQ(adapted.shape(), (sg::Shape{1, 6, 5, 5}));
+  nn::merge_lora(conv);
+  EXPECT_TRUE(sg::allclose(conv(x), adapted, 1e-11, 1e-11));
+  EXPECT_TRUE(sg::allclose(conv.base_forward(x), adapted, 1e-11, 1e-11));
 }
 
 TEST(LoraErrors, NameTheAdapterAndShapes) {
