@@ -30,7 +30,8 @@ class LoraAdapter : public Module {
   virtual Tensor delta_weight() const = 0;
   // weight += delta_weight() (in place, no gradient recorded), once: merging a merged adapter
   // does nothing, and so does unmerging one that is not merged. weight must have the base's
-  // shape; unmerge(merge(W)) restores W up to rounding.
+  // shape; unmerge(merge(W)) restores W up to rounding. The flag is not in state_dict(): save
+  // unmerged, or merged with the adapter detached, never merged with it attached.
   void merge(Tensor& weight);
   void unmerge(Tensor& weight);
   bool merged() const { return merged_; }
