@@ -112,11 +112,11 @@ class LambdaLR : public LRScheduler {
 
 // A linear warmup from start_factor * base_lr to base_lr over `warmup` epochs, then `after`
 // (built on the same optimiser) from its epoch 0. PyTorch: SequentialLR(LinearLR(start_factor,
-// total_iters=warmup), after, milestones=[warmup]).
+// total_iters=warmup), after, milestones=[warmup]); the default start_factor is LinearLR's.
 class LinearWarmup : public LRScheduler {
  public:
   LinearWarmup(Optimizer& optimizer, int64_t warmup, std::unique_ptr<LRScheduler> after,
-               double start_factor = 0.0);
+               double start_factor = 1.0 / 3.0);
   double lr_at(int64_t epoch, double base_lr) const override;
 
  private:

@@ -80,7 +80,7 @@ TEST(Schedule, WarmupKeepsTheBaseLrsOfTheScheduleAfterIt) {
   // LambdaLR changes the lr in its constructor; the warmup must still ramp to the true base.
   TwoGroups t;
   nn::LinearWarmup sched(t.opt, 2,
-                         std::make_unique<nn::LambdaLR>(t.opt, [](int64_t) { return 0.5; }));
+                         std::make_unique<nn::LambdaLR>(t.opt, [](int64_t) { return 0.5; }), 0.0);
   EXPECT_EQ(t.opt.lr(0), 0.0);
   sched.step();
   EXPECT_DOUBLE_EQ(t.opt.lr(0), 0.05);
