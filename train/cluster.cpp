@@ -182,36 +182,50 @@ Tensor spectral_embedding(const Tensor& W, int64_t k, const SpectralOptions& opt
   const int64_t N = W.size(0);
   SG_CHECK(k >= 1 && k <= N, "spectral_embedding: k must be in [1, N] = [1, ", N, "], got ", k);
   NoGradGuard no_grad;
+  const Options opts(W.dtype(), W.device());
+  // Degrees of W + (tau / N) 1 1ᵀ: each row gains tau.
+  const Tensor raw_deg = W.is_sparse() ? spmv(W, ones({N}, opts)) : sum(W, {1});
+  double tau = options.regularization;
+  if (tau < 0) tau = W.is_sparse() ? 1e-2 * sum(raw_deg).item() / double(N) : 0.0;
+  const Tensor deg = raw_deg + tau;
+  const double spread = tau / double(N);
+  // W_tau x = W x + (tau / N) sum(x), never forming the dense rank-one term for sparse W.
+  auto apply_w = [&](const Tensor& x) {
+    const Tensor wx = W.is_sparse() ? spmv(W, x) : matmul(W, x);
+    return spread == 0 ? wx : wx + sum(x) * spread;
+  };
+  // D^-1/2 with isolated nodes (degree 0) scaled by 0.
+  const Tensor positive = deg > 0.0;
+  const Tensor inv_sqrt =
+      where(positive, rsqrt(where(positive, deg, ones_like(deg))), zeros_like(deg));
+
   Tensor E;
   if (!W.is_sparse()) {
     const double scale = max(abs(W)).item();
     const double asym = max(abs(W - W.t())).item();
     SG_CHECK(asym <= 1e-6 * scale,
              "spectral_embedding: affinity is not symmetric (max |W - Wᵀ| = ", asym, ")");
-    const Tensor deg = sum(W, {1});
+    const Tensor Wt = spread == 0 ? W : W + spread;
     if (options.normalized) {
-      // D^-1/2 W D^-1/2, isolated nodes (degree 0) scaled by 0; its top-k eigenvectors.
-      const Tensor positive = deg > 0.0;
-      const Tensor inv_sqrt =
-          where(positive, rsqrt(where(positive, deg, ones_like(deg))), zeros_like(deg));
-      const Tensor M = inv_sqrt.unsqueeze(1) * W * inv_sqrt.unsqueeze(0);
-      E = eigh(M).eigenvectors.narrow(1, N - k, k);
+      // The top-k eigenvectors of D^-1/2 W D^-1/2.
+      E = eigh(inv_sqrt.unsqueeze(1) * Wt * inv_sqrt.unsqueeze(0)).eigenvectors.narrow(1, N - k, k);
     } else {
-      // The unnormalised Laplacian D - W; its bottom-k eigenvectors.
-      const Tensor L = eye(N, -1, Options(W.dtype(), W.device())) * deg.unsqueeze(1) - W;
-      E = eigh(L).eigenvectors.narrow(1, 0, k);
+      // The bottom-k eigenvectors of the unnormalised Laplacian D - W.
+      E = eigh(eye(N, -1, opts) * deg.unsqueeze(1) - Wt).eigenvectors.narrow(1, 0, k);
     }
   } else if (options.normalized) {
-    E = eigsh_topk(sym_normalize(W), k).vectors;
+    auto apply = [&](const Tensor& x) {
+      const Tensor xd = x.to(W.device());
+      return (inv_sqrt * apply_w(inv_sqrt * xd)).to(Device::cpu());
+    };
+    E = eigsh_topk(apply, N, k, W.dtype()).vectors.to(W.device());
   } else {
     // The bottom of L = D - W is the top of c I - L with c >= the largest eigenvalue of L
     // (2 max degree, by Gershgorin); Lanczos finds tops.
-    const Tensor ones_vec = ones({N}, Options(W.dtype(), W.device()));
-    const Tensor deg = spmv(W, ones_vec);
     const double c = 2.0 * max(deg).item() + 1.0;
     auto apply = [&](const Tensor& x) {
       const Tensor xd = x.to(W.device());
-      return (c * xd - (deg * xd - spmv(W, xd))).to(Device::cpu());
+      return (c * xd - (deg * xd - apply_w(xd))).to(Device::cpu());
     };
     E = eigsh_topk(apply, N, k, W.dtype()).vectors.to(W.device());
   }
