@@ -7,8 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 
+# libcli11-dev: the executables' command line (train/cli.h); libstb-dev: image decoding in
+# datasets/; dataset-fashion-mnist: the data the example executables default to.
 packages=(build-essential cmake ninja-build zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
-          clang libclang-rt-14-dev libstb-dev dataset-fashion-mnist)
+          clang libclang-rt-14-dev libcli11-dev libstb-dev dataset-fashion-mnist)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

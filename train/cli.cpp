@@ -73,7 +73,7 @@ CommonFlags& Cli::common(const CommonDefaults& defaults) {
   app_.add_option("--seed", c.seed, "random seed (run r uses seed + r)");
   app_.add_option("--repeats", c.repeats, "independent runs (mean and std reported)")
       ->check(positive());
-  app_.add_option("--out", c.out, "append metrics as JSON lines to this file (empty: none)");
+  app_.add_option("--out", c.out, "write metrics as JSON lines to this file (empty: none)");
   app_.add_option("--threads", c.threads, "CPU threads (0: STACKGRAD_NUM_THREADS or all cores)")
       ->check(non_negative());
   app_.add_flag("--quiet,-q", c.quiet, "no progress lines");

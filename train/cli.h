@@ -35,11 +35,11 @@ struct CommonFlags {
 
 // Defaults of the common flags for one executable.
 struct CommonDefaults {
-  std::string dataset;                // default --dataset
-  std::vector<std::string> datasets;  // the accepted --dataset values (empty: any)
+  std::string dataset = "";                // default --dataset
+  std::vector<std::string> datasets = {};  // the accepted --dataset values (empty: any)
   uint64_t seed = 0;
   int repeats = 1;
-  std::string out;  // default --out
+  std::string out = "";  // default --out
   std::string device = "cpu";
 };
 

@@ -54,6 +54,12 @@ struct SpectralOptions {
   // true: top eigenvectors of D^-1/2 W D^-1/2, rows normalised to unit length (Ng-Jordan-Weiss).
   // false: bottom eigenvectors of the unnormalised Laplacian D − W, rows as they are.
   bool normalized = true;
+  // tau of the regularised affinity W + (tau / N) 1 1ᵀ (Qin and Rohe 2013), which steadies the
+  // embedding of sparse graphs and separates the repeated top eigenvalues of a graph with
+  // several connected components (Lanczos finds one vector per distinct eigenvalue, so without
+  // it the sparse path can miss components). < 0: 0.01 times the mean degree for sparse W,
+  // 0 for dense W (eigh finds repeated eigenvalues).
+  double regularization = -1;
   KMeansOptions kmeans = {};
 };
 

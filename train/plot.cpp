@@ -269,4 +269,67 @@ void LinePlot::save_svg(const std::string& path) const {
   SG_CHECK(out.good(), "LinePlot: writing '", path, "' failed");
 }
 
+// --- JSON lines ------------------------------------------------------------------------------
+
+std::vector<std::string> numeric_fields(const std::vector<JsonRecord>& rows) {
+  std::vector<std::string> names;
+  for (const JsonRecord& r : rows)
+    for (const auto& [key, value] : r.fields)
+      if (value.is_number() && std::find(names.begin(), names.end(), key) == names.end())
+        names.push_back(key);
+  return names;
+}
+
+int add_jsonl_series(LinePlot& plot, const std::vector<JsonRecord>& rows, const std::string& x,
+                     const std::vector<std::string>& ys, const std::string& by,
+                     const std::string& prefix) {
+  auto present = [&rows](const std::string& key) {
+    return std::any_of(rows.begin(), rows.end(), [&](const JsonRecord& r) { return r.has(key); });
+  };
+  auto field_list = [&rows]() {
+    std::string list;
+    for (const std::string& f : numeric_fields(rows)) list += (list.empty() ? "" : ", ") + f;
+    return list.empty() ? std::string("none") : list;
+  };
+  SG_CHECK(x.empty() || present(x), "add_jsonl_series: no record has the x field '", x,
+           "' (numeric fields: ", field_list(), ")");
+  for (const std::string& y : ys)
+    SG_CHECK(present(y), "add_jsonl_series: no record has the y field '", y,
+             "' (numeric fields: ", field_list(), ")");
+  // The groups: distinct values of `by` in order of appearance (one group without it).
+  std::vector<std::string> groups;
+  if (by.empty()) {
+    groups.push_back("");
+  } else {
+    for (const JsonRecord& r : rows)
+      if (const JsonValue* v = r.find(by))
+        if (std::find(groups.begin(), groups.end(), v->as_string()) == groups.end())
+          groups.push_back(v->as_string());
+  }
+  int added = 0;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  for (const std::string& y : ys) {
+    for (const std::string& group : groups) {
+      std::vector<double> xs, vs;
+      for (size_t i = 0; i < rows.size(); ++i) {
+        const JsonRecord& r = rows[i];
+        if (!by.empty() && (!r.has(by) || r.find(by)->as_string() != group)) continue;
+        // A record without the field is not part of this series (e.g. a validation metric
+        // logged every tenth epoch); a null value (a NaN written) is a gap.
+        const JsonValue* xv = x.empty() ? nullptr : r.find(x);
+        const JsonValue* yv = r.find(y);
+        if (!yv || (!x.empty() && !xv)) continue;
+        xs.push_back(x.empty() ? double(i) : xv->is_number() ? xv->as_double() : nan);
+        vs.push_back(yv->is_number() ? yv->as_double() : nan);
+      }
+      if (xs.empty()) continue;  // this group never has the field
+      std::string name = prefix + y;
+      if (!by.empty()) name += " [" + by + "=" + group + "]";
+      plot.add_series(std::move(name), std::move(xs), std::move(vs));
+      ++added;
+    }
+  }
+  return added;
+}
+
 }  // namespace stackgrad::train

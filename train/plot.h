@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "train/jsonl.h"
+
 namespace stackgrad::train {
 
 class LinePlot {
@@ -52,6 +54,18 @@ class LinePlot {
   int width_ = 640, height_ = 400;
   std::vector<Series> series_;
 };
+
+// Series from JSON-lines records (read_jsonl): one per field in `ys` and, when `by` names a
+// field, per distinct value of it (e.g. by = "split" draws train and val apart), in order of
+// first appearance. x is the field `x`, or the record's position when `x` is empty. Records
+// lacking x or y are left out of the series (a group without any is no series); a null (NaN)
+// value leaves a gap. Names are "<prefix><y>" plus " [<by>=<value>]". Returns how many
+// series were added; error when no record has the x field or one of the y fields.
+int add_jsonl_series(LinePlot& plot, const std::vector<JsonRecord>& rows, const std::string& x,
+                     const std::vector<std::string>& ys, const std::string& by = "",
+                     const std::string& prefix = "");
+// The fields holding a number in some record, in order of first appearance.
+std::vector<std::string> numeric_fields(const std::vector<JsonRecord>& rows);
 
 // Tick positions at multiples of a nice step (1, 2 or 5 times a power of ten) that cover
 // [lo, hi] with about `target` ticks; the first tick is <= lo and the last >= hi.

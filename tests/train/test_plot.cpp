@@ -109,3 +109,38 @@ TEST(LinePlot, EmptyPlotAndErrors) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(JsonlSeries, OneSeriesPerFieldAndGroup) {
+  std::vector<JsonRecord> rows;
+  for (int epoch = 1; epoch <= 4; ++epoch) {
+    rows.push_back({{{"epoch", epoch}, {"split", "train"}, {"loss", 1.0 / epoch}}});
+    if (epoch % 2 == 0)
+      rows.push_back({{{"epoch", epoch}, {"split", "val"}, {"loss", 2.0 / epoch}, {"acc", 0.5}}});
+  }
+  EXPECT_THAT(numeric_fields(rows), ElementsAre("epoch", "loss", "acc"));
+  LinePlot p;
+  EXPECT_EQ(add_jsonl_series(p, rows, "epoch", {"loss"}, "split"), 2);
+  const std::string svg = p.svg();
+  EXPECT_THAT(polyline_sizes(svg), ElementsAre(4, 2));
+  EXPECT_THAT(texts(svg, "legend-label"), ElementsAre("loss [split=train]", "loss [split=val]"));
+  LinePlot by_split;  // only val records carry acc: one series
+  EXPECT_EQ(add_jsonl_series(by_split, rows, "epoch", {"acc"}, "split"), 1);
+  // Without grouping: "acc" is on two of the six records, which make one line; a null value
+  // breaks the loss line.
+  rows[2].fields[2].second = JsonValue();
+  LinePlot q;
+  EXPECT_EQ(add_jsonl_series(q, rows, "epoch", {"acc"}, "", "run1 "), 1);
+  EXPECT_THAT(polyline_sizes(q.svg()), ElementsAre(2));
+  LinePlot all;
+  EXPECT_EQ(add_jsonl_series(all, rows, "", {"loss"}), 1);
+  EXPECT_THAT(polyline_sizes(all.svg()), ElementsAre(2, 3));
+  EXPECT_THAT(texts(q.svg(), "legend-label"), ElementsAre("run1 acc"));
+  EXPECT_THAT(error_of([&] { add_jsonl_series(q, rows, "step", {"loss"}); }),
+              HasSubstr("no record has the x field 'step' (numeric fields: epoch, loss, acc)"));
+  EXPECT_THAT(error_of([&] { add_jsonl_series(q, rows, "epoch", {"f1"}); }),
+              HasSubstr("no record has the y field 'f1'"));
+}
+
+}  // namespace
