@@ -1,0 +1,101 @@
+#include "algorithms/gcn/gcn.h"
+
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <numeric>
+
+#include "nn/optim/adam.h"
+#include "train/metrics.h"
+
+namespace stackgrad::algo {
+
+Gcn::Gcn(int64_t in, int64_t hidden, int64_t classes, double dropout, bool bias, Generator& gen)
+    : Module("Gcn") {
+  drop_in = register_module("drop_in", std::make_shared<nn::Dropout>(dropout, gen));
+  conv1 = register_module("conv1", std::make_shared<nn::GCNConv>(in, hidden, nn::GCNConvOptions{.bias = bias}, gen));
+  drop_hidden = register_module("drop_hidden", std::make_shared<nn::Dropout>(dropout, gen));
+  conv2 = register_module("conv2", std::make_shared<nn::GCNConv>(hidden, classes, nn::GCNConvOptions{.bias = bias}, gen));
+}
+
+Tensor Gcn::forward(const Tensor& adj, const Tensor& x) {
+  Tensor h = relu(conv1->forward(adj, (*drop_in)(x)));
+  return conv2->forward(adj, (*drop_hidden)(h));
+}
+
+namespace {
+
+double accuracy_on(const Tensor& logits, const Tensor& labels, const Tensor& idx) {
+  NoGradGuard no_grad;
+  return idx.numel() == 0 ? std::nan("") : train::accuracy(logits, labels, idx);
+}
+
+double loss_on(const Tensor& logits, const Tensor& labels, const Tensor& idx) {
+  NoGradGuard no_grad;
+  if (idx.numel() == 0) return std::nan("");
+  return cross_entropy(index_select(logits, 0, idx), index_select(labels, 0, idx)).item();
+}
+
+}  // namespace
+
+GcnResult train_gcn(const data::GraphDataset& ds, const GcnConfig& cfg, uint64_t seed,
+                    const std::function<void(const GcnEpoch&)>& on_epoch) {
+  data::validate_graph(ds, "train_gcn");
+  SG_CHECK(ds.train_idx.defined() && ds.train_idx.numel() > 0, "train_gcn: ", ds.name,
+           " has no training nodes");
+  const Tensor x = cfg.row_normalize ? data::row_normalize_features(ds.features_or_fail()) : ds.features_or_fail();
+  const Tensor adj = nn::gcn_norm(ds.edges, ds.num_nodes);
+  const Tensor& y = ds.labels;
+
+  Generator gen(seed);
+  Gcn model(x.size(1), cfg.hidden, ds.num_classes, cfg.dropout, cfg.bias, gen);
+  // L2 on the first layer only (Kipf's weight_decay * l2_loss(W0), with l2_loss = sum(w²)/2,
+  // is exactly Adam's weight_decay term on W0).
+  std::vector<Tensor> rest;
+  for (auto& [name, p] : model.named_parameters())
+    if (name != "conv1.weight") rest.push_back(p);
+  nn::Adam opt({{.params = {model.conv1->weight}, .options = {.lr = cfg.lr, .weight_decay = cfg.weight_decay}},
+                {.params = rest, .options = {.lr = cfg.lr}}});
+
+  GcnResult result;
+  std::deque<double> recent_val_losses;
+  const auto start = std::chrono::steady_clock::now();
+  for (int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
+    model.train();
+    Tensor logits = model.forward(adj, x);
+    Tensor loss = cross_entropy(index_select(logits, 0, ds.train_idx), index_select(y, 0, ds.train_idx));
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+
+    model.eval();
+    Tensor eval_logits;
+    {
+      NoGradGuard no_grad;
+      eval_logits = model.forward(adj, x);
+    }
+    GcnEpoch e{epoch,
+               loss.item(),
+               loss_on(eval_logits, y, ds.val_idx),
+               accuracy_on(logits, y, ds.train_idx),
+               accuracy_on(eval_logits, y, ds.val_idx),
+               accuracy_on(eval_logits, y, ds.test_idx)};
+    result.test_accuracy = e.test_accuracy;
+    result.val_accuracy = e.val_accuracy;
+    result.epochs_trained = epoch + 1;
+    if (on_epoch) on_epoch(e);
+    if (cfg.early_stopping > 0) {
+      if (int64_t(recent_val_losses.size()) == cfg.early_stopping) {
+        double mean_recent = std::accumulate(recent_val_losses.begin(), recent_val_losses.end(), 0.0) /
+                             double(recent_val_losses.size());
+        if (e.val_loss > mean_recent) break;
+        recent_val_losses.pop_front();
+      }
+      recent_val_losses.push_back(e.val_loss);
+    }
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace stackgrad::algo

@@ -1,0 +1,60 @@
+// Kipf & Welling's two-layer graph convolutional network for semi-supervised node
+// classification ("Semi-Supervised Classification with Graph Convolutional Networks", ICLR 2017):
+//   Z = S̃ · dropout(ReLU(S̃ · dropout(X) · W0)) · W1,   S̃ = D̃^-1/2 (A + I) D̃^-1/2,
+// trained with cross-entropy on the labelled nodes only, Adam, L2 on W0 alone, row-normalised
+// features, Glorot init and no biases — their settings, the defaults of GcnConfig.
+//
+//   algo::GcnConfig cfg;                           // hidden 16, dropout 0.5, lr 0.01, 200 epochs
+//   algo::GcnResult r = algo::train_gcn(data::load_planetoid("cora"), cfg, /*seed=*/0);
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "datasets/planetoid.h"
+#include "nn/dropout.h"
+#include "nn/graph.h"
+
+namespace stackgrad::algo {
+
+struct GcnConfig {
+  int64_t hidden = 16;
+  double dropout = 0.5;
+  double lr = 0.01;
+  double weight_decay = 5e-4;  // on the first layer's weight only, as Kipf & Welling
+  int64_t epochs = 200;
+  // Kipf's early stopping: stop once the validation loss exceeds the mean of the previous
+  // `early_stopping` epochs' (0: train all epochs). Their code uses 10.
+  int64_t early_stopping = 0;
+  bool bias = false;
+  // Scale each feature row to sum 1 (Kipf's preprocessing of bag-of-words features); turn off
+  // for features that can be negative, such as a CSBM's Gaussian ones.
+  bool row_normalize = true;
+};
+
+class Gcn : public nn::Module {
+ public:
+  Gcn(int64_t in, int64_t hidden, int64_t classes, double dropout, bool bias, Generator& gen);
+  // adj: S̃ as CSR [N, N]; x: [N, F]. Returns the logits [N, classes].
+  Tensor forward(const Tensor& adj, const Tensor& x);
+  std::shared_ptr<nn::GCNConv> conv1, conv2;
+  std::shared_ptr<nn::Dropout> drop_in, drop_hidden;
+};
+
+struct GcnEpoch {
+  int64_t epoch;
+  double train_loss, val_loss, train_accuracy, val_accuracy, test_accuracy;
+};
+
+struct GcnResult {
+  double test_accuracy = 0, val_accuracy = 0;  // of the model after the last epoch trained
+  int64_t epochs_trained = 0;
+  double seconds = 0;  // training wall time (the normalisation of S̃ and X excluded)
+};
+
+// Trains a fresh GCN with parameters and dropout masks drawn from `seed` on the dataset's
+// split (ds.train_idx, val_idx, test_idx). `on_epoch` sees every epoch's numbers.
+GcnResult train_gcn(const data::GraphDataset& ds, const GcnConfig& cfg, uint64_t seed,
+                    const std::function<void(const GcnEpoch&)>& on_epoch = nullptr);
+
+}  // namespace stackgrad::algo
