@@ -19,7 +19,8 @@ packages it imports are added):
         matplotlib==3.7.1 contourpy==1.0.7 pyglet==1.5.27 attrs==21.4.0 graphviz==0.19.1
     /tmp/flvenv/bin/pip install --no-deps gym==0.14.0
 
-Rerun (writes tests/fixtures/flatland/*.json.gz and index.txt; about a minute):
+Rerun (writes tests/fixtures/flatland/*.json.gz and index.txt; about half an hour, mostly the
+80-agent levels; an optional second argument exports only some rows, e.g. "small,r2t0"):
 
     /tmp/flvenv/bin/python tools/export_flatland_levels.py tests/fixtures/flatland
 
@@ -29,6 +30,7 @@ Episodes per level (the level's timetable is fixed; only the agents are reset be
   shortest_mf   shortest-path actions, malfunctions on; the schedule [step, agent, duration] is
                 recorded so the C++ side can replay it
   mixed_mf      shortest-path actions with 25% random ones, malfunctions on (schedule recorded)
+  random_mf     random actions with malfunctions (levels of at most 20 agents only)
 """
 import gzip
 import json
@@ -187,8 +189,10 @@ def export_level(name, n_agents, width, height, n_cities, interval, seed):
                             "max_duration": mf.max_duration}
     episodes = []
     rng = np.random.RandomState(1000 + seed)
-    for policy, with_mf in (("random", False), ("shortest", False), ("shortest", True),
-                            ("mixed", True)):
+    runs = [("random", False), ("shortest", False), ("shortest", True), ("mixed", True)]
+    if n_agents <= 20:  # kept to the smaller levels for export time and fixture size
+        runs.append(("random", True))
+    for policy, with_mf in runs:
         gen = RecordingMalfunctionGen(ParamMalfunctionGen(mf) if with_mf else NoMalfunctionGen(), env)
         steps = run_episode(env, policy, rng, gen)
         episodes.append({"policy": policy + ("_mf" if with_mf else ""),
@@ -199,9 +203,12 @@ def export_level(name, n_agents, width, height, n_cities, interval, seed):
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/flatland"
+    only = set(sys.argv[2].split(",")) if len(sys.argv) > 2 else None  # e.g. "r2t4,r2t5"
     os.makedirs(out, exist_ok=True)
     index = []
     for name, n_agents, width, height, n_cities, interval, seeds in CONFIGS:
+        if only is not None and name not in only:
+            continue
         for seed in seeds:
             level = export_level(name, n_agents, width, height, n_cities, interval, seed)
             path = os.path.join(out, level["name"] + ".json.gz")
@@ -214,7 +221,8 @@ def main():
                          f"max_steps={level['max_episode_steps']} steps={n_steps} "
                          f"arrived={arrived} bytes={os.path.getsize(path)}")
             print(index[-1], flush=True)
-    with open(os.path.join(out, "index.txt"), "w") as f:
+    index_name = "index.txt" if only is None else "index_" + "_".join(sorted(only)) + ".txt"
+    with open(os.path.join(out, index_name), "w") as f:
         f.write("\n".join(index) + "\n")
 
 

@@ -29,7 +29,9 @@ enum class TrainState : uint8_t {
   kDone = 6,
 };
 inline bool is_off_map(TrainState s) { return static_cast<int>(s) <= 2; }
-inline bool is_on_map(TrainState s) { return s >= TrainState::kMoving && s <= TrainState::kMalfunction; }
+inline bool is_on_map(TrainState s) {
+  return s >= TrainState::kMoving && s <= TrainState::kMalfunction;
+}
 const char* state_name(TrainState s);
 
 struct AgentSpec {

@@ -27,8 +27,8 @@ void DistanceMap::compute(const RailGrid& grid, const std::vector<GridPos>& targ
     SG_CHECK(grid.in_bounds(targets[t]), "DistanceMap: target ", t, " at (", targets[t].row, ", ",
              targets[t].col, ") is outside the ", grid.height(), "x", grid.width(), " grid");
     table_of_[t] = static_cast<int32_t>(tables_.size());
-    std::vector<int32_t>& dist = tables_.emplace_back(static_cast<size_t>(num_rail) * 4,
-                                                      kUnreachable);
+    std::vector<int32_t>& dist =
+        tables_.emplace_back(static_cast<size_t>(num_rail) * 4, kUnreachable);
     // Every orientation on the target counts as arrived, whether or not the rail there allows
     // it, so the search starts from the target regardless of its cell.
     queue.clear();

@@ -42,8 +42,8 @@ class DistanceMap {
  private:
   const RailGrid* grid_ = nullptr;
   std::vector<GridPos> targets_;
-  std::vector<int32_t> rail_id_;    // per cell: index among rail cells, -1 for empty cells
-  std::vector<int32_t> table_of_;   // per target: which distance table it uses
+  std::vector<int32_t> rail_id_;   // per cell: index among rail cells, -1 for empty cells
+  std::vector<int32_t> table_of_;  // per target: which distance table it uses
   std::vector<std::vector<int32_t>> tables_;  // per distinct target: [rail cell][orientation]
 };
 

@@ -57,7 +57,8 @@ LevelFile parse_level_file(const std::string& text, const std::string& what) {
   SG_CHECK(static_cast<int>(cells.size()) == h * w, what, ": grid has ", cells.size(),
            " cells, expected ", h, "x", w, " = ", h * w);
   level.grid = RailGrid(h, w, std::move(cells));
-  level.max_episode_steps = static_cast<int>(doc.at("max_episode_steps").as_int("max_episode_steps"));
+  level.max_episode_steps =
+      static_cast<int>(doc.at("max_episode_steps").as_int("max_episode_steps"));
   if (doc.has("n_cities") && !doc.at("n_cities").is_null()) {
     level.n_cities = static_cast<int>(doc.at("n_cities").as_int("n_cities"));
   }
@@ -73,7 +74,8 @@ LevelFile parse_level_file(const std::string& text, const std::string& what) {
     s.initial_direction = static_cast<int>(a.at("initial_direction").as_int("initial_direction"));
     s.target = read_pos(a.at("target"), what + ": target");
     s.speed = a.at("speed").as_double("speed");
-    s.earliest_departure = static_cast<int>(a.at("earliest_departure").as_int("earliest_departure"));
+    s.earliest_departure =
+        static_cast<int>(a.at("earliest_departure").as_int("earliest_departure"));
     s.latest_arrival = static_cast<int>(a.at("latest_arrival").as_int("latest_arrival"));
     level.agents.push_back(s);
     out.shortest_path_lengths.push_back(

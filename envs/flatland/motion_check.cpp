@@ -1,27 +1,37 @@
 #include "motion_check.h"
 
+#include <limits>
+
 #include "engine/core/error.h"
 
 namespace stackgrad::flatland {
 
+namespace {
+constexpr int32_t kNoClaim = std::numeric_limits<int32_t>::max();
+}
+
 void MotionCheck::reset(int num_nodes, int num_agents) {
-  occupant_.assign(num_nodes, -1);
-  claimant_.assign(num_nodes, -1);
+  first_agent_.assign(num_nodes, -1);
+  last_agent_.assign(num_nodes, -1);
+  best_claim_.assign(num_nodes, kNoClaim);
+  rev_head_.assign(num_nodes, -1);
+  blocked_.assign(num_nodes, 0);
   from_.assign(num_agents, -1);
   to_.assign(num_agents, -1);
-  next_.assign(num_agents, -1);
-  seed_blocked_.assign(num_agents, 0);
-  mark_.assign(num_agents, kUnknown);
+  next_at_node_.assign(num_agents, -1);
+  rev_next_.assign(num_agents, -1);
   moves_.assign(num_agents, 0);
-  path_.clear();
-  path_.reserve(num_agents);
+  stack_.clear();
+  stack_.reserve(2 * static_cast<size_t>(num_agents));
   count_ = 0;
 }
 
 void MotionCheck::clear() {
   for (int i = 0; i < count_; ++i) {
-    occupant_[from_[i]] = -1;
-    claimant_[to_[i]] = -1;
+    first_agent_[from_[i]] = last_agent_[from_[i]] = -1;
+    best_claim_[to_[i]] = kNoClaim;
+    rev_head_[to_[i]] = -1;
+    blocked_[from_[i]] = blocked_[to_[i]] = 0;
   }
   count_ = 0;
 }
@@ -29,70 +39,65 @@ void MotionCheck::clear() {
 void MotionCheck::add(int agent, int from_node, int to_node) {
   SG_CHECK(agent == count_, "MotionCheck::add: agents must be added in index order, expected ",
            count_, ", got ", agent);
-  SG_CHECK(from_node >= 0 && from_node < static_cast<int>(occupant_.size()) && to_node >= 0 &&
-               to_node < static_cast<int>(occupant_.size()),
+  const int num_nodes = static_cast<int>(first_agent_.size());
+  SG_CHECK(from_node >= 0 && from_node < num_nodes && to_node >= 0 && to_node < num_nodes,
            "MotionCheck::add: node out of range for agent ", agent, ": ", from_node, " -> ",
-           to_node, " (", occupant_.size(), " nodes)");
+           to_node, " (", num_nodes, " nodes)");
   from_[agent] = from_node;
   to_[agent] = to_node;
-  occupant_[from_node] = agent;
+  next_at_node_[agent] = -1;
+  if (first_agent_[from_node] < 0) {
+    first_agent_[from_node] = agent;
+  } else {
+    next_at_node_[last_agent_[from_node]] = agent;
+  }
+  last_agent_[from_node] = agent;
   ++count_;
+}
+
+void MotionCheck::block(int node) {
+  if (blocked_[node]) return;
+  blocked_[node] = 1;
+  stack_.push_back(node);
 }
 
 void MotionCheck::resolve() {
   const int n = count_;
-  // Seeds: trains that stay put, and every claimant of a cell but the lowest index.
+  // Incoming moves per cell, and the lowest claimant (by the agent recorded on its cell).
   for (int i = 0; i < n; ++i) {
-    mark_[i] = kUnknown;
-    seed_blocked_[i] = from_[i] == to_[i];
-    if (seed_blocked_[i]) continue;
-    if (claimant_[to_[i]] < 0) {
-      claimant_[to_[i]] = i;
-    } else {
-      seed_blocked_[i] = 1;  // agents arrive in index order, so the first claimant is the lowest
+    if (from_[i] == to_[i]) continue;
+    rev_next_[i] = rev_head_[to_[i]];
+    rev_head_[to_[i]] = i;
+    const int32_t claim = last_agent_[from_[i]];
+    if (claim < best_claim_[to_[i]]) best_claim_[to_[i]] = claim;
+  }
+  // Seeds: cells of trains that stay put, both cells of a head-on swap, and every cell that
+  // lost a claim.
+  stack_.clear();
+  for (int i = 0; i < n; ++i) {
+    const int from = from_[i];
+    const int to = to_[i];
+    if (from == to) {
+      block(from);
+      continue;
     }
-  }
-  for (int i = 0; i < n; ++i) next_[i] = from_[i] == to_[i] ? i : occupant_[to_[i]];
-  // Head-on swaps are deadlocks.
-  for (int i = 0; i < n; ++i) {
-    const int j = next_[i];
-    if (j >= 0 && j != i && next_[j] == i) seed_blocked_[i] = seed_blocked_[j] = 1;
-  }
-  // A train is blocked when the chain of trains ahead of it reaches a seed. The wanted-move
-  // graph has at most one edge out of every agent, so each walk is a path that ends in a free
-  // cell, a known agent, or a ring of trains that all move.
-  for (int i = 0; i < n; ++i) {
-    if (mark_[i] != kUnknown) continue;
-    path_.clear();
-    int j = i;
-    Mark outcome = kFree;
-    while (true) {
-      if (seed_blocked_[j]) {
-        outcome = kBlocked;
-        break;
+    for (int j = first_agent_[to]; j >= 0; j = next_at_node_[j]) {
+      if (to_[j] == from) {
+        block(from);
+        block(to);
       }
-      if (mark_[j] == kFree || mark_[j] == kBlocked) {
-        outcome = static_cast<Mark>(mark_[j]);
-        break;
-      }
-      if (mark_[j] == kVisiting) {  // a ring without seeds
-        outcome = kFree;
-        break;
-      }
-      mark_[j] = kVisiting;
-      path_.push_back(j);
-      if (next_[j] < 0) {  // the wanted cell is free
-        outcome = kFree;
-        break;
-      }
-      j = next_[j];
     }
-    for (int k : path_) mark_[k] = outcome;
-    if (seed_blocked_[j] && mark_[j] == kUnknown) mark_[j] = kBlocked;
+    if (last_agent_[from] != best_claim_[to]) block(from);
+  }
+  // Everything whose wanted moves lead into a blocked cell is blocked too.
+  while (!stack_.empty()) {
+    const int node = stack_.back();
+    stack_.pop_back();
+    for (int e = rev_head_[node]; e >= 0; e = rev_next_[e]) block(from_[e]);
   }
   for (int i = 0; i < n; ++i) {
-    if (mark_[i] == kUnknown) mark_[i] = seed_blocked_[i] ? kBlocked : kFree;
-    moves_[i] = mark_[i] == kFree && from_[i] != to_[i];
+    const int from = from_[i];
+    moves_[i] = !blocked_[from] && to_[first_agent_[from]] != from;
   }
 }
 

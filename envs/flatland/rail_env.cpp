@@ -9,13 +9,20 @@ namespace stackgrad::flatland {
 
 const char* state_name(TrainState s) {
   switch (s) {
-    case TrainState::kWaiting: return "WAITING";
-    case TrainState::kReadyToDepart: return "READY_TO_DEPART";
-    case TrainState::kMalfunctionOffMap: return "MALFUNCTION_OFF_MAP";
-    case TrainState::kMoving: return "MOVING";
-    case TrainState::kStopped: return "STOPPED";
-    case TrainState::kMalfunction: return "MALFUNCTION";
-    case TrainState::kDone: return "DONE";
+    case TrainState::kWaiting:
+      return "WAITING";
+    case TrainState::kReadyToDepart:
+      return "READY_TO_DEPART";
+    case TrainState::kMalfunctionOffMap:
+      return "MALFUNCTION_OFF_MAP";
+    case TrainState::kMoving:
+      return "MOVING";
+    case TrainState::kStopped:
+      return "STOPPED";
+    case TrainState::kMalfunction:
+      return "MALFUNCTION";
+    case TrainState::kDone:
+      return "DONE";
   }
   return "?";
 }
@@ -28,8 +35,8 @@ RailEnv::RailEnv(Level level) : level_(std::move(level)) {
   std::vector<GridPos> targets;
   for (int i = 0; i < n; ++i) {
     const AgentSpec& s = level_.agents[i];
-    SG_CHECK(grid().in_bounds(s.initial_position) && grid().in_bounds(s.target),
-             "RailEnv: level '", level_.name, "': agent ", i, " starts or ends off the grid");
+    SG_CHECK(grid().in_bounds(s.initial_position) && grid().in_bounds(s.target), "RailEnv: level '",
+             level_.name, "': agent ", i, " starts or ends off the grid");
     SG_CHECK(s.initial_direction >= 0 && s.initial_direction < 4, "RailEnv: agent ", i,
              ": initial_direction must be 0..3, got ", s.initial_direction);
     SG_CHECK(s.speed > 0.0 && s.speed <= 1.0, "RailEnv: agent ", i,
@@ -76,9 +83,9 @@ void RailEnv::reset(std::vector<MalfunctionEvent> schedule) {
 
 int RailEnv::draw_malfunction(int agent) {
   if (replay_) {
-    while (schedule_pos_ < schedule_.size() &&
-           (schedule_[schedule_pos_].step < elapsed_ ||
-            (schedule_[schedule_pos_].step == elapsed_ && schedule_[schedule_pos_].agent < agent))) {
+    while (schedule_pos_ < schedule_.size() && (schedule_[schedule_pos_].step < elapsed_ ||
+                                                (schedule_[schedule_pos_].step == elapsed_ &&
+                                                 schedule_[schedule_pos_].agent < agent))) {
       ++schedule_pos_;
     }
     if (schedule_pos_ < schedule_.size() && schedule_[schedule_pos_].step == elapsed_ &&
@@ -141,7 +148,7 @@ Waypoint RailEnv::apply_action(Action action, GridPos position, int direction) c
 
 Action RailEnv::preprocess_action(int raw_action, const Agent& a, const AgentSpec& spec) const {
   Action action = raw_action >= 0 && raw_action < kNumActions ? static_cast<Action>(raw_action)
-                                                               : Action::kDoNothing;
+                                                              : Action::kDoNothing;
   if (action == Action::kDoNothing) {
     if (a.state == TrainState::kMoving) {
       action = Action::kForward;
@@ -207,8 +214,8 @@ int RailEnv::node_of(int agent, GridPos p) const {
 
 void RailEnv::step(std::span<const int> actions) {
   const int n = num_agents();
-  SG_CHECK(static_cast<int>(actions.size()) == n, "RailEnv::step: expected ", n,
-           " actions, got ", actions.size());
+  SG_CHECK(static_cast<int>(actions.size()) == n, "RailEnv::step: expected ", n, " actions, got ",
+           actions.size());
   SG_CHECK(!done_all_, "RailEnv::step: episode is done (", elapsed_, " of ",
            level_.max_episode_steps, " steps); call reset()");
   ++elapsed_;
@@ -306,7 +313,7 @@ int RailEnv::end_of_episode_reward(int agent) const {
   const AgentSpec& s = spec(agent);
   if (a.state == TrainState::kDone) return std::min(s.latest_arrival - a.arrival_time, 0);
   const int travel = static_cast<int>(std::ceil(shortest_path_length(agent) / s.speed));
-  if (is_off_map(a.state)) return -travel;  // cancelled: never departed
+  if (is_off_map(a.state)) return -travel;        // cancelled: never departed
   return (s.latest_arrival - elapsed_) - travel;  // departed, not arrived: projected delay
 }
 

@@ -51,7 +51,8 @@ Timetable make_timetable(int height, int width, const std::vector<AgentSpec>& ag
   const double longest = *std::max_element(times.begin(), times.end());
   const double mean_delay = mean_time * 0.2;
 
-  const int old_steps = static_cast<int>(4 * 2 * (width + height + static_cast<double>(n) / n_cities));
+  const int old_steps =
+      static_cast<int>(4 * 2 * (width + height + static_cast<double>(n) / n_cities));
   const int max_old = static_cast<int>(old_steps * 3.0);
   const int max_new = static_cast<int>(std::ceil(longest * 1.5) + mean_delay);
   Timetable tt;

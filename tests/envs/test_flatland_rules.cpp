@@ -85,9 +85,9 @@ TEST(FlatlandRules, InvalidTurnsBecomeForwardAndImpossibleMovesStop) {
   EXPECT_EQ(env.preprocess_action(0, a, s), Action::kForward);  // moving: nothing = forward
   EXPECT_EQ(env.preprocess_action(9, a, s), Action::kForward);  // out of range = nothing
   a.position = {1, 2};
-  EXPECT_EQ(env.preprocess_action(1, a, s), Action::kLeft);     // the Y's north branch
-  EXPECT_EQ(env.preprocess_action(3, a, s), Action::kRight);    // the Y's south branch
-  EXPECT_EQ(env.preprocess_action(2, a, s), Action::kStop);     // no straight on a Y
+  EXPECT_EQ(env.preprocess_action(1, a, s), Action::kLeft);   // the Y's north branch
+  EXPECT_EQ(env.preprocess_action(3, a, s), Action::kRight);  // the Y's south branch
+  EXPECT_EQ(env.preprocess_action(2, a, s), Action::kStop);   // no straight on a Y
   EXPECT_EQ(env.apply_action(Action::kLeft, {1, 2}, fl::kEast).position, (GridPos{0, 2}));
   // Waiting trains do nothing whatever they are told; off the map the start cell is judged.
   fl::Agent waiting = fl::Agent::from_spec(s);
@@ -148,8 +148,8 @@ TEST(FlatlandRules, QueueBehindStoppedTrainThenCloseFollowing) {
   for (bool leader_first : {true, false}) {
     fl::AgentSpec leader = train({0, 2}, fl::kEast, {0, 7});
     fl::AgentSpec follower = train({0, 1}, fl::kEast, {0, 7});
-    fl::RailEnv env(line_level(8, leader_first ? std::vector{leader, follower}
-                                               : std::vector{follower, leader}));
+    fl::RailEnv env(line_level(
+        8, leader_first ? std::vector{leader, follower} : std::vector{follower, leader}));
     const int L = leader_first ? 0 : 1;
     const int F = 1 - L;
     env.reset(0);
@@ -246,8 +246,9 @@ TEST(FlatlandRules, RewardsOnTimeLateCancelledAndUnderway) {
   // Two trains, 3 steps: agent 0 never departs (half speed, path of 4 cells: -ceil(4 / 0.5));
   // agent 1 is at (0,2) with 3 cells to go: (latest 7 - 3) - 3.
   {
-    fl::RailEnv env(line_level(5, {train({0, 1}, fl::kEast, {0, 4}, 0.5, 10, 20),
-                                   train({0, 1}, fl::kEast, {0, 4}, 1.0, 0, 7)},
+    fl::RailEnv env(line_level(5,
+                               {train({0, 1}, fl::kEast, {0, 4}, 0.5, 10, 20),
+                                train({0, 1}, fl::kEast, {0, 4}, 1.0, 0, 7)},
                                /*max_steps=*/3));
     env.reset(0);
     step(env, {2, 2});
@@ -260,7 +261,9 @@ TEST(FlatlandRules, RewardsOnTimeLateCancelledAndUnderway) {
     EXPECT_EQ(env.rewards()[1], 1);
     EXPECT_EQ(env.dones()[0], 1);
     EXPECT_DOUBLE_EQ(env.normalized_score(), 1.0 + (-8 + 1) / (3.0 * 2));
-    EXPECT_THAT(stackgrad::testing::error_of([&] { step(env, {2, 2}); }),
+    EXPECT_THAT(stackgrad::testing::error_of([&] {
+                  step(env, {2, 2});
+                }),
                 HasSubstr("RailEnv::step: episode is done"));
   }
 }
@@ -292,8 +295,8 @@ TEST(FlatlandMotionCheck, ChainsStopsSwapsAndRings) {
   mc.add(14, 42, 43);
   mc.add(15, 43, 40);
   mc.resolve();
-  const std::vector<bool> expected = {false, false, false, false, true,  true,  false, false,
-                                      false, true,  false, false, true,  true,  true,  true};
+  const std::vector<bool> expected = {false, false, false, false, true, true, false, false,
+                                      false, true,  false, false, true, true, true,  true};
   for (int i = 0; i < 16; ++i) EXPECT_EQ(mc.can_move(i), expected[i]) << "agent " << i;
 }
 
@@ -322,6 +325,24 @@ TEST(FlatlandMotionCheck, LosingAConflictBlocksTheChainBehind) {
   EXPECT_TRUE(mc.can_move(2));
 }
 
+TEST(FlatlandMotionCheck, TwoTrainsOnOneCellFollowTheFirstOnesMove) {
+  fl::MotionCheck mc;
+  mc.reset(16, 3);
+  auto run = [&](int to0, int to1) {
+    mc.clear();
+    mc.add(0, 5, to0);
+    mc.add(1, 5, to1);
+    mc.add(2, 8, 6);
+    mc.resolve();
+    return std::vector<bool>{mc.can_move(0), mc.can_move(1), mc.can_move(2)};
+  };
+  // Cell 5 holds agents 0 and 1 (its agent is 1, which beats agent 2's cell for cell 6).
+  EXPECT_EQ(run(6, 7), (std::vector<bool>{true, true, false}));
+  // Either train staying put makes cell 5 a stop: both wait, and agent 2 gets cell 6.
+  EXPECT_EQ(run(5, 7), (std::vector<bool>{false, false, true}));
+  EXPECT_EQ(run(7, 5), (std::vector<bool>{false, false, true}));
+}
+
 TEST(FlatlandDistanceMap, DistancesAndUTurnAtDeadEnd) {
   // Row 0: dead end at (0,0) (a train facing west there turns back east), straight to (0,4).
   fl::RailGrid grid(1, 5, std::vector<uint16_t>(5, kStraightEW));
@@ -345,7 +366,7 @@ TEST(FlatlandTimetable, EpisodeLengthAndWindows) {
   std::vector<fl::AgentSpec> specs = {train({0, 0}, 1, {0, 9}, 1.0), train({0, 0}, 1, {0, 9}, 0.5)};
   fl::Rng rng(1);
   const fl::Timetable tt = fl::make_timetable(30, 30, specs, {10, 20}, 2, rng);
-  EXPECT_EQ(tt.max_episode_steps, 65);  // int(ceil(40 * 1.5) + 0.2 * 25)
+  EXPECT_EQ(tt.max_episode_steps, 65);                        // int(ceil(40 * 1.5) + 0.2 * 25)
   EXPECT_EQ(tt.travel_time_max, (std::vector<int>{18, 57}));  // ceil(1.3 t + 5)
   const int latest_arrival_max = 65 - 3;
   for (int i = 0; i < 2; ++i) {
