@@ -62,6 +62,8 @@ CONFIGS = [
     ("r2t3", 50, 30, 35, 3, 4500, [1, 2]),
     ("r2t4", 80, 35, 30, 5, 7200, [1, 2]),
     ("r2t5", 80, 45, 35, 7, 7200, [1]),
+    ("r2t6", 80, 40, 60, 9, 7200, [1]),
+    ("r2t8", 80, 60, 60, 17, 7200, [1]),
 ]
 # Malfunctions are rare at the challenge's rates; the recorded "_mf" episodes use a rate ten times
 # higher (interval / 10) so that every level sees several breakdowns. Durations are 20..50 as in

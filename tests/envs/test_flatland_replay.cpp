@@ -19,6 +19,7 @@
 #include "support/fixture_path.h"
 
 namespace fl = stackgrad::flatland;
+using fl::GridPos;
 
 namespace {
 
@@ -133,6 +134,31 @@ TEST_P(FlatlandReplay, DistanceMapAndTimetableMatch) {
               file.level.agents[i].latest_arrival - file.level.agents[i].earliest_departure)
         << "agent " << i;
   }
+}
+
+// Properties of flatland's generated rail that the C++ rules rely on: every cell is a valid
+// type, every exit leads onto the grid into a cell the train can leave again, and every train
+// can reach its target from its start.
+TEST_P(FlatlandReplay, GeneratedRailIsConsistent) {
+  const fl::LevelFile& file = load(GetParam());
+  const fl::RailGrid& grid = file.level.grid;
+  for (int r = 0; r < grid.height(); ++r) {
+    for (int c = 0; c < grid.width(); ++c) {
+      const uint16_t cell = grid.at(r, c);
+      ASSERT_TRUE(fl::is_valid_cell(cell)) << "cell (" << r << ", " << c << ") = " << cell;
+      for (int o = 0; o < 4; ++o) {
+        for (int d = 0; d < 4; ++d) {
+          if (!fl::can_exit(cell, o, d)) continue;
+          const GridPos next = fl::step_towards({r, c}, d);
+          ASSERT_TRUE(grid.in_bounds(next)) << "(" << r << ", " << c << ") exits the grid";
+          EXPECT_GT(fl::count_exits(grid.at(next), d), 0)
+              << "(" << r << ", " << c << ") facing " << o << " exits " << d << " into a dead stop";
+        }
+      }
+    }
+  }
+  fl::RailEnv env(file.level);
+  for (int i = 0; i < env.num_agents(); ++i) EXPECT_GT(env.shortest_path_length(i), 0);
 }
 
 // The recorded shortest-path actions were chosen in Python from flatland's distance map; the C++
