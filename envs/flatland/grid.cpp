@@ -20,12 +20,15 @@ uint16_t rotate_cell(uint16_t cell, int quarter_turns) {
 }
 
 bool is_valid_cell(uint16_t cell) {
-  for (uint16_t base : kBaseCellTypes) {
-    for (int r = 0; r < 4; ++r) {
-      if (rotate_cell(base, r) == cell) return true;
+  // 30 values out of 65536: a table built once (rail generators ask for every cell they draw).
+  static const std::vector<bool> valid = [] {
+    std::vector<bool> table(65536, false);
+    for (uint16_t base : kBaseCellTypes) {
+      for (int r = 0; r < 4; ++r) table[rotate_cell(base, r)] = true;
     }
-  }
-  return false;
+    return table;
+  }();
+  return valid[cell];
 }
 
 RailGrid::RailGrid(int height, int width, std::vector<uint16_t> cells)
