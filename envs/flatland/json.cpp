@@ -76,7 +76,16 @@ class JsonParser {
         std::string key = parse_string();
         if (peek() != ':') error("expected ':'");
         ++pos_;
-        v.object_[std::move(key)] = parse_value(depth + 1);
+        JsonValue value = parse_value(depth + 1);
+        bool replaced = false;  // a repeated key keeps its last value
+        for (auto& [k, old] : v.object_) {
+          if (k == key) {
+            old = std::move(value);
+            replaced = true;
+            break;
+          }
+        }
+        if (!replaced) v.object_.emplace_back(std::move(key), std::move(value));
         const char sep = peek();
         ++pos_;
         if (sep == '}') break;
@@ -90,7 +99,16 @@ class JsonParser {
         return v;
       }
       while (true) {
-        v.array_.push_back(parse_value(depth + 1));
+        const char first = peek();
+        if (v.array_.empty() && (first == '-' || (first >= '0' && first <= '9'))) {
+          v.numbers_.push_back(parse_number());
+        } else {
+          if (!v.numbers_.empty()) {  // a mixed array: keep the numbers as values
+            for (double d : v.numbers_) v.array_.push_back(number_value(d));
+            v.numbers_.clear();
+          }
+          v.array_.push_back(parse_value(depth + 1));
+        }
         const char sep = peek();
         ++pos_;
         if (sep == ']') break;
@@ -112,6 +130,13 @@ class JsonParser {
       v.kind_ = JsonValue::Kind::kNumber;
       v.number_ = parse_number();
     }
+    return v;
+  }
+
+  static JsonValue number_value(double d) {
+    JsonValue v;
+    v.kind_ = JsonValue::Kind::kNumber;
+    v.number_ = d;
     return v;
   }
 
@@ -210,19 +235,32 @@ JsonValue parse_json(std::string_view text, const std::string& what) {
 }
 
 bool JsonValue::has(const std::string& key) const {
-  return kind_ == Kind::kObject && object_.count(key) > 0;
+  if (kind_ != Kind::kObject) return false;
+  for (const auto& [k, v] : object_) {
+    if (k == key) return true;
+  }
+  return false;
 }
 
 const JsonValue& JsonValue::at(const std::string& key) const {
   SG_CHECK(kind_ == Kind::kObject, "json: expected an object holding '", key, "', got ",
            kind_name(kind_));
-  auto it = object_.find(key);
-  SG_CHECK(it != object_.end(), "json: missing key '", key, "'");
-  return it->second;
+  for (const auto& [k, v] : object_) {
+    if (k == key) return v;
+  }
+  fail("json: missing key '", key, "'");
 }
 
 const std::vector<JsonValue>& JsonValue::as_array(std::string_view what) const {
   SG_CHECK(kind_ == Kind::kArray, "json: ", what, ": expected an array, got ", kind_name(kind_));
+  if (array_.empty() && !numbers_.empty()) {
+    for (double d : numbers_) {
+      JsonValue v;
+      v.kind_ = Kind::kNumber;
+      v.number_ = d;
+      array_.push_back(v);
+    }
+  }
   return array_;
 }
 
@@ -249,9 +287,18 @@ const std::string& JsonValue::as_string(std::string_view what) const {
 }
 
 std::vector<int> JsonValue::as_int_vector(std::string_view what) const {
+  SG_CHECK(kind_ == Kind::kArray, "json: ", what, ": expected an array, got ", kind_name(kind_));
   std::vector<int> out;
-  out.reserve(as_array(what).size());
-  for (const JsonValue& v : array_) out.push_back(static_cast<int>(v.as_int(what)));
+  if (!array_.empty()) {  // a mixed array: every element must still be an integer
+    for (const JsonValue& v : array_) out.push_back(static_cast<int>(v.as_int(what)));
+    return out;
+  }
+  out.reserve(numbers_.size());
+  for (double d : numbers_) {
+    SG_CHECK(std::trunc(d) == d && std::fabs(d) <= 2147483647.0, "json: ", what,
+             ": expected an integer, got ", d);
+    out.push_back(static_cast<int>(d));
+  }
   return out;
 }
 

@@ -1,13 +1,12 @@
 // A small JSON reader that builds a value tree: enough for level files (numbers are doubles,
-// so integers are exact up to 2^53). Errors name the input and the byte offset.
+// so integers are exact up to 2^53). Arrays of numbers, the bulk of a recorded episode, are
+// stored as plain doubles. Errors name the input and the byte offset.
 //
 //   JsonValue v = parse_json(text, "level.json");
 //   int h = v.at("height").as_int("height");
 //   for (const JsonValue& a : v.at("agents").as_array()) { ... }
 #pragma once
 
-#include <map>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,8 +37,9 @@ class JsonValue {
   bool bool_ = false;
   double number_ = 0.0;
   std::string string_;
-  std::vector<JsonValue> array_;
-  std::map<std::string, JsonValue, std::less<>> object_;
+  std::vector<double> numbers_;           // an array whose elements are all numbers
+  mutable std::vector<JsonValue> array_;  // other arrays (numeric ones expanded on request)
+  std::vector<std::pair<std::string, JsonValue>> object_;
 };
 
 JsonValue parse_json(std::string_view text, const std::string& what);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "envs/flatland/grid.h"
+#include "envs/flatland/json.h"
 #include "envs/flatland/level_io.h"
 #include "envs/flatland/motion_check.h"
 #include "envs/flatland/rail_env.h"
@@ -381,6 +382,22 @@ TEST(FlatlandTimetable, EpisodeLengthAndWindows) {
   for (double x : v) running += x;
   EXPECT_EQ(fl::numpy_sum(v), 0x1.186c918ea9d00p+1);  // np.sum of the same array
   EXPECT_EQ(running, 0x1.186c918ea9cffp+1);
+}
+
+TEST(FlatlandJson, NumericAndMixedArraysAndErrors) {
+  const fl::JsonValue v =
+      fl::parse_json(R"({"a": [1, -2, 3e2], "b": [1, "x", [2]], "c": 2.5, "a": [7]})", "t.json");
+  EXPECT_EQ(v.at("a").as_int_vector("a"), (std::vector<int>{7}));  // the last repeated key wins
+  ASSERT_EQ(v.at("b").as_array("b").size(), 3u);
+  EXPECT_EQ(v.at("b").as_array("b")[1].as_string("b[1]"), "x");
+  EXPECT_EQ(v.at("b").as_array("b")[2].as_int_vector("b[2]"), (std::vector<int>{2}));
+  EXPECT_THAT(stackgrad::testing::error_of([&] { v.at("c").as_int("c"); }),
+              HasSubstr("json: c: expected an integer, got 2.5"));
+  EXPECT_THAT(stackgrad::testing::error_of([&] { v.at("b").as_int_vector("b"); }),
+              HasSubstr("json: b: expected a number, got string"));
+  EXPECT_THAT(stackgrad::testing::error_of([&] { v.at("d"); }), HasSubstr("missing key 'd'"));
+  EXPECT_THAT(stackgrad::testing::error_of([] { fl::parse_json("[1, 2", "u.json"); }),
+              HasSubstr("u.json: unexpected end of input at byte 5"));
 }
 
 TEST(FlatlandLevelIo, ParsesALevelAndNamesBadFields) {
