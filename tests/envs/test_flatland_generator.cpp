@@ -143,6 +143,39 @@ TEST(FlatlandGenerator, StatisticsMatchFlatland3015) {
   }
 }
 
+// Random play with random malfunctions on generated levels keeps the env's invariants: on-map
+// states have a position and off-map states none, rewards come only at the end, and the end
+// marks every train done.
+TEST(FlatlandGenerator, RandomEpisodesKeepInvariants) {
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    fl::Rng rng(seed);
+    fl::Level level =
+        fl::generate_sparse_level({.width = 30, .height = 30, .max_num_cities = 3}, 20, rng);
+    level.malfunction = {0.02, 2, 6};
+    fl::RailEnv env(level);
+    env.reset(seed);
+    std::vector<int> actions(env.num_agents());
+    int malfunctions = 0;
+    while (!env.done()) {
+      for (int& a : actions) a = static_cast<int>(rng.randint(0, 5));
+      env.step(actions);
+      for (int i = 0; i < env.num_agents(); ++i) {
+        const fl::Agent& a = env.agents()[i];
+        ASSERT_EQ(fl::is_on_map(a.state), a.position.on_map())
+            << "step " << env.elapsed_steps() << " agent " << i;
+        if (!env.done()) {
+          ASSERT_EQ(env.rewards()[i], 0);
+        }
+        malfunctions += a.malfunction_counter > 0;
+      }
+    }
+    EXPECT_EQ(env.elapsed_steps(), env.max_episode_steps());
+    for (int i = 0; i < env.num_agents(); ++i) EXPECT_EQ(env.dones()[i], 1);
+    EXPECT_GT(malfunctions, 0);
+    EXPECT_LE(env.normalized_score(), 1.0);
+  }
+}
+
 TEST(FlatlandGenerator, TooSmallForTwoCities) {
   fl::Rng rng(1);
   EXPECT_THAT(stackgrad::testing::error_of([&] {
