@@ -2,6 +2,9 @@
 
 #include <zlib.h>
 
+#include <cstdio>
+#include <cstdlib>
+
 #include "engine/core/error.h"
 #include "json.h"
 
@@ -111,6 +114,69 @@ LevelFile parse_level_file(const std::string& text, const std::string& what) {
 
 LevelFile load_level_file(const std::string& path) {
   return parse_level_file(read_maybe_gzipped(path), path);
+}
+
+namespace {
+// Shortest text that reads back to the same double (what Python's repr writes).
+std::string number_text(double d) {
+  char buf[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(buf, sizeof buf, "%.*g", precision, d);
+    if (std::strtod(buf, nullptr) == d) break;
+  }
+  return buf;
+}
+}  // namespace
+
+std::string level_to_json(const Level& level) {
+  std::string out = "{\"format\":\"flatland3-level/1\",\"name\":\"";
+  for (char c : level.name) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out += "\",\"height\":" + std::to_string(level.grid.height()) +
+         ",\"width\":" + std::to_string(level.grid.width()) + ",\"grid\":[";
+  for (size_t i = 0; i < level.grid.cells().size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out += std::to_string(level.grid.cells()[i]);
+  }
+  out += "],\"max_episode_steps\":" + std::to_string(level.max_episode_steps) +
+         ",\"n_cities\":" + std::to_string(level.n_cities) +
+         ",\"malfunction\":{\"rate\":" + number_text(level.malfunction.rate) +
+         ",\"min_duration\":" + std::to_string(level.malfunction.min_duration) +
+         ",\"max_duration\":" + std::to_string(level.malfunction.max_duration) + "},\"agents\":[";
+  for (size_t i = 0; i < level.agents.size(); ++i) {
+    const AgentSpec& a = level.agents[i];
+    if (i > 0) out.push_back(',');
+    out += "{\"initial_position\":[" + std::to_string(a.initial_position.row) + "," +
+           std::to_string(a.initial_position.col) +
+           "],\"initial_direction\":" + std::to_string(a.initial_direction) + ",\"target\":[" +
+           std::to_string(a.target.row) + "," + std::to_string(a.target.col) +
+           "],\"speed\":" + number_text(a.speed) +
+           ",\"earliest_departure\":" + std::to_string(a.earliest_departure) +
+           ",\"latest_arrival\":" + std::to_string(a.latest_arrival) + "}";
+  }
+  out += "]}\n";
+  return out;
+}
+
+void save_level_file(const std::string& path, const Level& level) {
+  const std::string text = level_to_json(level);
+  const bool gz = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  if (gz) {
+    gzFile f = gzopen(path.c_str(), "wb9");
+    SG_CHECK(f != nullptr, "save_level_file: cannot open ", path);
+    const int written = gzwrite(f, text.data(), static_cast<unsigned>(text.size()));
+    const int closed = gzclose(f);
+    SG_CHECK(written == static_cast<int>(text.size()) && closed == Z_OK, "save_level_file: ", path,
+             ": write error");
+    return;
+  }
+  FILE* f = std::fopen(path.c_str(), "wb");
+  SG_CHECK(f != nullptr, "save_level_file: cannot open ", path);
+  const size_t written = std::fwrite(text.data(), 1, text.size(), f);
+  const int closed = std::fclose(f);
+  SG_CHECK(written == text.size() && closed == 0, "save_level_file: ", path, ": write error");
 }
 
 }  // namespace stackgrad::flatland

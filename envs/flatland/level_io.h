@@ -41,4 +41,8 @@ struct LevelFile {
 LevelFile load_level_file(const std::string& path);
 LevelFile parse_level_file(const std::string& text, const std::string& what);
 
+// Writes a level (no episodes) in the same format; gzip-compressed when `path` ends in ".gz".
+std::string level_to_json(const Level& level);
+void save_level_file(const std::string& path, const Level& level);
+
 }  // namespace stackgrad::flatland
