@@ -287,11 +287,11 @@ std::vector<AgentSpec> generate_sparse_line(const SparseRail& rail, int num_agen
   return agents;
 }
 
-Level generate_sparse_level(const SparseRailParams& params, int num_agents, Rng& rng,
-                            const std::vector<std::pair<double, double>>& speeds) {
-  SparseRail rail = generate_sparse_rail(params, rng);
+Level make_sparse_level(const SparseRail& rail, int num_agents, Rng& rng,
+                        const std::vector<std::pair<double, double>>& speeds) {
   Level level;
   level.name = "sparse";
+  level.grid = rail.grid;
   level.agents = generate_sparse_line(rail, num_agents, speeds, rng);
   level.n_cities = static_cast<int>(rail.city_positions.size());
   std::vector<GridPos> targets;
@@ -303,15 +303,20 @@ Level generate_sparse_level(const SparseRailParams& params, int num_agents, Rng&
     lengths.push_back(
         dm.path_length(i, level.agents[i].initial_position, level.agents[i].initial_direction));
   }
-  const Timetable tt =
-      make_timetable(params.height, params.width, level.agents, lengths, level.n_cities, rng);
+  const Timetable tt = make_timetable(rail.grid.height(), rail.grid.width(), level.agents, lengths,
+                                      level.n_cities, rng);
   level.max_episode_steps = tt.max_episode_steps;
   for (int i = 0; i < num_agents; ++i) {
     level.agents[i].earliest_departure = tt.earliest_departure[i];
     level.agents[i].latest_arrival = tt.latest_arrival[i];
   }
-  level.grid = std::move(rail.grid);
   return level;
+}
+
+Level generate_sparse_level(const SparseRailParams& params, int num_agents, Rng& rng,
+                            const std::vector<std::pair<double, double>>& speeds) {
+  const SparseRail rail = generate_sparse_rail(params, rng);
+  return make_sparse_level(rail, num_agents, rng, speeds);
 }
 
 }  // namespace stackgrad::flatland

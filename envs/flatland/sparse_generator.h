@@ -47,7 +47,12 @@ std::vector<AgentSpec> generate_sparse_line(const SparseRail& rail, int num_agen
                                             const std::vector<std::pair<double, double>>& speeds,
                                             Rng& rng);
 
-// Rail + line + timetable: a level ready for RailEnv.
+// Trains and timetable on a given rail: a level ready for RailEnv.
+Level make_sparse_level(
+    const SparseRail& rail, int num_agents, Rng& rng,
+    const std::vector<std::pair<double, double>>& speeds = default_speed_ratios());
+
+// generate_sparse_rail, then make_sparse_level.
 Level generate_sparse_level(
     const SparseRailParams& params, int num_agents, Rng& rng,
     const std::vector<std::pair<double, double>>& speeds = default_speed_ratios());
