@@ -182,4 +182,16 @@ ImageDataset load_fashion_mnist(Split split, const std::string& data_dir) {
                           "Sneaker", "Bag", "Ankle boot"});
 }
 
+ImageDataset load_mnist_family(const std::string& name, Split split, const std::string& data_dir) {
+  if (name == "mnist") return load_mnist(split, data_dir);
+  if (name == "fashion-mnist" || name == "fashion_mnist") return load_fashion_mnist(split, data_dir);
+  fail("load_mnist_family: unknown dataset '", name, "' (expected mnist or fashion-mnist)");
+}
+
+PixelStats mnist_family_stats(const std::string& name) {
+  if (name == "mnist") return {0.1307, 0.3081};
+  if (name == "fashion-mnist" || name == "fashion_mnist") return {0.2860, 0.3530};
+  fail("mnist_family_stats: unknown dataset '", name, "' (expected mnist or fashion-mnist)");
+}
+
 }  // namespace stackgrad::data

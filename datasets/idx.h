@@ -47,4 +47,13 @@ ImageDataset load_mnist(Split split, const std::string& data_dir = "");
 // class names "T-shirt/top", "Trouser", ..., "Ankle boot".
 ImageDataset load_fashion_mnist(Split split, const std::string& data_dir = "");
 
+// Either of the two by name, "mnist" or "fashion-mnist", for executables that take --dataset.
+ImageDataset load_mnist_family(const std::string& name, Split split, const std::string& data_dir = "");
+// The mean and standard deviation of the training images' pixels in [0, 1] (what Normalize
+// takes): MNIST 0.1307 / 0.3081, Fashion-MNIST 0.2860 / 0.3530.
+struct PixelStats {
+  double mean, stddev;
+};
+PixelStats mnist_family_stats(const std::string& name);
+
 }  // namespace stackgrad::data

@@ -1,6 +1,7 @@
 #include "train/classifier.h"
 
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <limits>
 
@@ -105,6 +106,13 @@ FitResult fit_classifier(ClassifierRun& run) {
   }
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
+}
+
+void print_epoch(const EpochResult& e) {
+  std::printf("epoch %3lld  train loss %.4f  train acc %.4f  test acc %.4f  %.1f s\n",
+              static_cast<long long>(e.epoch + 1), e.train_loss, e.train_accuracy, e.test_accuracy,
+              e.seconds);
+  std::fflush(stdout);
 }
 
 void resume_classifier(ClassifierRun& run, const std::string& path) {

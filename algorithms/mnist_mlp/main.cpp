@@ -38,14 +38,11 @@ int main(int argc, char** argv) {
   app.add_option("--resume", f.resume, "resume from this checkpoint (same flags as the run that wrote it)");
   cli.parse(argc, argv);
   return cli.run_main([&] {
-    auto load = [&](data::Split s) {
-      return common.dataset == "mnist" ? data::load_mnist(s, common.data_dir)
-                                       : data::load_fashion_mnist(s, common.data_dir);
-    };
-    data::ImageDataset train_set = load(data::Split::train), test_set = load(data::Split::test);
-    const double mean = common.dataset == "mnist" ? 0.1307 : 0.2860;
-    const double stddev = common.dataset == "mnist" ? 0.3081 : 0.3530;
-    data::Normalize normalize({mean}, {stddev});
+    SG_CHECK(common.repeats == 1, "--repeats: mnist_mlp trains one model per run; vary --seed instead");
+    data::ImageDataset train_set = data::load_mnist_family(common.dataset, data::Split::train, common.data_dir);
+    data::ImageDataset test_set = data::load_mnist_family(common.dataset, data::Split::test, common.data_dir);
+    const data::PixelStats stats = data::mnist_family_stats(common.dataset);
+    data::Normalize normalize({stats.mean}, {stats.stddev});
     Tensor x = normalize(train_set.images), y = train_set.labels;
     if (f.limit > 0 && f.limit < x.size(0)) x = x.narrow(0, 0, f.limit), y = y.narrow(0, 0, f.limit);
     Tensor test_x = normalize(test_set.images);
@@ -69,11 +66,7 @@ int main(int argc, char** argv) {
                 static_cast<long long>(f.hidden), static_cast<long long>(f.hidden),
                 static_cast<long long>(model->num_parameters()), f.lr, static_cast<long long>(f.epochs),
                 static_cast<long long>(loader.size()));
-    run.on_epoch = [](const train::EpochResult& e) {
-      std::printf("epoch %3lld  train loss %.4f  train acc %.4f  test acc %.4f  %.1f s\n",
-                  static_cast<long long>(e.epoch + 1), e.train_loss, e.train_accuracy, e.test_accuracy, e.seconds);
-      std::fflush(stdout);
-    };
+    run.on_epoch = train::print_epoch;
     train::FitResult r = train::fit_classifier(run);
     std::printf("test accuracy %.4f after %lld epochs (%.1f s for the %lld run here)\n", r.last.test_accuracy,
                 static_cast<long long>(f.epochs), r.seconds, static_cast<long long>(r.epochs_run));

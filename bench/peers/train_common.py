@@ -49,3 +49,36 @@ def report(result, out=None):
     if out:
         with open(out, "a") as f:
             f.write(line + "\n")
+
+
+def fit_classifier(model, opt, sched, xtr, ytr, xte, yte, epochs, batch_size, rng, flip=False):
+    """The twin of train/classifier.cpp's loop: shuffled mini-batches, cross-entropy, a step of
+    the optimiser and of the per-step schedule, test accuracy after every epoch. Returns the
+    last test accuracy; prints one line per epoch."""
+    import time
+    import torch
+    import torch.nn.functional as F
+    xte_t, yte_t = torch.from_numpy(xte), torch.from_numpy(yte)
+    start = time.time()
+    acc = float("nan")
+    for epoch in range(epochs):
+        model.train()
+        perm = rng.permutation(len(xtr))
+        for i in range(0, len(xtr), batch_size):
+            idx = perm[i:i + batch_size]
+            x = xtr[idx]
+            if flip:
+                x = x.copy()
+                mirror = rng.random(len(idx)) < 0.5
+                x[mirror] = x[mirror][..., ::-1]
+            loss = F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(ytr[idx]))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+        model.eval()
+        with torch.no_grad():
+            acc = sum((model(xte_t[i:i + 1000]).argmax(1) == yte_t[i:i + 1000]).sum().item()
+                      for i in range(0, len(xte), 1000)) / len(xte)
+        print("epoch %d  loss %.4f  test accuracy %.4f  %.1f s" % (epoch + 1, loss.item(), acc, time.time() - start), flush=True)
+    return acc, time.time() - start

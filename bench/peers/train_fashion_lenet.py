@@ -5,14 +5,13 @@ batch size and augmentation on Fashion-MNIST, timed on the same machine.
 """
 import argparse
 import math
-import time
 
 import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from train_common import load_idx_dataset, report
+from train_common import fit_classifier, load_idx_dataset, report
 
 
 class LeNet(nn.Module):
@@ -42,6 +41,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir")
     ap.add_argument("--out")
+    ap.add_argument("--limit", type=int, default=0, help="first N training images only")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -49,32 +49,15 @@ def main():
     xtr, ytr, xte, yte = load_idx_dataset(["fashion-mnist", "fashion_mnist"], a.data_dir)
     mean, std = 0.2860, 0.3530
     xtr, xte = (xtr - mean) / std, (xte - mean) / std
-    xte_t, yte_t = torch.from_numpy(xte), torch.from_numpy(yte)
+    if a.limit:
+        xtr, ytr = xtr[:a.limit], ytr[:a.limit]
     model = LeNet()
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=1e-4)
     steps = a.epochs * math.ceil(len(xtr) / a.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    start = time.time()
-    for epoch in range(a.epochs):
-        model.train()
-        perm = rng.permutation(len(xtr))
-        for i in range(0, len(xtr), a.batch_size):
-            idx = perm[i:i + a.batch_size]
-            x = xtr[idx].copy()
-            flip = rng.random(len(idx)) < 0.5
-            x[flip] = x[flip][..., ::-1]
-            loss = F.cross_entropy(model(torch.from_numpy(x)), torch.from_numpy(ytr[idx]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        model.eval()
-        with torch.no_grad():
-            acc = sum((model(xte_t[i:i + 1000]).argmax(1) == yte_t[i:i + 1000]).sum().item()
-                      for i in range(0, len(xte), 1000)) / len(xte)
-        print("epoch %d  loss %.4f  test accuracy %.4f  %.1f s" % (epoch + 1, loss.item(), acc, time.time() - start), flush=True)
+    acc, wall = fit_classifier(model, opt, sched, xtr, ytr, xte, yte, a.epochs, a.batch_size, rng, flip=True)
     report({"peer": "torch", "model": "fashion_lenet", "epochs": a.epochs, "threads": a.threads,
-            "test_accuracy": acc, "wall_s": round(time.time() - start, 2), "torch": torch.__version__}, a.out)
+            "test_accuracy": acc, "wall_s": round(wall, 2), "torch": torch.__version__}, a.out)
 
 
 if __name__ == "__main__":

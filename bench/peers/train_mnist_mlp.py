@@ -5,14 +5,12 @@ MNIST, timed on the same machine.
 """
 import argparse
 import math
-import time
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
-from train_common import load_idx_dataset, report
+from train_common import fit_classifier, load_idx_dataset, report
 
 
 def main():
@@ -25,6 +23,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-dir")
     ap.add_argument("--out")
+    ap.add_argument("--limit", type=int, default=0, help="first N training images only")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -32,31 +31,18 @@ def main():
     xtr, ytr, xte, yte = load_idx_dataset(["mnist"], a.data_dir)
     mean, std = 0.1307, 0.3081
     xtr = ((xtr - mean) / std).reshape(len(xtr), -1)
-    xte = torch.from_numpy(((xte - mean) / std).reshape(len(xte), -1))
-    yte = torch.from_numpy(yte)
+    xte = ((xte - mean) / std).reshape(len(xte), -1)
+    if a.limit:
+        xtr, ytr = xtr[:a.limit], ytr[:a.limit]
     model = nn.Sequential(nn.Linear(784, a.hidden), nn.ReLU(), nn.Dropout(0.2),
                           nn.Linear(a.hidden, a.hidden), nn.ReLU(), nn.Dropout(0.2),
                           nn.Linear(a.hidden, 10))
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     steps = a.epochs * math.ceil(len(xtr) / a.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
-    start = time.time()
-    for epoch in range(a.epochs):
-        model.train()
-        perm = rng.permutation(len(xtr))
-        for i in range(0, len(xtr), a.batch_size):
-            idx = perm[i:i + a.batch_size]
-            loss = F.cross_entropy(model(torch.from_numpy(xtr[idx])), torch.from_numpy(ytr[idx]))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-        model.eval()
-        with torch.no_grad():
-            acc = (model(xte).argmax(1) == yte).float().mean().item()
-        print("epoch %d  loss %.4f  test accuracy %.4f  %.1f s" % (epoch + 1, loss.item(), acc, time.time() - start), flush=True)
+    acc, wall = fit_classifier(model, opt, sched, xtr, ytr, xte, yte, a.epochs, a.batch_size, rng, flip=False)
     report({"peer": "torch", "model": "mnist_mlp", "epochs": a.epochs, "threads": a.threads,
-            "test_accuracy": acc, "wall_s": round(time.time() - start, 2), "torch": torch.__version__}, a.out)
+            "test_accuracy": acc, "wall_s": round(wall, 2), "torch": torch.__version__}, a.out)
 
 
 if __name__ == "__main__":

@@ -14,23 +14,12 @@ namespace sg = stackgrad;
 namespace nn = stackgrad::nn;
 using sg::Tensor;
 using sg::testing::error_of;
+using sg::testing::expect_close;
+using sg::testing::leaf;
 using sg::testing::load_seq;
 using ::testing::HasSubstr;
 
 namespace {
-
-Tensor leaf(const Tensor& t) {
-  Tensor c = t.clone();
-  c.requires_grad_();
-  return c;
-}
-
-void expect_close(const Tensor& got, const Tensor& want, const char* what, double tol = 1e-10) {
-  ASSERT_TRUE(got.defined()) << what;
-  EXPECT_EQ(got.shape(), want.shape()) << what;
-  EXPECT_TRUE(sg::allclose(got.contiguous(), want, tol, tol))
-      << what << "\n got " << got << "\nwant " << want;
-}
 
 TEST(MultiheadAttentionLayer, MatchesTorchWithKeyPaddingMaskAndWeights) {
   nn::MultiheadAttention m(4, 2);
