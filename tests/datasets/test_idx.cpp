@@ -121,8 +121,9 @@ TEST(Mnist, TrainAndTestMatchTheKnownValues) {
   const std::clock_t c0 = std::clock();
   sg::data::ImageDataset train = sg::data::load_mnist(sg::data::Split::train);
   const double cpu_seconds = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
+  // Recorded, not asserted: speed is measured by benchmarks, never by a timed unit test (a
+  // sanitizer build or a busy machine would fail it).
   RecordProperty("load_cpu_seconds", std::to_string(cpu_seconds));
-  EXPECT_LT(cpu_seconds, 1.0) << "loading the 60k MNIST training set should take well under 1 s";
   EXPECT_EQ(train.images.shape(), (sg::Shape{60000, 1, 28, 28}));
   EXPECT_EQ(train.images.dtype(), sg::DType::f32);
   EXPECT_EQ(train.labels.dtype(), sg::DType::i64);
