@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "engine/core/error.h"
+#include "engine/io/json_min.h"
 
 namespace stackgrad::train {
 
@@ -145,181 +146,45 @@ void MetricsWriter::write(const JsonRecord& record) {
 
 // --- reader ----------------------------------------------------------------------------------
 
-namespace {
-
-// A recursive-descent reader for one flat object.
-class Parser {
- public:
-  Parser(const std::string& text, const std::string& where) : s_(text), where_(where) {}
-
-  JsonRecord object() {
-    JsonRecord record;
-    skip_space();
-    expect('{');
-    skip_space();
-    if (peek() == '}') {
-      ++i_;
-    } else {
-      while (true) {
-        skip_space();
-        std::string key = string();
-        skip_space();
-        expect(':');
-        skip_space();
-        record.fields.emplace_back(std::move(key), value());
-        skip_space();
-        if (peek() == ',') {
-          ++i_;
-          continue;
-        }
-        expect('}');
+// One flat object, read with the engine's strict JSON reader (engine/io/json_min.h).
+JsonRecord parse_json_object(const std::string& line, const std::string& where) {
+  io::JsonReader reader(line, where);
+  JsonRecord record;
+  reader.begin_object();
+  std::string key;
+  while (reader.next_key(key)) {
+    switch (reader.peek()) {
+      case io::JsonReader::Kind::string:
+        record.fields.emplace_back(key, JsonValue(reader.read_string()));
+        break;
+      case io::JsonReader::Kind::boolean:
+        record.fields.emplace_back(key, JsonValue(reader.read_bool()));
+        break;
+      case io::JsonReader::Kind::null:
+        reader.read_null();
+        record.fields.emplace_back(key, JsonValue());
+        break;
+      case io::JsonReader::Kind::number: {
+        const std::string_view text = reader.read_number_text();
+        const char* first = text.data();
+        const char* last = first + text.size();
+        int64_t i = 0;
+        double x = 0;
+        const bool integral = text.find_first_of(".eE") == std::string_view::npos;
+        if (integral && std::from_chars(first, last, i).ec == std::errc())
+          record.fields.emplace_back(key, JsonValue(i));
+        else if (std::from_chars(first, last, x).ec == std::errc())
+          record.fields.emplace_back(key, JsonValue(x));
+        else
+          reader.error(str_cat("number '", text, "' is out of range"));
         break;
       }
-    }
-    skip_space();
-    if (i_ != s_.size()) error("unexpected text after the object");
-    return record;
-  }
-
- private:
-  [[noreturn]] void error(const std::string& what) const { fail(where_, ":", i_ + 1, ": ", what); }
-  char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
-  void skip_space() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\r')) ++i_;
-  }
-  void expect(char c) {
-    if (peek() != c) error(str_cat("expected '", c, "'", i_ < s_.size() ? "" : " at the end"));
-    ++i_;
-  }
-  bool literal(const char* word) {
-    const size_t n = std::strlen(word);
-    if (s_.compare(i_, n, word) != 0) return false;
-    i_ += n;
-    return true;
-  }
-
-  JsonValue value() {
-    const char c = peek();
-    if (c == '"') return JsonValue(string());
-    if (literal("null")) return JsonValue();
-    if (literal("true")) return JsonValue(true);
-    if (literal("false")) return JsonValue(false);
-    if (c == '{' || c == '[') error("nested objects and arrays are not supported");
-    return number();
-  }
-
-  JsonValue number() {
-    const size_t start = i_;
-    while (i_ < s_.size() && std::strchr("+-0123456789.eE", s_[i_])) ++i_;
-    const char* first = s_.data() + start;
-    const char* last = s_.data() + i_;
-    if (start == i_) error("expected a value");
-    const bool integral = std::find_if(first, last, [](char ch) {
-                            return ch == '.' || ch == 'e' || ch == 'E';
-                          }) == last;
-    if (integral) {
-      int64_t v = 0;
-      const auto r = std::from_chars(first, last, v);
-      if (r.ec == std::errc() && r.ptr == last) return JsonValue(v);
-    }
-    double x = 0;
-    const auto r = std::from_chars(first, last, x);
-    if (r.ec != std::errc() || r.ptr != last) {
-      i_ = start;
-      error("malformed number '" + std::string(first, last) + "'");
-    }
-    return JsonValue(x);
-  }
-
-  std::string string() {
-    expect('"');
-    std::string out;
-    while (true) {
-      if (i_ >= s_.size()) error("unterminated string");
-      const char c = s_[i_++];
-      if (c == '"') return out;
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      const char e = peek();
-      ++i_;
-      switch (e) {
-        case '"':
-          out += '"';
-          break;
-        case '\\':
-          out += '\\';
-          break;
-        case '/':
-          out += '/';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
-        case 'u':
-          out += unicode();
-          break;
-        default:
-          --i_;
-          error("bad escape in string");
-      }
+      default:
+        reader.error("nested objects and arrays are not supported");
     }
   }
-
-  // \uXXXX (with surrogate pairs) as UTF-8.
-  std::string unicode() {
-    auto hex4 = [this]() {
-      if (i_ + 4 > s_.size()) error("short \\u escape");
-      unsigned v = 0;
-      const auto r = std::from_chars(s_.data() + i_, s_.data() + i_ + 4, v, 16);
-      if (r.ptr != s_.data() + i_ + 4) error("bad \\u escape");
-      i_ += 4;
-      return v;
-    };
-    uint32_t cp = hex4();
-    if (cp >= 0xD800 && cp < 0xDC00 && literal("\\u"))
-      cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4() - 0xDC00);
-    std::string out;
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | (cp >> 6));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | (cp >> 12));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | (cp >> 18));
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-    return out;
-  }
-
-  const std::string& s_;
-  std::string where_;
-  size_t i_ = 0;
-};
-
-}  // namespace
-
-JsonRecord parse_json_object(const std::string& line, const std::string& where) {
-  return Parser(line, where).object();
+  reader.finish();
+  return record;
 }
 
 std::vector<JsonRecord> read_jsonl(const std::string& path) {

@@ -86,8 +86,9 @@ class MetricsWriter {
   std::FILE* file_ = nullptr;
 };
 
-// Every line of a JSON-lines file as a flat record (blank lines skipped). Nested objects and
-// arrays are not supported; errors name the file, the line and the column.
+// Every line of a JSON-lines file as a flat record (blank lines skipped), parsed by the engine's
+// strict reader (engine/io/json_min.h). Nested objects and arrays are not supported; errors name
+// the file, the line and the byte offset in it ("m.jsonl:7: ... at byte 6").
 std::vector<JsonRecord> read_jsonl(const std::string& path);
 // One line of JSON text as a flat record (`where` prefixes error messages).
 JsonRecord parse_json_object(const std::string& line, const std::string& where = "json");

@@ -331,6 +331,14 @@ uint64_t JsonReader::read_uint64(std::string_view field) {
   return value;
 }
 
+std::string_view JsonReader::read_number_text() {
+  const Kind kind = peek();
+  if (kind != Kind::number) error(str_cat("expected a number, got ", json_kind_name(kind)));
+  const size_t start = pos_;
+  skip_number();
+  return text_.substr(start, pos_ - start);
+}
+
 void JsonReader::expect_literal(std::string_view word) {
   if (text_.substr(pos_, word.size()) != word) error("invalid JSON: unknown literal");
   pos_ += word.size();

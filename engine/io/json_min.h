@@ -36,6 +36,8 @@ class JsonReader {
 
   std::string read_string();
   uint64_t read_uint64(std::string_view field);  // `field` names the value in messages
+  // Any JSON number, validated, as its text (the caller converts: integer or double).
+  std::string_view read_number_text();
   bool read_bool();
   void read_null();
   void skip_value();  // validates and discards one whole value
