@@ -8,4 +8,5 @@
 #include "train/cli.h"
 #include "train/progress.h"
 #include "train/jsonl.h"
+#include "train/full_batch.h"
 #include "train/plot.h"

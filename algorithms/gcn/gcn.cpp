@@ -6,7 +6,7 @@
 #include <numeric>
 
 #include "nn/optim/adam.h"
-#include "train/metrics.h"
+#include "train/full_batch.h"
 
 namespace stackgrad::algo {
 
@@ -23,21 +23,6 @@ Tensor Gcn::forward(const Tensor& adj, const Tensor& x) {
   return conv2->forward(adj, (*drop_hidden)(h));
 }
 
-namespace {
-
-double accuracy_on(const Tensor& logits, const Tensor& labels, const Tensor& idx) {
-  NoGradGuard no_grad;
-  return idx.numel() == 0 ? std::nan("") : train::accuracy(logits, labels, idx);
-}
-
-double loss_on(const Tensor& logits, const Tensor& labels, const Tensor& idx) {
-  NoGradGuard no_grad;
-  if (idx.numel() == 0) return std::nan("");
-  return cross_entropy(index_select(logits, 0, idx), index_select(labels, 0, idx)).item();
-}
-
-}  // namespace
-
 GcnResult train_gcn(const data::GraphDataset& ds, const GcnConfig& cfg, uint64_t seed,
                     const std::function<void(const GcnEpoch&)>& on_epoch) {
   data::validate_graph(ds, "train_gcn");
@@ -45,7 +30,6 @@ GcnResult train_gcn(const data::GraphDataset& ds, const GcnConfig& cfg, uint64_t
            " has no training nodes");
   const Tensor x = cfg.row_normalize ? data::row_normalize_features(ds.features_or_fail()) : ds.features_or_fail();
   const Tensor adj = nn::gcn_norm(ds.edges, ds.num_nodes);
-  const Tensor& y = ds.labels;
 
   Generator gen(seed);
   Gcn model(x.size(1), cfg.hidden, ds.num_classes, cfg.dropout, cfg.bias, gen);
@@ -59,41 +43,27 @@ GcnResult train_gcn(const data::GraphDataset& ds, const GcnConfig& cfg, uint64_t
 
   GcnResult result;
   std::deque<double> recent_val_losses;
-  const auto start = std::chrono::steady_clock::now();
-  for (int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
-    model.train();
-    Tensor logits = model.forward(adj, x);
-    Tensor loss = cross_entropy(index_select(logits, 0, ds.train_idx), index_select(y, 0, ds.train_idx));
-    opt.zero_grad();
-    loss.backward();
-    opt.step();
-
-    model.eval();
-    Tensor eval_logits;
-    {
-      NoGradGuard no_grad;
-      eval_logits = model.forward(adj, x);
-    }
-    GcnEpoch e{epoch,
-               loss.item(),
-               loss_on(eval_logits, y, ds.val_idx),
-               accuracy_on(logits, y, ds.train_idx),
-               accuracy_on(eval_logits, y, ds.val_idx),
-               accuracy_on(eval_logits, y, ds.test_idx)};
+  train::FullBatchOptions options{.epochs = cfg.epochs};
+  options.on_epoch = [&](const train::EpochRecord& r) {
+    GcnEpoch e{r.epoch, r.step_loss, r.val_loss, r.train_accuracy, r.val_accuracy, r.test_accuracy};
     result.test_accuracy = e.test_accuracy;
     result.val_accuracy = e.val_accuracy;
-    result.epochs_trained = epoch + 1;
+    result.epochs_trained = e.epoch + 1;
     if (on_epoch) on_epoch(e);
-    if (cfg.early_stopping > 0) {
-      if (int64_t(recent_val_losses.size()) == cfg.early_stopping) {
-        double mean_recent = std::accumulate(recent_val_losses.begin(), recent_val_losses.end(), 0.0) /
-                             double(recent_val_losses.size());
-        if (e.val_loss > mean_recent) break;
-        recent_val_losses.pop_front();
-      }
-      recent_val_losses.push_back(e.val_loss);
+    if (cfg.early_stopping <= 0) return true;
+    if (int64_t(recent_val_losses.size()) == cfg.early_stopping) {
+      double mean_recent = std::accumulate(recent_val_losses.begin(), recent_val_losses.end(), 0.0) /
+                           double(recent_val_losses.size());
+      if (e.val_loss > mean_recent) return false;
+      recent_val_losses.pop_front();
     }
-  }
+    recent_val_losses.push_back(e.val_loss);
+    return true;
+  };
+  const auto start = std::chrono::steady_clock::now();
+  train::fit_full_batch(model, [&] { return model.forward(adj, x); }, opt,
+                        {.labels = ds.labels, .train_idx = ds.train_idx, .val_idx = ds.val_idx, .test_idx = ds.test_idx},
+                        options);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }

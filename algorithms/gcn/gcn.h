@@ -43,7 +43,8 @@ class Gcn : public nn::Module {
 
 struct GcnEpoch {
   int64_t epoch;
-  double train_loss, val_loss, train_accuracy, val_accuracy, test_accuracy;
+  double train_loss;  // the loss stepped on (training mode)
+  double val_loss, train_accuracy, val_accuracy, test_accuracy;  // eval mode, after the step
 };
 
 struct GcnResult {
