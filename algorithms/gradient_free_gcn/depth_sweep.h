@@ -31,7 +31,7 @@ struct SweepConfig {
   int64_t per_class = 20, val = 500, test = 1000;  // the random splits' sizes
   bool ridge_standardized = true;     // also fit the closed form on standardize_columns(X̄)
   bool descent_standardized = false;  // also train the gradient model on standardize_columns(X̄)
-  uint64_t seed = 0;                  // inits are seed + r; random split r draws from seed + 1000 + r
+  uint64_t seed = 0;  // inits are seed + r; random split r draws from seed + 1000 + r
 };
 
 // One fitted classifier.
@@ -43,8 +43,8 @@ struct SweepRun {
   int64_t depth = 0;
   std::string method;  // "descent", "descent_std", "ridge", "ridge_std"
   double val_accuracy = 0, test_accuracy = 0, train_accuracy = 0;
-  double seconds = 0;                             // the classifier's fit alone (filter excluded)
-  double lambda = std::nan("");                   // ridge: the relative λ chosen
+  double seconds = 0;            // the classifier's fit alone (filter excluded)
+  double lambda = std::nan("");  // ridge: the relative λ chosen
   double grad_norm_init = std::nan(""), grad_norm_mean = std::nan("");  // descent
 };
 
@@ -52,8 +52,8 @@ struct SweepRun {
 // propagation matrix [N, N] (CSR) and X the preprocessed features [N, F]. The closed form is
 // deterministic, so on the public split it runs once; descent runs public_seeds times there.
 // on_run sees every run as it finishes (progress, JSON lines).
-std::vector<SweepRun> run_depth_sweep(const data::GraphDataset& ds, const Tensor& S, const Tensor& X,
-                                      const SweepConfig& config,
+std::vector<SweepRun> run_depth_sweep(const data::GraphDataset& ds, const Tensor& S,
+                                      const Tensor& X, const SweepConfig& config,
                                       const std::function<void(const SweepRun&)>& on_run = nullptr);
 
 // How many runs run_depth_sweep does for `config`.
@@ -65,13 +65,13 @@ struct SweepCell {
   Filter filter = Filter::sgc;
   int64_t depth = 0;
   train::MeanStd test_accuracy;
-  double seconds = 0;                        // mean per run
+  double seconds = 0;                                                   // mean per run
   double grad_norm_init = std::nan(""), grad_norm_mean = std::nan("");  // means (descent)
 };
 // In order of first appearance in `runs`.
 std::vector<SweepCell> summarize(const std::vector<SweepRun>& runs);
 // The cell with these keys, or nullptr.
-const SweepCell* find_cell(const std::vector<SweepCell>& cells, const std::string& split_kind, Filter filter,
-                           int64_t depth, const std::string& method);
+const SweepCell* find_cell(const std::vector<SweepCell>& cells, const std::string& split_kind,
+                           Filter filter, int64_t depth, const std::string& method);
 
 }  // namespace stackgrad::algo

@@ -27,8 +27,9 @@ Tensor cholesky_solve(const Tensor& A, const Tensor& B) {
 }
 
 void check_ridge_inputs(const char* who, const Tensor& X, const Tensor& Y, double lambda) {
-  SG_CHECK(X.dim() == 2 && Y.dim() == 2 && X.size(0) == Y.size(0), who, ": expected X [L, F] and Y [L, C], got ",
-           shape_str(X.shape()), " and ", shape_str(Y.shape()));
+  SG_CHECK(X.dim() == 2 && Y.dim() == 2 && X.size(0) == Y.size(0), who,
+           ": expected X [L, F] and Y [L, C], got ", shape_str(X.shape()), " and ",
+           shape_str(Y.shape()));
   SG_CHECK(lambda > 0, who, ": lambda must be > 0, got ", lambda);
 }
 
@@ -38,9 +39,12 @@ void check_ridge_inputs(const char* who, const Tensor& X, const Tensor& Y, doubl
 
 const char* filter_name(Filter f) {
   switch (f) {
-    case Filter::sgc: return "sgc";
-    case Filter::ssgc: return "ssgc";
-    case Filter::appnp: return "appnp";
+    case Filter::sgc:
+      return "sgc";
+    case Filter::ssgc:
+      return "ssgc";
+    case Filter::appnp:
+      return "appnp";
   }
   return "?";
 }
@@ -53,23 +57,26 @@ Filter parse_filter(const std::string& name) {
 
 FilterStream::FilterStream(Filter filter, Tensor S, Tensor X, FilterOptions options)
     : filter_(filter), options_(options), S_(std::move(S)), X_(std::move(X)) {
-  SG_CHECK(S_.is_sparse() && S_.dim() == 2 && S_.size(0) == S_.size(1), "FilterStream: S must be a square CSR matrix, got ",
-           shape_str(S_.shape()));
-  SG_CHECK(X_.dim() == 2 && X_.size(0) == S_.size(0), "FilterStream: X must be [", S_.size(0), ", F], got ",
-           shape_str(X_.shape()));
-  SG_CHECK(options_.ssgc_alpha >= 0 && options_.ssgc_alpha <= 1, "FilterStream: ssgc_alpha must be in [0, 1], got ",
-           options_.ssgc_alpha);
-  SG_CHECK(options_.appnp_alpha >= 0 && options_.appnp_alpha <= 1, "FilterStream: appnp_alpha must be in [0, 1], got ",
-           options_.appnp_alpha);
+  SG_CHECK(S_.is_sparse() && S_.dim() == 2 && S_.size(0) == S_.size(1),
+           "FilterStream: S must be a square CSR matrix, got ", shape_str(S_.shape()));
+  SG_CHECK(X_.dim() == 2 && X_.size(0) == S_.size(0), "FilterStream: X must be [", S_.size(0),
+           ", F], got ", shape_str(X_.shape()));
+  SG_CHECK(options_.ssgc_alpha >= 0 && options_.ssgc_alpha <= 1,
+           "FilterStream: ssgc_alpha must be in [0, 1], got ", options_.ssgc_alpha);
+  SG_CHECK(options_.appnp_alpha >= 0 && options_.appnp_alpha <= 1,
+           "FilterStream: appnp_alpha must be in [0, 1], got ", options_.appnp_alpha);
   power_ = X_;
   if (filter_ == Filter::ssgc) sum_ = zeros_like(X_);
 }
 
 void FilterStream::step() {
   NoGradGuard no_grad;
-  // Every update builds new tensors (no in-place writes), so a features() taken earlier stays valid.
+  // Every update builds new tensors (no in-place writes), so a features() taken earlier stays
+  // valid.
   switch (filter_) {
-    case Filter::sgc: power_ = spmm(S_, power_); break;
+    case Filter::sgc:
+      power_ = spmm(S_, power_);
+      break;
     case Filter::ssgc:
       power_ = spmm(S_, power_);
       sum_ = sum_ + power_;
@@ -88,7 +95,8 @@ Tensor FilterStream::features() const {
   return sum_ * ((1.0 - a) / double(depth_)) + X_ * a;
 }
 
-Tensor apply_filter(Filter filter, const Tensor& S, const Tensor& X, int64_t K, FilterOptions options) {
+Tensor apply_filter(Filter filter, const Tensor& S, const Tensor& X, int64_t K,
+                    FilterOptions options) {
   SG_CHECK(K >= 0, "apply_filter: K must be >= 0, got ", K);
   FilterStream stream(filter, S, X, options);
   while (stream.depth() < K) stream.step();
@@ -105,11 +113,13 @@ Tensor standardize_columns(const Tensor& X) {
   Tensor sd = sqrt(mean(square(centred), {0}, /*keepdim=*/true));
   // A column is constant when its spread is rounding noise of its values (f32 carries 7 digits).
   Tensor constant = sd <= (abs(mu) * 1e-6 + 1e-300);
-  Tensor denom = where(constant, full(sd.shape(), std::numeric_limits<double>::infinity(), DType::f64), sd);
+  Tensor denom =
+      where(constant, full(sd.shape(), std::numeric_limits<double>::infinity(), DType::f64), sd);
   return (centred / denom).to(X.dtype());
 }
 
-// --- closed-form classifier -----------------------------------------------------------------------
+// --- closed-form classifier
+// -----------------------------------------------------------------------
 
 Tensor ridge_primal(const Tensor& X, const Tensor& Y, double lambda) {
   check_ridge_inputs("ridge_primal", X, Y, lambda);
@@ -130,8 +140,8 @@ Tensor ridge_dual(const Tensor& X, const Tensor& Y, double lambda) {
 RidgeFit fit_ridge(const Tensor& features, const Tensor& labels, const data::NodeSplit& split,
                    const RidgeConfig& config) {
   SG_CHECK(features.dim() == 2 && labels.dim() == 1 && labels.size(0) == features.size(0),
-           "fit_ridge: expected features [N, F] and labels [N], got ", shape_str(features.shape()), " and ",
-           shape_str(labels.shape()));
+           "fit_ridge: expected features [N, F] and labels [N], got ", shape_str(features.shape()),
+           " and ", shape_str(labels.shape()));
   SG_CHECK(!empty(split.train_idx), "fit_ridge: no training nodes");
   SG_CHECK(!config.lambdas.empty(), "fit_ridge: empty lambda grid");
   for (double l : config.lambdas) SG_CHECK(l > 0, "fit_ridge: lambdas must be > 0, got ", l);
@@ -177,7 +187,8 @@ RidgeFit fit_ridge(const Tensor& features, const Tensor& labels, const data::Nod
     solve_for(rel, w, b);
     const double acc = empty(split.val_idx) ? 0.0 : accuracy_on(val, w, b);
     // >= prefers the larger λ on ties when the grid ascends; without validation the last wins.
-    const bool better = empty(split.val_idx) ? rel >= fit.lambda : (acc > best || (acc == best && rel > fit.lambda));
+    const bool better = empty(split.val_idx) ? rel >= fit.lambda
+                                             : (acc > best || (acc == best && rel > fit.lambda));
     if (better) best = acc, fit.lambda = rel, fit.weight = w, fit.bias = b;
   }
   fit.val_accuracy = empty(split.val_idx) ? std::nan("") : best;
@@ -189,7 +200,8 @@ RidgeFit fit_ridge(const Tensor& features, const Tensor& labels, const data::Nod
   return fit;
 }
 
-// --- gradient-trained classifier ------------------------------------------------------------------
+// --- gradient-trained classifier
+// ------------------------------------------------------------------
 
 double loss_gradient_norm(nn::Linear& model, const Tensor& X, const Tensor& targets) {
   model.zero_grad();
@@ -203,8 +215,8 @@ double loss_gradient_norm(nn::Linear& model, const Tensor& X, const Tensor& targ
 DescentFit fit_descent(const Tensor& features, const Tensor& labels, const data::NodeSplit& split,
                        const DescentConfig& config, uint64_t seed) {
   SG_CHECK(features.dim() == 2 && labels.dim() == 1 && labels.size(0) == features.size(0),
-           "fit_descent: expected features [N, F] and labels [N], got ", shape_str(features.shape()), " and ",
-           shape_str(labels.shape()));
+           "fit_descent: expected features [N, F] and labels [N], got ",
+           shape_str(features.shape()), " and ", shape_str(labels.shape()));
   SG_CHECK(!empty(split.train_idx), "fit_descent: no training nodes");
   SG_CHECK(config.epochs > 0, "fit_descent: epochs must be > 0, got ", config.epochs);
 
@@ -213,7 +225,8 @@ DescentFit fit_descent(const Tensor& features, const Tensor& labels, const data:
   // alone and the other rows are scored once, at the end.
   const Tensor x = index_select(features, 0, split.train_idx).detach().contiguous();
   const int64_t L = x.size(0);
-  const train::NodeTask task{.labels = index_select(labels, 0, split.train_idx), .train_idx = arange(L)};
+  const train::NodeTask task{.labels = index_select(labels, 0, split.train_idx),
+                             .train_idx = arange(L)};
   const int64_t classes = int64_t(max(labels).item()) + 1;
 
   Generator gen(seed);
@@ -231,7 +244,8 @@ DescentFit fit_descent(const Tensor& features, const Tensor& labels, const data:
     return true;
   };
   const auto start = std::chrono::steady_clock::now();
-  auto trace = train::fit_full_batch(model, [&] { return model(x); }, opt, task, options);
+  auto trace = train::fit_full_batch(
+      model, [&] { return model(x); }, opt, task, options);
   fit.train_accuracy = trace.back().train_accuracy;
   fit.grad_norm_mean = grad_count ? grad_sum / double(grad_count) : std::nan("");
 

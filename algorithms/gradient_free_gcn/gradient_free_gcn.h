@@ -24,8 +24,8 @@ namespace stackgrad::algo {
 // --- graph filters ----------------------------------------------------------------------------
 
 enum class Filter {
-  sgc,    // Wu et al. (ICML 2019): S̃^K X
-  ssgc,   // Zhu & Koniusz (ICLR 2021): (1/K) Σ_{k=1..K} ((1 - α) S̃^k X + α X)
+  sgc,   // Wu et al. (ICML 2019): S̃^K X
+  ssgc,  // Zhu & Koniusz (ICLR 2021): (1/K) Σ_{k=1..K} ((1 - α) S̃^k X + α X)
   appnp,  // personalised PageRank power iteration X̄ ← (1 - α) S̃ X̄ + α X, K steps from X̄ = X
 };
 const char* filter_name(Filter f);  // "sgc", "ssgc", "appnp"
@@ -60,7 +60,8 @@ class FilterStream {
 };
 
 // X̄ at depth K from a fresh stream (tests and one-off use).
-Tensor apply_filter(Filter filter, const Tensor& S, const Tensor& X, int64_t K, FilterOptions options = {});
+Tensor apply_filter(Filter filter, const Tensor& S, const Tensor& X, int64_t K,
+                    FilterOptions options = {});
 
 // Each column shifted to mean 0 and scaled to standard deviation 1 over all N rows (population
 // std); a constant column becomes 0. Undoes the shrinking of deep filters column by column.
@@ -86,8 +87,8 @@ struct RidgeConfig {
 };
 
 struct RidgeFit {
-  Tensor weight;  // [F, C]
-  Tensor bias;    // [C] (zeros without intercept)
+  Tensor weight;      // [F, C]
+  Tensor bias;        // [C] (zeros without intercept)
   double lambda = 0;  // the chosen relative λ
   double val_accuracy = 0, test_accuracy = 0, train_accuracy = 0;
   double seconds = 0;  // the whole fit: every λ of the grid, selection and test prediction
@@ -112,7 +113,8 @@ struct DescentFit {
   double val_accuracy = 0, test_accuracy = 0, train_accuracy = 0;  // after the last epoch
   double grad_norm_init = 0;  // ||∂loss/∂W||_F at the initial weights
   double grad_norm_mean = 0;  // mean of ||∂loss/∂W||_F over the first grad_epochs epochs
-  double seconds = 0;  // fit_full_batch (it also scores the training rows every epoch) + final scoring
+  double seconds =
+      0;  // fit_full_batch (it also scores the training rows every epoch) + final scoring
 };
 
 // An nn::Linear (initialised from `seed`) trained by train::fit_full_batch with Adam and

@@ -39,7 +39,8 @@ std::string accuracy_table(const std::vector<algo::SweepCell>& cells, const algo
   std::ostringstream out;
   out << "| K |";
   for (algo::Filter f : cfg.filters)
-    for (const auto& m : methods) out << " " << algo::filter_name(f) << " " << method_title(m) << " |";
+    for (const auto& m : methods)
+      out << " " << algo::filter_name(f) << " " << method_title(m) << " |";
   out << "\n| ---: |";
   for (size_t i = 0; i < cfg.filters.size() * methods.size(); ++i) out << " ---: |";
   out << "\n";
@@ -48,7 +49,10 @@ std::string accuracy_table(const std::vector<algo::SweepCell>& cells, const algo
     for (algo::Filter f : cfg.filters)
       for (const auto& m : methods) {
         const algo::SweepCell* c = algo::find_cell(cells, kind, f, k, m);
-        out << " " << (c ? fmt("%.1f ± %.1f", 100 * c->test_accuracy.mean, 100 * c->test_accuracy.std) : "") << " |";
+        out << " "
+            << (c ? fmt("%.1f ± %.1f", 100 * c->test_accuracy.mean, 100 * c->test_accuracy.std)
+                  : "")
+            << " |";
       }
     out << "\n";
   }
@@ -64,7 +68,8 @@ double median(std::vector<double> v) {
 // gradient norms of the Adam-trained classifier.
 std::string timing_table(const std::vector<algo::SweepRun>& runs, const algo::SweepConfig& cfg) {
   std::ostringstream out;
-  out << "| filter | K | Adam fit (ms) | ridge fit (ms) | Adam / ridge | ‖∇W‖ at init | ‖∇W‖ mean of first "
+  out << "| filter | K | Adam fit (ms) | ridge fit (ms) | Adam / ridge | ‖∇W‖ at init | ‖∇W‖ mean "
+         "of first "
       << cfg.descent.grad_epochs << " epochs | ridge λ chosen (median) |\n"
       << "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   for (algo::Filter f : cfg.filters)
@@ -74,20 +79,22 @@ std::string timing_table(const std::vector<algo::SweepRun>& runs, const algo::Sw
       std::vector<double> lambdas;
       for (const auto& r : runs) {
         if (r.filter != f || r.depth != k) continue;
-        if (r.method == "descent") ts += r.seconds, g0 += r.grad_norm_init, gm += r.grad_norm_mean, ++ns;
+        if (r.method == "descent")
+          ts += r.seconds, g0 += r.grad_norm_init, gm += r.grad_norm_mean, ++ns;
         if (r.method == "ridge") tr += r.seconds, ++nr, lambdas.push_back(r.lambda);
       }
       if (!ns || !nr) continue;
       ts /= ns, tr /= nr, g0 /= ns, gm /= ns;
       out << "| " << algo::filter_name(f) << " | " << k << " | " << fmt("%.1f", 1e3 * ts) << " | "
-          << fmt("%.2f", 1e3 * tr) << " | " << fmt("%.0fx", ts / tr) << " | " << fmt("%.3g", g0) << " | "
-          << fmt("%.3g", gm) << " | " << fmt("%g", median(lambdas)) << " |\n";
+          << fmt("%.2f", 1e3 * tr) << " | " << fmt("%.0fx", ts / tr) << " | " << fmt("%.3g", g0)
+          << " | " << fmt("%.3g", gm) << " | " << fmt("%g", median(lambdas)) << " |\n";
     }
   return out.str();
 }
 
-void save_plot(const std::vector<algo::SweepCell>& cells, const algo::SweepConfig& cfg, const std::string& kind,
-               const std::vector<std::string>& methods, const std::string& title, const std::string& path) {
+void save_plot(const std::vector<algo::SweepCell>& cells, const algo::SweepConfig& cfg,
+               const std::string& kind, const std::vector<std::string>& methods,
+               const std::string& title, const std::string& path) {
   train::LinePlot plot(title);
   plot.x_label("log2 K (filter depth K = 2 ... 64)").y_label("test accuracy (%)").size(760, 460);
   for (algo::Filter f : cfg.filters)
@@ -107,50 +114,70 @@ void save_plot(const std::vector<algo::SweepCell>& cells, const algo::SweepConfi
 
 int main(int argc, char** argv) {
   train::Cli cli("gradient_free_gcn",
-                 "Linearized GCNs (SGC, SSGC, APPNP filters) at growing depth K: linear classifier trained by Adam "
+                 "Linearized GCNs (SGC, SSGC, APPNP filters) at growing depth K: linear classifier "
+                 "trained by Adam "
                  "against solved in closed form (ridge), after Zhu, Ai, Li, Wu and Zhou (2023).");
-  auto& common = cli.common({.dataset = "cora", .datasets = {"cora", "citeseer", "pubmed", "synthetic"}, .repeats = 10});
+  auto& common = cli.common(
+      {.dataset = "cora", .datasets = {"cora", "citeseer", "pubmed", "synthetic"}, .repeats = 10});
   algo::SweepConfig cfg;
   auto& app = cli.app();
   std::vector<std::string> filters = {"sgc", "ssgc", "appnp"};
   app.add_option("--filters", filters, "graph filters to sweep (default sgc,ssgc,appnp)")
       ->delimiter(',')
       ->check(CLI::IsMember({"sgc", "ssgc", "appnp"}));
-  app.add_option("--depths", cfg.depths, "filter depths K (default 2,4,8,16,32,64)")->delimiter(',')->check(train::positive());
-  app.add_option("--ssgc-alpha", cfg.filter.ssgc_alpha, "SSGC's weight of X in each term (default 0.05; 0: plain average)")
+  app.add_option("--depths", cfg.depths, "filter depths K (default 2,4,8,16,32,64)")
+      ->delimiter(',')
+      ->check(train::positive());
+  app.add_option("--ssgc-alpha", cfg.filter.ssgc_alpha,
+                 "SSGC's weight of X in each term (default 0.05; 0: plain average)")
       ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--appnp-alpha", cfg.filter.appnp_alpha, "APPNP teleport probability α (default 0.1)")
+  app.add_option("--appnp-alpha", cfg.filter.appnp_alpha,
+                 "APPNP teleport probability α (default 0.1)")
       ->check(CLI::Range(0.0, 1.0));
-  app.add_option("--lr", cfg.descent.lr, "Adam learning rate of the gradient-trained classifier (default 0.2, SGC)")
+  app.add_option("--lr", cfg.descent.lr,
+                 "Adam learning rate of the gradient-trained classifier (default 0.2, SGC)")
       ->check(train::positive());
   double weight_decay = -1;
-  app.add_option("--weight-decay", weight_decay,
-                 "Adam L2 of the gradient-trained classifier (default SGC's: 5e-6; 5e-5 on citeseer)")
+  app.add_option(
+         "--weight-decay", weight_decay,
+         "Adam L2 of the gradient-trained classifier (default SGC's: 5e-6; 5e-5 on citeseer)")
       ->check(train::non_negative());
-  app.add_option("--epochs", cfg.descent.epochs, "Adam epochs (default 100, SGC)")->check(train::positive());
-  app.add_option("--grad-epochs", cfg.descent.grad_epochs, "epochs the gradient norm is averaged over (default 10)")
+  app.add_option("--epochs", cfg.descent.epochs, "Adam epochs (default 100, SGC)")
+      ->check(train::positive());
+  app.add_option("--grad-epochs", cfg.descent.grad_epochs,
+                 "epochs the gradient norm is averaged over (default 10)")
       ->check(train::positive());
   bool no_bias = false;
   app.add_flag("--no-bias", no_bias, "no bias in the gradient-trained classifier (SGC has one)");
-  app.add_option("--lambdas", cfg.ridge.lambdas,
-                 "ridge λ grid relative to the mean squared training row norm, chosen on validation "
-                 "(default 1e-4,1e-3,1e-2,0.1,1,10)")
+  app.add_option(
+         "--lambdas", cfg.ridge.lambdas,
+         "ridge λ grid relative to the mean squared training row norm, chosen on validation "
+         "(default 1e-4,1e-3,1e-2,0.1,1,10)")
       ->delimiter(',')
       ->check(train::positive());
   bool no_intercept = false, no_standardized = false;
-  app.add_flag("--no-intercept", no_intercept, "ridge without the unpenalised intercept (no centring)");
-  app.add_flag("--no-standardized", no_standardized, "skip the closed form on per-depth standardised features");
+  app.add_flag("--no-intercept", no_intercept,
+               "ridge without the unpenalised intercept (no centring)");
+  app.add_flag("--no-standardized", no_standardized,
+               "skip the closed form on per-depth standardised features");
   app.add_flag("--descent-standardized", cfg.descent_standardized,
                "also train the Adam classifier on standardised features (a control)");
-  app.add_option("--random-splits", cfg.random_splits, "random class-balanced splits (default 10)")->check(train::non_negative());
-  app.add_option("--per-class", cfg.per_class, "labelled nodes per class in a random split (default 20)")->check(train::positive());
-  app.add_option("--val", cfg.val, "validation nodes in a random split (default 500)")->check(train::non_negative());
-  app.add_option("--test", cfg.test, "test nodes in a random split (default 1000)")->check(train::positive());
+  app.add_option("--random-splits", cfg.random_splits, "random class-balanced splits (default 10)")
+      ->check(train::non_negative());
+  app.add_option("--per-class", cfg.per_class,
+                 "labelled nodes per class in a random split (default 20)")
+      ->check(train::positive());
+  app.add_option("--val", cfg.val, "validation nodes in a random split (default 500)")
+      ->check(train::non_negative());
+  app.add_option("--test", cfg.test, "test nodes in a random split (default 1000)")
+      ->check(train::positive());
   bool raw_features = false;
-  app.add_flag("--raw-features", raw_features, "do not row-normalise Planetoid features (synthetic: always raw)");
+  app.add_flag("--raw-features", raw_features,
+               "do not row-normalise Planetoid features (synthetic: always raw)");
   std::string table_path, plot_path;
   app.add_option("--table", table_path, "also write the markdown tables to this file");
-  app.add_option("--plot", plot_path, "SVG of test accuracy against K (random splits; public if there are none)");
+  app.add_option("--plot", plot_path,
+                 "SVG of test accuracy against K (random splits; public if there are none)");
   app.footer("--repeats sets the number of inits on the public split (default 10).");
   cli.parse(argc, argv);
   return cli.run_main([&] {
@@ -159,7 +186,8 @@ int main(int argc, char** argv) {
     cfg.public_seeds = common.repeats;
     cfg.seed = common.seed;
     cfg.descent.bias = !no_bias;
-    cfg.descent.weight_decay = weight_decay >= 0 ? weight_decay : (common.dataset == "citeseer" ? 5e-5 : 5e-6);
+    cfg.descent.weight_decay =
+        weight_decay >= 0 ? weight_decay : (common.dataset == "citeseer" ? 5e-5 : 5e-6);
     cfg.ridge.intercept = !no_intercept;
     cfg.ridge_standardized = !no_standardized;
 
@@ -168,19 +196,25 @@ int main(int argc, char** argv) {
       Generator g(common.seed + 1000003);
       ds = data::csbm(2000, 4, 64, 0.01, 0.002, 1.5, g);
     } else {
-      ds = data::load_planetoid(common.dataset, common.data_dir);  // pubmed: says its features are missing
+      ds = data::load_planetoid(common.dataset,
+                                common.data_dir);  // pubmed: says its features are missing
     }
     const bool row_normalize = !raw_features && common.dataset != "synthetic";
-    const Tensor X = row_normalize ? data::row_normalize_features(ds.features_or_fail()) : ds.features_or_fail();
+    const Tensor X =
+        row_normalize ? data::row_normalize_features(ds.features_or_fail()) : ds.features_or_fail();
     const Tensor S = nn::gcn_norm(ds.edges, ds.num_nodes);
-    std::printf("%s: %lld nodes, %lld features, %lld classes; public split %lld / %lld / %lld; "
-                "%lld random splits of %lld per class / %lld / %lld\n",
-                ds.name.c_str(), (long long)ds.num_nodes, (long long)X.size(1), (long long)ds.num_classes,
-                (long long)ds.train_idx.numel(), (long long)ds.val_idx.numel(), (long long)ds.test_idx.numel(),
-                (long long)cfg.random_splits, (long long)cfg.per_class, (long long)cfg.val, (long long)cfg.test);
-    std::printf("Adam: lr %g, weight decay %g, %lld epochs, bias %s; ridge λ grid of %zu, intercept %s\n",
-                cfg.descent.lr, cfg.descent.weight_decay, (long long)cfg.descent.epochs, cfg.descent.bias ? "yes" : "no",
-                cfg.ridge.lambdas.size(), cfg.ridge.intercept ? "yes" : "no");
+    std::printf(
+        "%s: %lld nodes, %lld features, %lld classes; public split %lld / %lld / %lld; "
+        "%lld random splits of %lld per class / %lld / %lld\n",
+        ds.name.c_str(), (long long)ds.num_nodes, (long long)X.size(1), (long long)ds.num_classes,
+        (long long)ds.train_idx.numel(), (long long)ds.val_idx.numel(),
+        (long long)ds.test_idx.numel(), (long long)cfg.random_splits, (long long)cfg.per_class,
+        (long long)cfg.val, (long long)cfg.test);
+    std::printf(
+        "Adam: lr %g, weight decay %g, %lld epochs, bias %s; ridge λ grid of %zu, intercept %s\n",
+        cfg.descent.lr, cfg.descent.weight_decay, (long long)cfg.descent.epochs,
+        cfg.descent.bias ? "yes" : "no", cfg.ridge.lambdas.size(),
+        cfg.ridge.intercept ? "yes" : "no");
     std::fflush(stdout);
 
     train::MetricsWriter metrics(common.out);
@@ -190,14 +224,24 @@ int main(int argc, char** argv) {
     auto runs = algo::run_depth_sweep(ds, S, X, cfg, [&](const algo::SweepRun& r) {
       line.set_prefix(std::string(algo::filter_name(r.filter)) + " K=" + std::to_string(r.depth));
       line.update(++done, {{"acc", r.test_accuracy}});
-      metrics.write({{"dataset", ds.name}, {"split_kind", r.split_kind}, {"split", r.split}, {"seed", r.seed},
-                     {"filter", algo::filter_name(r.filter)}, {"K", r.depth}, {"method", r.method},
-                     {"train_accuracy", r.train_accuracy}, {"val_accuracy", r.val_accuracy},
-                     {"test_accuracy", r.test_accuracy}, {"seconds", r.seconds}, {"lambda", r.lambda},
-                     {"grad_norm_init", r.grad_norm_init}, {"grad_norm_mean", r.grad_norm_mean}});
+      metrics.write({{"dataset", ds.name},
+                     {"split_kind", r.split_kind},
+                     {"split", r.split},
+                     {"seed", r.seed},
+                     {"filter", algo::filter_name(r.filter)},
+                     {"K", r.depth},
+                     {"method", r.method},
+                     {"train_accuracy", r.train_accuracy},
+                     {"val_accuracy", r.val_accuracy},
+                     {"test_accuracy", r.test_accuracy},
+                     {"seconds", r.seconds},
+                     {"lambda", r.lambda},
+                     {"grad_norm_init", r.grad_norm_init},
+                     {"grad_norm_mean", r.grad_norm_mean}});
     });
     line.finish();
-    const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double total =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto cells = algo::summarize(runs);
 
     std::vector<std::string> methods;
@@ -209,14 +253,20 @@ int main(int argc, char** argv) {
         }
     std::ostringstream tables;
     if (cfg.public_seeds > 0)
-      tables << "\n" << ds.name << ", public split: test accuracy (%), Adam mean ± std over " << cfg.public_seeds
-             << " inits, ridge deterministic (one fit)\n\n"
+      tables << "\n"
+             << ds.name << ", public split: test accuracy (%), Adam mean ± std over "
+             << cfg.public_seeds << " inits, ridge deterministic (one fit)\n\n"
              << accuracy_table(cells, cfg, "public", methods);
     if (cfg.random_splits > 0)
-      tables << "\n" << ds.name << ", " << cfg.random_splits << " random splits (" << cfg.per_class
-             << " per class / " << cfg.val << " / " << cfg.test << "): test accuracy (%), mean ± std over splits\n\n"
+      tables << "\n"
+             << ds.name << ", " << cfg.random_splits << " random splits (" << cfg.per_class
+             << " per class / " << cfg.val << " / " << cfg.test
+             << "): test accuracy (%), mean ± std over splits\n\n"
              << accuracy_table(cells, cfg, "random", methods);
-    tables << "\n" << ds.name << ": fit time per run (filter excluded) and gradient norms of the Adam-trained classifier, "
+    tables << "\n"
+           << ds.name
+           << ": fit time per run (filter excluded) and gradient norms of the Adam-trained "
+              "classifier, "
            << "over all runs\n\n"
            << timing_table(runs, cfg);
     tables << "\n" << runs.size() << " fits in " << fmt("%.1f", total) << " s (filters included)\n";
@@ -228,8 +278,8 @@ int main(int argc, char** argv) {
     }
     if (!plot_path.empty()) {
       const std::string kind = cfg.random_splits > 0 ? "random" : "public";
-      save_plot(cells, cfg, kind, methods, ds.name + ": test accuracy against filter depth (" + kind + " splits)",
-                plot_path);
+      save_plot(cells, cfg, kind, methods,
+                ds.name + ": test accuracy against filter depth (" + kind + " splits)", plot_path);
       std::printf("plot: %s\n", plot_path.c_str());
     }
     return 0;

@@ -25,7 +25,9 @@ bool have_cora() {
   }
 }
 
-double max_abs_diff(const Tensor& a, const Tensor& b) { return max(abs(a.to(DType::f64) - b.to(DType::f64))).item(); }
+double max_abs_diff(const Tensor& a, const Tensor& b) {
+  return max(abs(a.to(DType::f64) - b.to(DType::f64))).item();
+}
 
 Tensor matrix(const std::vector<double>& values, int64_t rows, int64_t cols) {
   return from_vector(values, {rows, cols}, DType::f64);
@@ -51,15 +53,13 @@ Tensor dense_normalized_adjacency() {
   return matrix(a, kNodes, kNodes);
 }
 
-Tensor small_features() {
-  return matrix({1, 0, 2, 0, 1, 0, 3, 1, 1, 0, 0, 1, 2, 2, 0}, kNodes, 3);
-}
+Tensor small_features() { return matrix({1, 0, 2, 0, 1, 0, 3, 1, 1, 0, 0, 1, 2, 2, 0}, kNodes, 3); }
 
 }  // namespace
 
-// X = [[1,0,1],[0,1,0],[1,1,0]], Y = [[1,0],[0,1],[2,0]], λ = 1: XᵀX + I = [[3,1,1],[1,3,0],[1,0,2]]
-// has determinant 13 and adjugate [[6,-2,-3],[-2,5,1],[-3,1,8]]; XᵀY = [[3,0],[2,1],[1,0]], so
-// W = adj · XᵀY / 13 = [[11,-2],[5,5],[1,1]] / 13.
+// X = [[1,0,1],[0,1,0],[1,1,0]], Y = [[1,0],[0,1],[2,0]], λ = 1: XᵀX + I =
+// [[3,1,1],[1,3,0],[1,0,2]] has determinant 13 and adjugate [[6,-2,-3],[-2,5,1],[-3,1,8]]; XᵀY =
+// [[3,0],[2,1],[1,0]], so W = adj · XᵀY / 13 = [[11,-2],[5,5],[1,1]] / 13.
 TEST(GradientFreeGcn, RidgeMatchesTheHandSolvedCase) {
   Tensor X = matrix({1, 0, 1, 0, 1, 0, 1, 1, 0}, 3, 3);
   Tensor Y = matrix({1, 0, 0, 1, 2, 0}, 3, 2);
@@ -70,12 +70,14 @@ TEST(GradientFreeGcn, RidgeMatchesTheHandSolvedCase) {
 
 TEST(GradientFreeGcn, PrimalAndDualFormsGiveTheSameWeights) {
   Generator gen(3);
-  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{6, 40}, {40, 6}}) {  // wide (L < F) and tall
+  for (auto [rows, cols] :
+       {std::pair<int64_t, int64_t>{6, 40}, {40, 6}}) {  // wide (L < F) and tall
     Tensor X = randn({rows, cols}, gen, DType::f64), Y = randn({rows, 3}, gen, DType::f64);
     for (double lambda : {1e-3, 0.5, 20.0}) {
       Tensor primal = algo::ridge_primal(X, Y, lambda), dual = algo::ridge_dual(X, Y, lambda);
       EXPECT_EQ(primal.shape(), (Shape{cols, 3}));
-      EXPECT_LT(max_abs_diff(primal, dual), 1e-9 * (1 + max(abs(primal)).item())) << rows << "x" << cols << " λ " << lambda;
+      EXPECT_LT(max_abs_diff(primal, dual), 1e-9 * (1 + max(abs(primal)).item()))
+          << rows << "x" << cols << " λ " << lambda;
     }
   }
   EXPECT_THROW(algo::ridge_dual(matrix({1, 2}, 1, 2), matrix({1}, 1, 1), 0.0), Error);
@@ -93,10 +95,13 @@ TEST(GradientFreeGcn, FiltersMatchDenseFormulas) {
     power = mm(Sd, power);
     sum = sum + power;
     ppr = mm(Sd, ppr) * (1 - a_appnp) + X * a_appnp;
-    EXPECT_LT(max_abs_diff(algo::apply_filter(algo::Filter::sgc, S, X, k, opts), power), 1e-12) << "K " << k;
+    EXPECT_LT(max_abs_diff(algo::apply_filter(algo::Filter::sgc, S, X, k, opts), power), 1e-12)
+        << "K " << k;
     Tensor ssgc = sum * ((1 - a_ssgc) / double(k)) + X * a_ssgc;
-    EXPECT_LT(max_abs_diff(algo::apply_filter(algo::Filter::ssgc, S, X, k, opts), ssgc), 1e-12) << "K " << k;
-    EXPECT_LT(max_abs_diff(algo::apply_filter(algo::Filter::appnp, S, X, k, opts), ppr), 1e-12) << "K " << k;
+    EXPECT_LT(max_abs_diff(algo::apply_filter(algo::Filter::ssgc, S, X, k, opts), ssgc), 1e-12)
+        << "K " << k;
+    EXPECT_LT(max_abs_diff(algo::apply_filter(algo::Filter::appnp, S, X, k, opts), ppr), 1e-12)
+        << "K " << k;
   }
   // Deep APPNP converges to personalised PageRank, α (I - (1 - α) S̃)^-1 X (error ~ 0.9^K).
   Tensor closed = mm(inverse(eye(kNodes, -1, DType::f64) - Sd * (1 - a_appnp)), X) * a_appnp;
@@ -132,7 +137,8 @@ TEST(GradientFreeGcn, GradientNormMatchesTheAnalyticCase) {
   Tensor y = from_vector<int64_t>({0, 1}, {2});
   EXPECT_NEAR(algo::loss_gradient_norm(model, X, y), 1.0, 1e-6);
   EXPECT_FALSE(model.weight.grad().defined());
-  // Scaling the features scales the gradient at zero weights: shrinking features, vanishing gradient.
+  // Scaling the features scales the gradient at zero weights: shrinking features, vanishing
+  // gradient.
   EXPECT_NEAR(algo::loss_gradient_norm(model, X * 0.01, y), 0.01, 1e-8);
 }
 
@@ -148,11 +154,14 @@ TEST(GradientFreeGcn, ShortSweepOnASyntheticGraphShowsTheClaim) {
   cfg.public_seeds = 2;
   cfg.random_splits = 2;
   int64_t seen = 0;
-  auto runs = algo::run_depth_sweep(ds, S, ds.features, cfg, [&](const algo::SweepRun&) { ++seen; });
+  auto runs =
+      algo::run_depth_sweep(ds, S, ds.features, cfg, [&](const algo::SweepRun&) { ++seen; });
   EXPECT_EQ(int64_t(runs.size()), algo::sweep_run_count(cfg));
   EXPECT_EQ(seen, int64_t(runs.size()));
   auto cells = algo::summarize(runs);
-  auto acc = [&](int64_t k, const char* m) { return algo::find_cell(cells, "random", algo::Filter::sgc, k, m)->test_accuracy.mean; };
+  auto acc = [&](int64_t k, const char* m) {
+    return algo::find_cell(cells, "random", algo::Filter::sgc, k, m)->test_accuracy.mean;
+  };
   EXPECT_GT(acc(2, "ridge"), 0.9);
   EXPECT_GT(acc(2, "descent"), 0.9);
   EXPECT_GT(acc(16, "ridge"), 0.75);
@@ -160,7 +169,8 @@ TEST(GradientFreeGcn, ShortSweepOnASyntheticGraphShowsTheClaim) {
   const auto* shallow = algo::find_cell(cells, "public", algo::Filter::sgc, 2, "descent");
   const auto* deep = algo::find_cell(cells, "public", algo::Filter::sgc, 16, "descent");
   EXPECT_LT(deep->grad_norm_init, 0.2 * shallow->grad_norm_init);
-  EXPECT_EQ(algo::find_cell(cells, "public", algo::Filter::sgc, 2, "ridge")->test_accuracy.count, 1);
+  EXPECT_EQ(algo::find_cell(cells, "public", algo::Filter::sgc, 2, "ridge")->test_accuracy.count,
+            1);
   EXPECT_EQ(shallow->test_accuracy.count, 2);
 }
 
@@ -169,7 +179,8 @@ TEST(GradientFreeGcn, CoraPublicSplitSgcK2) {
   data::GraphDataset cora = data::load_planetoid("cora");
   const Tensor X = algo::apply_filter(algo::Filter::sgc, nn::gcn_norm(cora.edges, cora.num_nodes),
                                       data::row_normalize_features(cora.features), 2);
-  const data::NodeSplit split{.train_idx = cora.train_idx, .val_idx = cora.val_idx, .test_idx = cora.test_idx};
+  const data::NodeSplit split{
+      .train_idx = cora.train_idx, .val_idx = cora.val_idx, .test_idx = cora.test_idx};
   algo::RidgeFit ridge = algo::fit_ridge(X, cora.labels, split);
   EXPECT_GT(ridge.test_accuracy, 0.78);
   EXPECT_EQ(ridge.weight.shape(), (Shape{1433, 7}));
