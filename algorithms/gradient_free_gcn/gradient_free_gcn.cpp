@@ -118,8 +118,7 @@ Tensor standardize_columns(const Tensor& X) {
   return (centred / denom).to(X.dtype());
 }
 
-// --- closed-form classifier
-// -----------------------------------------------------------------------
+// --- closed-form classifier ------------------------------------------------------------------
 
 Tensor ridge_primal(const Tensor& X, const Tensor& Y, double lambda) {
   check_ridge_inputs("ridge_primal", X, Y, lambda);
@@ -160,7 +159,7 @@ RidgeFit fit_ridge(const Tensor& features, const Tensor& labels, const data::Nod
   // The dual form: one L x L Gram matrix serves every λ.
   const Tensor gram = mm(x, x.t());
   const int64_t L = x.size(0);
-  const double scale = std::max(sum(square(x)).item() / double(L), 1e-300);  // trace(gram) / L;
+  const double scale = std::max(sum(square(x)).item() / double(L), 1e-300);  // trace(gram) / L
   const Tensor identity = eye(L, -1, DType::f64);
 
   auto solve_for = [&](double rel_lambda, Tensor& w, Tensor& b) {
@@ -200,8 +199,7 @@ RidgeFit fit_ridge(const Tensor& features, const Tensor& labels, const data::Nod
   return fit;
 }
 
-// --- gradient-trained classifier
-// ------------------------------------------------------------------
+// --- gradient-trained classifier --------------------------------------------------------------
 
 double loss_gradient_norm(nn::Linear& model, const Tensor& X, const Tensor& targets) {
   model.zero_grad();
