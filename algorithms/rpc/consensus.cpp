@@ -30,11 +30,12 @@ double inner(const Tensor& X, const Tensor& Y) { return sum(X * Y).item(); }
 
 Tensor self_tuning_affinity(const Tensor& X, int64_t neighbor) {
   check_defined("self_tuning_affinity", X, "X");
-  SG_CHECK(X.dim() == 2 && X.dtype() == DType::f64, "self_tuning_affinity: X must be f64 [N, D], got ",
-           describe(X));
+  SG_CHECK(X.dim() == 2 && X.dtype() == DType::f64,
+           "self_tuning_affinity: X must be f64 [N, D], got ", describe(X));
   const int64_t N = X.size(0);
-  SG_CHECK(neighbor >= 1 && neighbor <= N - 1, "self_tuning_affinity: neighbor must be in [1, N - 1] = [1, ",
-           N - 1, "], got ", neighbor);
+  SG_CHECK(neighbor >= 1 && neighbor <= N - 1,
+           "self_tuning_affinity: neighbor must be in [1, N - 1] = [1, ", N - 1, "], got ",
+           neighbor);
   NoGradGuard no_grad;
   const Tensor D2 = train::squared_distances(X, X).contiguous();
   const double* d2 = D2.data_ptr<double>();
@@ -61,7 +62,8 @@ Tensor normalized_affinity(const Tensor& W) {
   NoGradGuard no_grad;
   const Tensor deg = sum(W, {1});
   const Tensor positive = deg > 0.0;
-  const Tensor inv_sqrt = where(positive, rsqrt(where(positive, deg, ones_like(deg))), zeros_like(deg));
+  const Tensor inv_sqrt =
+      where(positive, rsqrt(where(positive, deg, ones_like(deg))), zeros_like(deg));
   return (inv_sqrt.unsqueeze(1) * W * inv_sqrt.unsqueeze(0)).contiguous();
 }
 
@@ -131,7 +133,8 @@ ConsensusResult consensus_embedding(const std::vector<Tensor>& affinities, int64
       // top-k eigenspace we want.
       Tensor Q = U[v];
       for (int64_t step = 0; step < options.subspace_steps; ++step) {
-        const Tensor Y = mm(affinities[v], Q) + options.lambda * mm(consensus, mm(consensus.t(), Q)) + Q;
+        const Tensor Y =
+            mm(affinities[v], Q) + options.lambda * mm(consensus, mm(consensus.t(), Q)) + Q;
         Q = qr(Y).Q;
       }
       U[v] = Q.contiguous();

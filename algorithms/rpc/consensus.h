@@ -43,9 +43,9 @@ Tensor top_eigenvectors(const Tensor& A, int64_t k);
 Tensor normalize_rows(const Tensor& U);
 
 struct ConsensusOptions {
-  double lambda = 1.0;        // λ, the pull between each world's embedding and the consensus
-  int64_t iterations = 10;    // alternations
-  int64_t subspace_steps = 3; // subspace iterations per world update (warm-started)
+  double lambda = 1.0;         // λ, the pull between each world's embedding and the consensus
+  int64_t iterations = 10;     // alternations
+  int64_t subspace_steps = 3;  // subspace iterations per world update (warm-started)
 };
 
 struct ConsensusResult {

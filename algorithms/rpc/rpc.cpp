@@ -18,7 +18,8 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-Tensor spectral_labels(const Tensor& W, int64_t k, const train::KMeansOptions& kmeans, Generator& gen) {
+Tensor spectral_labels(const Tensor& W, int64_t k, const train::KMeansOptions& kmeans,
+                       Generator& gen) {
   const Tensor U = normalize_rows(top_eigenvectors(normalized_affinity(W), k));
   return train::kmeans(U, k, kmeans, gen).labels;
 }
@@ -53,7 +54,8 @@ RpcRun run_rpc_and_baselines(const UncertainDataset& data, const RpcConfig& conf
   t0 = std::chrono::steady_clock::now();
   {
     Generator g = method_gen(1);
-    score("spectral-means", spectral_labels(self_tuning_affinity(means, config.neighbor), k, config.kmeans, g),
+    score("spectral-means",
+          spectral_labels(self_tuning_affinity(means, config.neighbor), k, config.kmeans, g),
           seconds_since(t0));
   }
 
@@ -82,7 +84,8 @@ RpcRun run_rpc_and_baselines(const UncertainDataset& data, const RpcConfig& conf
     const Tensor W = self_tuning_affinity(world_points(data, worlds, w), config.neighbor);
     affinity_seconds += seconds_since(ta);
     sum_all = sum_all.defined() ? sum_all + W : W;
-    const bool rep = contains(run.selection.kept, w), random = config.ablations && contains(random_subset, w);
+    const bool rep = contains(run.selection.kept, w),
+               random = config.ablations && contains(random_subset, w);
     if (rep) {
       sum_rep = sum_rep.defined() ? sum_rep + W : W;
       rep_affinities.push_back(normalized_affinity(W));
@@ -93,8 +96,10 @@ RpcRun run_rpc_and_baselines(const UncertainDataset& data, const RpcConfig& conf
   {
     Generator g = method_gen(2);
     const auto ts = std::chrono::steady_clock::now();
-    const Tensor labels = spectral_labels(sum_all * (1.0 / double(config.worlds)), k, config.kmeans, g);
-    score("all-worlds", labels, sampling_seconds + per_world * double(config.worlds) + seconds_since(ts));
+    const Tensor labels =
+        spectral_labels(sum_all * (1.0 / double(config.worlds)), k, config.kmeans, g);
+    score("all-worlds", labels,
+          sampling_seconds + per_world * double(config.worlds) + seconds_since(ts));
   }
   if (config.ablations) {
     Generator g = method_gen(3);
@@ -116,7 +121,8 @@ RpcRun run_rpc_and_baselines(const UncertainDataset& data, const RpcConfig& conf
     const ConsensusResult c = consensus_embedding(rep_affinities, k, config.consensus);
     const Tensor labels = train::kmeans(normalize_rows(c.embedding), k, config.kmeans, g).labels;
     run.consensus_disagreement = c.disagreement;
-    score("rpc", labels, sampling_seconds + selection_seconds + per_world * double(m) + seconds_since(ts));
+    score("rpc", labels,
+          sampling_seconds + selection_seconds + per_world * double(m) + seconds_since(ts));
   }
   return run;
 }

@@ -45,8 +45,8 @@ struct MethodScore {
 
 struct RpcRun {
   std::vector<MethodScore> scores;
-  WorldSelection selection;        // which worlds rpc used and the loss trace
-  double random_subset_loss = 0;   // L of the m worlds random-consensus used, for comparison
+  WorldSelection selection;       // which worlds rpc used and the loss trace
+  double random_subset_loss = 0;  // L of the m worlds random-consensus used, for comparison
   std::vector<double> consensus_disagreement;  // rpc's, per alternation
 };
 
@@ -57,6 +57,7 @@ RpcRun run_rpc_and_baselines(const UncertainDataset& data, const RpcConfig& conf
 
 // Spectral clustering of one symmetric affinity W (normalised inside): top-k eigenvectors,
 // rows normalised, k-means. i64 labels [N].
-Tensor spectral_labels(const Tensor& W, int64_t k, const train::KMeansOptions& kmeans, Generator& gen);
+Tensor spectral_labels(const Tensor& W, int64_t k, const train::KMeansOptions& kmeans,
+                       Generator& gen);
 
 }  // namespace stackgrad::algo

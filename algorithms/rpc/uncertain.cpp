@@ -62,14 +62,15 @@ UncertainDataset make_uncertain(const data::TableDataset& certain, double level,
   double* w = u.widths.data_ptr<double>();
   for (int64_t j = 0; j < D; ++j) {
     double lo = x[j], hi = x[j];
-    for (int64_t i = 0; i < N; ++i) lo = std::min(lo, x[i * D + j]), hi = std::max(hi, x[i * D + j]);
+    for (int64_t i = 0; i < N; ++i)
+      lo = std::min(lo, x[i * D + j]), hi = std::max(hi, x[i * D + j]);
     w[j] = level * (hi - lo);
   }
   // Unit noise for every (object, sample, attribute), scaled per attribute below: uniform
   // [-1/2, 1/2) times w, or standard normal times w / sqrt(12).
   const bool uniform = options.shape == UncertaintyShape::uniform;
-  const Tensor unit = uniform ? rand({N, S, D}, gen, DType::f64, -0.5, 0.5)
-                              : randn({N, S, D}, gen, DType::f64);
+  const Tensor unit =
+      uniform ? rand({N, S, D}, gen, DType::f64, -0.5, 0.5) : randn({N, S, D}, gen, DType::f64);
   const double scale = uniform ? 1.0 : 1.0 / std::sqrt(12.0);
   u.samples = empty({N, S, D}, DType::f64);
   const double* e = unit.data_ptr<double>();
@@ -88,8 +89,8 @@ double js_divergence(std::span<const double> p, std::span<const double> q) {
            q.size(), ")");
   double sp = 0, sq = 0;
   for (size_t t = 0; t < p.size(); ++t) {
-    SG_CHECK(p[t] >= 0 && q[t] >= 0, "js_divergence: weights must be non-negative (entry ", t,
-             ": ", p[t], ", ", q[t], ")");
+    SG_CHECK(p[t] >= 0 && q[t] >= 0, "js_divergence: weights must be non-negative (entry ", t, ": ",
+             p[t], ", ", q[t], ")");
     sp += p[t], sq += q[t];
   }
   SG_CHECK(sp > 0 && sq > 0, "js_divergence: p and q need a positive total weight");

@@ -33,10 +33,10 @@ struct UncertaintyOptions {
 
 struct UncertainDataset {
   std::string name;  // for messages (make_uncertain leaves it empty)
-  Tensor samples;  // f64 [N, S, D]: the S equally weighted samples of each object
-  Tensor truth;    // f64 [N, D]: the certain values the regions are centred on
-  Tensor widths;   // f64 [D]: w_j = level · (max_j − min_j), the region width of attribute j
-  Tensor labels;   // i64 [N]
+  Tensor samples;    // f64 [N, S, D]: the S equally weighted samples of each object
+  Tensor truth;      // f64 [N, D]: the certain values the regions are centred on
+  Tensor widths;     // f64 [D]: w_j = level · (max_j − min_j), the region width of attribute j
+  Tensor labels;     // i64 [N]
   int64_t num_classes = 0;
   double level = 0;
   int64_t size() const { return samples.size(0); }

@@ -13,8 +13,8 @@ namespace {
 
 void check_worlds(const char* fn, const UncertainDataset& data, const Tensor& worlds) {
   check_defined(fn, worlds, "worlds");
-  SG_CHECK(worlds.dim() == 2 && worlds.dtype() == DType::i64 && worlds.size(1) == data.size(),
-           fn, ": worlds must be i64 [M, N] with N = ", data.size(), ", got ", describe(worlds));
+  SG_CHECK(worlds.dim() == 2 && worlds.dtype() == DType::i64 && worlds.size(1) == data.size(), fn,
+           ": worlds must be i64 [M, N] with N = ", data.size(), ", got ", describe(worlds));
 }
 
 // JS between the uniform distribution on S points and the weights q (normalised here): the
@@ -48,16 +48,15 @@ Tensor sample_worlds(const UncertainDataset& data, int64_t count, Generator& gen
 
 Tensor world_points(const UncertainDataset& data, const Tensor& worlds, int64_t w) {
   check_worlds("world_points", data, worlds);
-  SG_CHECK(w >= 0 && w < worlds.size(0), "world_points: world ", w, " out of [0, ",
-           worlds.size(0), ")");
+  SG_CHECK(w >= 0 && w < worlds.size(0), "world_points: world ", w, " out of [0, ", worlds.size(0),
+           ")");
   const int64_t N = data.size(), S = data.num_samples(), D = data.dim();
   const Tensor choice = worlds.select(0, w).contiguous();
   const int64_t* c = choice.data_ptr<int64_t>();
   const double* x = data.samples.data_ptr<double>();
   Tensor out = empty({N, D}, DType::f64);
   double* o = out.data_ptr<double>();
-  for (int64_t i = 0; i < N; ++i)
-    std::copy_n(x + (i * S + c[i]) * D, D, o + i * D);
+  for (int64_t i = 0; i < N; ++i) std::copy_n(x + (i * S + c[i]) * D, D, o + i * D);
   return out;
 }
 
@@ -81,7 +80,8 @@ RepresentativeLoss::RepresentativeLoss(const UncertainDataset& data, const Tenso
     for (int64_t s = 0; s < S_; ++s)
       for (int64_t t = s + 1; t < S_; ++t) {
         double d2 = 0;
-        for (int64_t j = 0; j < D; ++j) d2 += (xi[s * D + j] - xi[t * D + j]) * (xi[s * D + j] - xi[t * D + j]);
+        for (int64_t j = 0; j < D; ++j)
+          d2 += (xi[s * D + j] - xi[t * D + j]) * (xi[s * D + j] - xi[t * D + j]);
         g[s * S_ + t] = g[t * S_ + s] = std::exp(-d2 / two_h2);
       }
   }
@@ -167,7 +167,8 @@ WorldSelection select_representative_worlds(const RepresentativeLoss& loss, int6
 
 WorldSelection select_representative_worlds(const UncertainDataset& data, const Tensor& worlds,
                                             int64_t keep, const RepresentativeOptions& options) {
-  return select_representative_worlds(RepresentativeLoss(data, worlds, options), keep, options.rule);
+  return select_representative_worlds(RepresentativeLoss(data, worlds, options), keep,
+                                      options.rule);
 }
 
 }  // namespace stackgrad::algo

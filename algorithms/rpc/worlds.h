@@ -66,15 +66,15 @@ class RepresentativeLoss {
 
  private:
   int64_t M_ = 0, N_ = 0, S_ = 0;
-  std::vector<double> gram_;      // [N, S, S]
-  std::vector<int64_t> choice_;   // [M, N]
+  std::vector<double> gram_;     // [N, S, S]
+  std::vector<int64_t> choice_;  // [M, N]
 };
 
 struct WorldSelection {
-  std::vector<int64_t> kept;      // ascending world indices, `keep` of them
-  std::vector<int64_t> dropped;   // in the order they were dropped (most marginal first)
-  std::vector<double> loss;       // L(R) after each drop: loss[0] = L(all), then one per drop
-  std::vector<double> world_loss; // L({w}) of every candidate (the marginal rule's scores)
+  std::vector<int64_t> kept;       // ascending world indices, `keep` of them
+  std::vector<int64_t> dropped;    // in the order they were dropped (most marginal first)
+  std::vector<double> loss;        // L(R) after each drop: loss[0] = L(all), then one per drop
+  std::vector<double> world_loss;  // L({w}) of every candidate (the marginal rule's scores)
   double loss_of_kept() const { return loss.back(); }
 };
 
@@ -82,6 +82,7 @@ struct WorldSelection {
 WorldSelection select_representative_worlds(const RepresentativeLoss& loss, int64_t keep,
                                             SelectionRule rule = SelectionRule::marginal);
 WorldSelection select_representative_worlds(const UncertainDataset& data, const Tensor& worlds,
-                                            int64_t keep, const RepresentativeOptions& options = {});
+                                            int64_t keep,
+                                            const RepresentativeOptions& options = {});
 
 }  // namespace stackgrad::algo

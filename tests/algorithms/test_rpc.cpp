@@ -46,7 +46,8 @@ TEST(RpcJs, MatchesHandComputedValue) {
   EXPECT_NEAR(algo::js_divergence(p, q), expected, 1e-14);
   EXPECT_NEAR(algo::js_divergence(q, p), expected, 1e-14);  // symmetric
   // Weights are normalised first: scaling either argument changes nothing.
-  EXPECT_NEAR(algo::js_divergence(std::vector<double>{3, 3}, std::vector<double>{7, 0}), expected, 1e-14);
+  EXPECT_NEAR(algo::js_divergence(std::vector<double>{3, 3}, std::vector<double>{7, 0}), expected,
+              1e-14);
 }
 
 TEST(RpcJs, IdenticalGiveZeroAndDisjointGiveLn2) {
@@ -74,7 +75,8 @@ TEST(RpcUncertainty, UniformSamplesStayInsideRegionsWhoseWidthsScaleWithTheRange
       for (int64_t j = 0; j < 2; ++j) {
         const double v = x[(i * 400 + s) * 2 + j], c = truth[i * 2 + j];
         EXPECT_LE(std::abs(v - c), w[j] / 2 + 1e-12);
-        lo[i * 2 + j] = std::min(lo[i * 2 + j], v - c), hi[i * 2 + j] = std::max(hi[i * 2 + j], v - c);
+        lo[i * 2 + j] = std::min(lo[i * 2 + j], v - c),
+                   hi[i * 2 + j] = std::max(hi[i * 2 + j], v - c);
       }
   // 400 draws fill most of each region (the chance of missing its outer 5% on a side is 1e-9).
   for (int64_t a = 0; a < 6; ++a) {
@@ -85,7 +87,8 @@ TEST(RpcUncertainty, UniformSamplesStayInsideRegionsWhoseWidthsScaleWithTheRange
 TEST(RpcUncertainty, NormalShapeHasTheUniformVarianceAndLevelZeroIsCertain) {
   const data::TableDataset certain = table({0, 4, 1, 0}, 2, 2);
   Generator gen(5);
-  const auto u = algo::make_uncertain(certain, 0.5, {.samples = 20000, .shape = algo::UncertaintyShape::normal}, gen);
+  const auto u = algo::make_uncertain(
+      certain, 0.5, {.samples = 20000, .shape = algo::UncertaintyShape::normal}, gen);
   // Attribute 0 has range 1, width 0.5, variance 0.25 / 12; attribute 1 range 4, width 2.
   const auto tr = u.total_variances().to_vector<double>();
   const double expected = 0.25 / 12 + 4.0 / 12;
@@ -109,7 +112,8 @@ TEST(RpcSelection, DropsTheClearlyMarginalWorld) {
   EXPECT_EQ(sel.dropped[0], 2);
   EXPECT_EQ(sel.kept, (std::vector<int64_t>{0, 1, 3}));
   ASSERT_EQ(sel.world_loss.size(), 4u);
-  for (int64_t w : {0, 1, 3}) EXPECT_LT(sel.world_loss[w], 0.5 * sel.world_loss[2]) << "world " << w;
+  for (int64_t w : {0, 1, 3})
+    EXPECT_LT(sel.world_loss[w], 0.5 * sel.world_loss[2]) << "world " << w;
   EXPECT_DOUBLE_EQ(sel.world_loss[2], loss({2}));
   // The coverage rule judges the set instead: the three central worlds' kernels spread over the
   // nine central samples, so without world 2 the outliers' tenth of the mass would be missing;
@@ -122,7 +126,8 @@ TEST(RpcSelection, DropsTheClearlyMarginalWorld) {
   std::vector<double> q(10), p(10, 0.1);
   double by_hand = 0;
   for (int64_t i = 0; i < 2; ++i) {
-    for (int64_t t = 0; t < 10; ++t) q[t] = loss.kernel(i, loss.choice(0, i), t) + loss.kernel(i, loss.choice(3, i), t);
+    for (int64_t t = 0; t < 10; ++t)
+      q[t] = loss.kernel(i, loss.choice(0, i), t) + loss.kernel(i, loss.choice(3, i), t);
     by_hand += algo::js_divergence(p, q) / 2;
   }
   EXPECT_NEAR(loss({0, 3}), by_hand, 1e-14);
@@ -133,9 +138,15 @@ TEST(RpcAffinity, SelfTuningMatchesThreePointsByHand) {
   // Points 0, 1, 3 on a line with K = 1: σ = (1, 1, 2).
   const Tensor X = from_vector(std::vector<double>{0, 1, 3}, {3, 1});
   const auto W = algo::self_tuning_affinity(X, 1).to_vector<double>();
-  const std::vector<double> expected = {0, std::exp(-1.0), std::exp(-9.0 / 2),  //
-                                        std::exp(-1.0), 0, std::exp(-4.0 / 2),  //
-                                        std::exp(-9.0 / 2), std::exp(-4.0 / 2), 0};
+  const std::vector<double> expected = {0,
+                                        std::exp(-1.0),
+                                        std::exp(-9.0 / 2),  //
+                                        std::exp(-1.0),
+                                        0,
+                                        std::exp(-4.0 / 2),  //
+                                        std::exp(-9.0 / 2),
+                                        std::exp(-4.0 / 2),
+                                        0};
   for (size_t a = 0; a < 9; ++a) EXPECT_NEAR(W[a], expected[a], 1e-14) << "entry " << a;
   EXPECT_THROW(algo::self_tuning_affinity(X, 3), Error);
 }
@@ -161,11 +172,14 @@ TEST(RpcConsensus, RecoversPlantedClustersAcrossNoisyWorlds) {
     std::vector<double> x(2 * N);
     for (int64_t i = 0; i < N; ++i) {
       truth[i] = i / per;
-      x[2 * i] = centers[i / per][0] + noise[2 * i], x[2 * i + 1] = centers[i / per][1] + noise[2 * i + 1];
+      x[2 * i] = centers[i / per][0] + noise[2 * i],
+            x[2 * i + 1] = centers[i / per][1] + noise[2 * i + 1];
     }
-    affinities.push_back(algo::normalized_affinity(algo::self_tuning_affinity(from_vector(x, {N, 2}))));
+    affinities.push_back(
+        algo::normalized_affinity(algo::self_tuning_affinity(from_vector(x, {N, 2}))));
   }
-  const algo::ConsensusResult c = algo::consensus_embedding(affinities, k, {.lambda = 1.0, .iterations = 5});
+  const algo::ConsensusResult c =
+      algo::consensus_embedding(affinities, k, {.lambda = 1.0, .iterations = 5});
   ASSERT_EQ(c.embedding.shape(), (Shape{N, k}));
   // Orthonormal columns.
   EXPECT_TRUE(allclose(mm(c.embedding.t(), c.embedding), eye(k, -1, DType::f64), 1e-8, 1e-8));
