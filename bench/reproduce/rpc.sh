@@ -59,9 +59,9 @@ import json, sys, os, datetime, collections
 out, elapsed, repeats, lanes = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 names = [("synthetic", "synthetic mixture, uniform regions"), ("synthetic_normal", "synthetic mixture, normal regions"),
          ("synthetic_high", "synthetic mixture, uniform regions, larger levels"),
+         ("iris", "iris"), ("wine", "wine"), ("breast_cancer", "breast cancer"), ("digits", "digits (20 worlds, 5 kept, 20 samples)"),
          ("synthetic_keep_all", "synthetic mixture, 10 worlds, all kept"),
-         ("digits_keep_all", "digits, 5 worlds, all kept, 20 samples"),
-         ("iris", "iris"), ("wine", "wine"), ("breast_cancer", "breast cancer"), ("digits", "digits (20 worlds, 5 kept, 20 samples)")]
+         ("digits_keep_all", "digits, 5 worlds, all kept, 20 samples")]
 methods = ["uk-means", "spectral-means", "all-worlds", "rep-average", "random-consensus", "rpc"]
 cpu = "?"
 try:
@@ -73,14 +73,17 @@ def ms(v):
     s = (sum((x - m) ** 2 for x in v) / len(v)) ** 0.5
     return m, s
 print("ACC / NMI (%%), mean ± std over %s seeds per cell; measured %s on %s, %d cores, %s runs side by side "
-      "with --threads 1, %d s of wall time for this invocation (the machine was shared)."
-      % (repeats, datetime.date.today().isoformat(), cpu, os.cpu_count(), lanes, elapsed))
+      "with --threads 1, while the machine was shared with other jobs (wall times are several times the CPU "
+      "times). s/run: wall seconds per (level, seed) of the method alone, with world sampling, the "
+      "selection and the world affinities it needs." % (repeats, datetime.date.today().isoformat(), cpu,
+                                                       os.cpu_count(), lanes))
 times = []
 for name, _ in names:
     path = os.path.join(out, name + ".time")
     if os.path.exists(path):
         times.append("%s %s" % (name, open(path).read().strip()))
-print("Per run: " + "; ".join(times) + ".")
+print()
+print("Per run (CPU and wall time): " + "; ".join(times) + ".")
 summary = []
 for name, title in names:
     path = os.path.join(out, name + ".jsonl")
@@ -121,16 +124,21 @@ for name, title in names:
                      % (l, v("world_loss_all"), v("world_loss_kept"), v("loss_all"), v("loss_kept"), v("loss_random")))
     print()
     print("Selection (means over seeds): " + "; ".join(parts) + ".")
-    diffs = []
-    for l in levels:
-        d = [x - y for x, y in zip(cell[("rpc", l, "acc")], cell[("all-worlds", l, "acc")])]
-        diffs.append("%+.2f" % (100 * sum(d) / len(d)))
-    summary.append((title, diffs, levels))
+    def gap(other):
+        out = []
+        for l in levels:
+            d = [x - y for x, y in zip(cell[("rpc", l, "acc")], cell[(other, l, "acc")])]
+            out.append("%.1f: %+.2f" % (l, 100 * sum(d) / len(d)) if d else "%.1f: —" % l)
+        return ", ".join(out)
+    summary.append((title, gap("all-worlds"), gap("random-consensus")))
 print()
-print("RPC − all-worlds, ACC points per level:")
+print("RPC − all-worlds (the claim) and RPC − random-consensus (selection alone, same number of worlds), "
+      "ACC points per level, paired by seed:")
 print()
-for title, diffs, levels in summary:
-    print("- %s: %s" % (title, ", ".join("%.1f: %s" % (l, d) for l, d in zip(levels, diffs))))
+print("| data | RPC − all-worlds | RPC − random-consensus |")
+print("| --- | --- | --- |")
+for title, vs_all, vs_random in summary:
+    print("| %s | %s | %s |" % (title, vs_all, vs_random))
 PY
 
 if grep -q "results:begin" "$readme"; then
