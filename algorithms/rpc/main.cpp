@@ -89,6 +89,8 @@ int main(int argc, char** argv) {
     uncertainty.shape = algo::parse_uncertainty_shape(shape);
     cfg.representative.rule = algo::parse_selection_rule(selection);
     for (double l : levels) SG_CHECK(l >= 0, "--levels: every level must be >= 0, got ", l);
+    SG_CHECK(cfg.representatives <= cfg.worlds, "--representatives must be at most --worlds (",
+             cfg.worlds, "), got ", cfg.representatives);
     data::TableDataset certain;
     if (common.dataset == "synthetic") {
       Generator g(1000003);  // one fixed mixture; the seeds vary the uncertainty and the worlds

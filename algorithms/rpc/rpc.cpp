@@ -26,10 +26,10 @@ Tensor spectral_labels(const Tensor& W, int64_t k, const train::KMeansOptions& k
 
 RpcRun run_rpc_and_baselines(const UncertainDataset& data, const RpcConfig& config, Generator& gen,
                              const std::function<void(const std::string&)>& on_method) {
-  SG_CHECK(config.worlds >= 1, "rpc: --worlds must be >= 1, got ", config.worlds);
+  SG_CHECK(config.worlds >= 1, "run_rpc_and_baselines: worlds must be >= 1, got ", config.worlds);
   SG_CHECK(config.representatives >= 1 && config.representatives <= config.worlds,
-           "rpc: --representatives must be in [1, --worlds] = [1, ", config.worlds, "], got ",
-           config.representatives);
+           "run_rpc_and_baselines: representatives must be in [1, worlds] = [1, ", config.worlds,
+           "], got ", config.representatives);
   NoGradGuard no_grad;
   const int64_t k = data.num_classes, m = config.representatives;
   // Each method's k-means draws from its own generator, so adding or removing a method leaves

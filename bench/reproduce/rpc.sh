@@ -30,6 +30,9 @@ runs=(
   "wine|--dataset wine"
   "breast_cancer|--dataset breast_cancer"
   "synthetic_high|--dataset synthetic --levels 0.5,1.0"
+  # The other selection rule: backward elimination on the set loss L(R).
+  "synthetic_coverage|--dataset synthetic --selection coverage"
+  "iris_coverage|--dataset iris --selection coverage"
   # How much does the number of worlds matter? Every candidate kept (no selection): rpc is then
   # consistency learning on the same worlds all-worlds averages.
   "synthetic_keep_all|--dataset synthetic --levels 0.3 --worlds 10 --representatives 10 --no-ablations"
@@ -60,6 +63,7 @@ out, elapsed, repeats, lanes = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.a
 names = [("synthetic", "synthetic mixture, uniform regions"), ("synthetic_normal", "synthetic mixture, normal regions"),
          ("synthetic_high", "synthetic mixture, uniform regions, larger levels"),
          ("iris", "iris"), ("wine", "wine"), ("breast_cancer", "breast cancer"), ("digits", "digits (20 worlds, 5 kept, 20 samples)"),
+         ("synthetic_coverage", "synthetic mixture, coverage selection"), ("iris_coverage", "iris, coverage selection"),
          ("synthetic_keep_all", "synthetic mixture, 10 worlds, all kept"),
          ("digits_keep_all", "digits, 5 worlds, all kept, 20 samples")]
 methods = ["uk-means", "spectral-means", "all-worlds", "rep-average", "random-consensus", "rpc"]
