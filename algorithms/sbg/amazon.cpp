@@ -38,9 +38,16 @@ void for_each_json_line(const std::string& path, F&& fn) {
   std::string line;
   for (int64_t number = 1; std::getline(in, line); ++number) {
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    io::JsonReader r(line, path + ":" + std::to_string(number));
-    fn(r);
-    r.finish();
+    try {
+      io::JsonReader r(line, path + ":" + std::to_string(number));
+      fn(r);
+      r.finish();
+    } catch (const Error& e) {
+      // The 2014 files are Python dict literals, not JSON: say how to convert them.
+      if (line.find("{'") == std::string::npos) throw;
+      throw Error(std::string(e.what()) + " (a Python dict, as in the 2014 Amazon files? convert each line with "
+                  "json.dumps(ast.literal_eval(line)) first)");
+    }
   }
 }
 

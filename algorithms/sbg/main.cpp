@@ -1,4 +1,4 @@
-// sbg: personalised product search with a successive behaviour graph (Lu, Li, Liu et al., WWW 2022)
+// sbg: personalised product search with a successive behaviour graph (Fan, Li, Liu et al., WWW 2022)
 // against ZAM, a HEM-style model and popularity, on synthetic shoppers (default, no files) or on
 // Amazon review + metadata JSON lines.
 //   ./build/sbg --repeats 3                                    # synthetic, sessions carry signal
@@ -66,12 +66,13 @@ int main(int argc, char** argv) {
   app.add_option("--self-loop", cfg.self_loop, "SBG: self-loop weight in Â (default 5)")->check(train::non_negative());
   app.add_option("--candidates", cfg.candidates, "items ranked per test query, the true one included (default 1000)")
       ->check(train::positive());
-  app.add_option("--users", syn.users, "synthetic: users (default 3000)")->check(train::positive());
+  app.add_option("--users", syn.users, "synthetic: users (default 2000)")->check(train::positive());
   app.add_option("--categories", syn.categories, "synthetic: categories (default 20)")->check(train::positive());
   app.add_option("--bundles", syn.bundles_per_category, "synthetic: bundles per category (default 10)")->check(train::positive());
   app.add_option("--bundle-items", syn.items_per_bundle, "synthetic: items per bundle (default 15)")->check(train::positive());
   cli.parse(argc, argv);
   return cli.run_main([&] {
+    SG_CHECK(common.device.is_cpu(), "--device: sbg runs on the CPU only, got ", common.device.str());
     cfg.session_gap = int64_t(std::llround(gap_days * 86400));
     std::vector<std::string> run;
     std::stringstream ss(models);

@@ -51,7 +51,7 @@ void validate(const PurchaseLog& log);
 // category (a department word and a category word, as Amazon's category paths); an item's text
 // is its category word and a few random words.
 struct SyntheticConfig {
-  int64_t users = 3000;
+  int64_t users = 2000;
   int64_t categories = 20;
   int64_t bundles_per_category = 10;
   int64_t items_per_bundle = 15;
@@ -71,7 +71,8 @@ PurchaseLog synthetic_purchases(const SyntheticConfig& cfg, Generator& gen);
 // them. Reviews: reviewerID, asin, unixReviewTime (other fields skipped). Metadata: asin, title,
 // and either "category" (a list of strings, 2018) or "categories" (a list of category paths,
 // 2014); the first path becomes the query. The 2014 files' Python-dict syntax ('single quotes')
-// is not JSON and is rejected with the line number; convert those files first (json.dumps(eval(l))).
+// is not JSON and is rejected with the line number; convert those files first
+// (json.dumps(ast.literal_eval(line)) per line); the error says so.
 // Words are lowercase runs of letters and digits; duplicate query words are dropped. Reviews of
 // items without metadata or without a category are skipped, then users with fewer than
 // `min_purchases` reviews. Malformed lines throw Error "<path>:<line>: ...".

@@ -17,7 +17,7 @@ SearchModel parse_search_model(const std::string& name) {
   if (name == "hem") return SearchModel::hem;
   if (name == "zam") return SearchModel::zam;
   if (name == "sbg") return SearchModel::sbg;
-  throw Error("--model: expected hem, zam or sbg, got '" + name + "'");
+  throw Error("--models: expected pop, hem, zam or sbg, got '" + name + "'");
 }
 
 const char* search_model_name(SearchModel m) {

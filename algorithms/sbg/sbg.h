@@ -1,4 +1,4 @@
-// Personalised product search with a successive behaviour graph: SBG (Lu, Li, Liu et al., "Modeling
+// Personalised product search with a successive behaviour graph: SBG (Lu Fan, Qimai Li, Bo Liu et al., "Modeling
 // User Behavior with Graph Convolution for Personalized Product Search", WWW 2022) on top of ZAM
 // (Ai et al., "A Zero Attention Model for Personalized Product Search", CIKM 2019), and a HEM-style
 // model (Ai et al., SIGIR 2017) whose user is a free embedding.

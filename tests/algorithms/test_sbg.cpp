@@ -188,6 +188,7 @@ TEST(SbgData, AmazonLoaderNamesTheMalformedLine) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("bad_reviews.json:2"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("Python dict"), std::string::npos) << e.what();
   }
   EXPECT_THROW(algo::load_amazon(fixture("missing.json"), fixture("meta.json")), Error);
 }
