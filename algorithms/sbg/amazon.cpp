@@ -45,7 +45,8 @@ void for_each_json_line(const std::string& path, F&& fn) {
     } catch (const Error& e) {
       // The 2014 files are Python dict literals, not JSON: say how to convert them.
       if (line.find("{'") == std::string::npos) throw;
-      throw Error(std::string(e.what()) + " (a Python dict, as in the 2014 Amazon files? convert each line with "
+      throw Error(std::string(e.what()) +
+                  " (a Python dict, as in the 2014 Amazon files? convert each line with "
                   "json.dumps(ast.literal_eval(line)) first)");
     }
   }
@@ -65,7 +66,8 @@ struct ItemMeta {
 
 }  // namespace
 
-PurchaseLog load_amazon(const std::string& reviews_path, const std::string& meta_path, int64_t min_purchases) {
+PurchaseLog load_amazon(const std::string& reviews_path, const std::string& meta_path,
+                        int64_t min_purchases) {
   std::unordered_map<std::string, ItemMeta> meta;
   for_each_json_line(meta_path, [&](io::JsonReader& r) {
     std::string key, asin;
@@ -78,7 +80,8 @@ PurchaseLog load_amazon(const std::string& reviews_path, const std::string& meta
         m.title = r.read_string();
       } else if (key == "category") {  // 2018: ["Electronics", "Computers & Accessories", ...]
         m.category = read_string_list(r);
-      } else if (key == "categories") {  // 2014: [["Electronics", "Computers"], [...]]: the first path
+      } else if (key ==
+                 "categories") {  // 2014: [["Electronics", "Computers"], [...]]: the first path
         r.begin_array();
         for (bool first = true; r.next_element(); first = false) {
           std::vector<std::string> path = read_string_list(r);
@@ -155,11 +158,13 @@ PurchaseLog load_amazon(const std::string& reviews_path, const std::string& meta
   log.num_users = int64_t(users.size());
   log.num_items = int64_t(items.size());
   log.num_words = int64_t(log.words.size());
-  std::stable_sort(log.purchases.begin(), log.purchases.end(), [](const Purchase& a, const Purchase& b) {
-    return a.user != b.user ? a.user < b.user : a.time < b.time;
-  });
-  SG_CHECK(!log.purchases.empty(), "load_amazon: no usable reviews in '", reviews_path, "' (with metadata in '",
-           meta_path, "', a category and users with >= ", min_purchases, " reviews)");
+  std::stable_sort(log.purchases.begin(), log.purchases.end(),
+                   [](const Purchase& a, const Purchase& b) {
+                     return a.user != b.user ? a.user < b.user : a.time < b.time;
+                   });
+  SG_CHECK(!log.purchases.empty(), "load_amazon: no usable reviews in '", reviews_path,
+           "' (with metadata in '", meta_path, "', a category and users with >= ", min_purchases,
+           " reviews)");
   validate(log);
   return log;
 }

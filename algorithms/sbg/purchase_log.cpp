@@ -1,10 +1,11 @@
 // The split, validation and the synthetic generator of purchase_log.h (the Amazon loader is in
 // amazon.cpp).
+#include "algorithms/sbg/purchase_log.h"
+
 #include <algorithm>
 #include <cmath>
 #include <set>
 
-#include "algorithms/sbg/purchase_log.h"
 #include "algorithms/sbg/uniforms.h"
 #include "engine/core/error.h"
 
@@ -33,14 +34,18 @@ void validate(const PurchaseLog& log) {
            log.item_words.size(), " item texts for ", log.num_items, " items");
   for (const auto& q : log.queries) {
     SG_CHECK(!q.empty(), "purchase log ", log.name, ": an empty query");
-    for (int64_t w : q) SG_CHECK(w >= 0 && w < log.num_words, "purchase log ", log.name, ": query word ", w, " out of range");
+    for (int64_t w : q)
+      SG_CHECK(w >= 0 && w < log.num_words, "purchase log ", log.name, ": query word ", w,
+               " out of range");
   }
   for (const auto& t : log.item_words)
-    for (int64_t w : t) SG_CHECK(w >= 0 && w < log.num_words, "purchase log ", log.name, ": item word ", w, " out of range");
+    for (int64_t w : t)
+      SG_CHECK(w >= 0 && w < log.num_words, "purchase log ", log.name, ": item word ", w,
+               " out of range");
   for (size_t i = 0; i < log.purchases.size(); ++i) {
     const Purchase& p = log.purchases[i];
-    SG_CHECK(p.user >= 0 && p.user < log.num_users && p.item >= 0 && p.item < log.num_items && p.query >= 0 &&
-                 p.query < int64_t(log.queries.size()),
+    SG_CHECK(p.user >= 0 && p.user < log.num_users && p.item >= 0 && p.item < log.num_items &&
+                 p.query >= 0 && p.query < int64_t(log.queries.size()),
              "purchase log ", log.name, ": purchase ", i, " has an id out of range");
     if (i > 0) {
       const Purchase& q = log.purchases[i - 1];
@@ -53,9 +58,10 @@ void validate(const PurchaseLog& log) {
 PurchaseLog synthetic_purchases(const SyntheticConfig& c, Generator& gen) {
   SG_CHECK(c.users > 0 && c.categories > 0 && c.bundles_per_category > 0 && c.items_per_bundle > 0,
            "synthetic_purchases: sizes must be positive");
-  SG_CHECK(c.tastes >= 1 && c.tastes <= c.categories, "synthetic_purchases: tastes ", c.tastes, " not in [1, ",
-           c.categories, "]");
-  SG_CHECK(c.min_sessions >= 1 && c.min_sessions <= c.max_sessions, "synthetic_purchases: bad session counts");
+  SG_CHECK(c.tastes >= 1 && c.tastes <= c.categories, "synthetic_purchases: tastes ", c.tastes,
+           " not in [1, ", c.categories, "]");
+  SG_CHECK(c.min_sessions >= 1 && c.min_sessions <= c.max_sessions,
+           "synthetic_purchases: bad session counts");
   SG_CHECK(c.min_session_items >= 1 && c.min_session_items <= c.max_session_items &&
                c.max_session_items <= c.items_per_bundle,
            "synthetic_purchases: session sizes must lie in [1, items_per_bundle]");
@@ -63,7 +69,8 @@ PurchaseLog synthetic_purchases(const SyntheticConfig& c, Generator& gen) {
   PurchaseLog log;
   log.name = c.session_signal ? "synthetic" : "synthetic-random-sessions";
   const int64_t per_category = c.bundles_per_category * c.items_per_bundle;
-  const int64_t departments = (c.categories + c.categories_per_department - 1) / c.categories_per_department;
+  const int64_t departments =
+      (c.categories + c.categories_per_department - 1) / c.categories_per_department;
   const int64_t category_word0 = departments, noise_word0 = departments + c.categories;
   log.num_users = c.users;
   log.num_items = c.categories * per_category;
@@ -96,7 +103,8 @@ PurchaseLog synthetic_purchases(const SyntheticConfig& c, Generator& gen) {
       for (int64_t k = 0, tries = 0; k < size && tries < 100; ++tries) {
         // Popular items first within a bundle: index floor(P u^1.5) favours small indices.
         const int64_t b = c.session_signal ? bundle : u.below(c.bundles_per_category);
-        const int64_t j = std::min(c.items_per_bundle - 1, int64_t(double(c.items_per_bundle) * std::pow(u.next(), 1.5)));
+        const int64_t j = std::min(c.items_per_bundle - 1,
+                                   int64_t(double(c.items_per_bundle) * std::pow(u.next(), 1.5)));
         const int64_t item = category * per_category + b * c.items_per_bundle + j;
         if (!bought.insert(item).second) continue;
         if (k > 0) t += u.next() * c.max_gap_in_session_hours * 3600;

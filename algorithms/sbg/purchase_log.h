@@ -4,8 +4,8 @@
 // long-term tastes who shop in short bursts (sessions), which needs no files.
 //
 //   algo::PurchaseLog log = algo::synthetic_purchases({.users = 2000}, gen);
-//   algo::SearchSplit split = algo::split_last_queries(log);  // per user: last = test, 2nd last = val
-//   algo::PurchaseLog amazon = algo::load_amazon("reviews.json", "meta.json");
+//   algo::SearchSplit split = algo::split_last_queries(log);  // per user: last = test, 2nd last =
+//   val algo::PurchaseLog amazon = algo::load_amazon("reviews.json", "meta.json");
 #pragma once
 
 #include <cstdint>
@@ -56,7 +56,7 @@ struct SyntheticConfig {
   int64_t bundles_per_category = 10;
   int64_t items_per_bundle = 15;
   int64_t categories_per_department = 5;
-  int64_t tastes = 2;             // liked categories per user
+  int64_t tastes = 2;  // liked categories per user
   int64_t min_sessions = 3, max_sessions = 5;
   int64_t min_session_items = 3, max_session_items = 5;
   double max_gap_in_session_hours = 48;  // gaps inside a session: uniform in [0, this]

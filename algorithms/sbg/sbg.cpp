@@ -41,7 +41,8 @@ RankingMetrics rank_first_column(const Tensor& candidate_scores) {
   return m;
 }
 
-std::vector<std::vector<int64_t>> sample_candidates(const PurchaseLog& log, const std::vector<int64_t>& purchases,
+std::vector<std::vector<int64_t>> sample_candidates(const PurchaseLog& log,
+                                                    const std::vector<int64_t>& purchases,
                                                     int64_t candidates, Generator& gen) {
   SG_CHECK(candidates >= 1, "sample_candidates: candidates must be >= 1, got ", candidates);
   Uniforms u(gen);
@@ -65,8 +66,8 @@ std::vector<std::vector<int64_t>> sample_candidates(const PurchaseLog& log, cons
   return out;
 }
 
-EvalCandidates make_eval_candidates(const PurchaseLog& log, const SearchSplit& split, int64_t candidates,
-                                    uint64_t seed) {
+EvalCandidates make_eval_candidates(const PurchaseLog& log, const SearchSplit& split,
+                                    int64_t candidates, uint64_t seed) {
   Generator gen(seed + 0x9E3779B97F4A7C15ULL);
   EvalCandidates c;
   c.val = sample_candidates(log, split.val, candidates, gen);
@@ -74,10 +75,11 @@ EvalCandidates make_eval_candidates(const PurchaseLog& log, const SearchSplit& s
   return c;
 }
 
-ProductSearch::ProductSearch(const PurchaseLog& l, const std::vector<int64_t>& train_purchases, const SbgConfig& c,
-                             Generator& gen)
+ProductSearch::ProductSearch(const PurchaseLog& l, const std::vector<int64_t>& train_purchases,
+                             const SbgConfig& c, Generator& gen)
     : nn::Module("ProductSearch"), log(l), cfg(c) {
-  SG_CHECK(c.dim > 0 && c.history > 0 && c.negatives >= 1 && c.word_negatives >= 1, "ProductSearch: bad sizes");
+  SG_CHECK(c.dim > 0 && c.history > 0 && c.negatives >= 1 && c.word_negatives >= 1,
+           "ProductSearch: bad sizes");
   SG_CHECK(c.lambda >= 0 && c.lambda <= 1, "--lambda: must lie in [0, 1], got ", c.lambda);
   const int64_t d = c.dim;
   register_parameter("item_emb", item_emb, randn({log.num_items, d}, gen) * c.init_std);
@@ -85,13 +87,16 @@ ProductSearch::ProductSearch(const PurchaseLog& l, const std::vector<int64_t>& t
   if (c.model == SearchModel::hem) {
     register_parameter("user_emb", user_emb, randn({log.num_users, d}, gen) * c.init_std);
   } else {
-    attention = register_module("attention", std::make_shared<nn::Linear>(d, d, nn::LinearOptions{}, gen));
+    attention =
+        register_module("attention", std::make_shared<nn::Linear>(d, d, nn::LinearOptions{}, gen));
   }
   if (c.model == SearchModel::sbg) {
     Sessions s = build_sessions(log, train_purchases, c.session_gap);
     num_sessions = s.count;
-    register_buffer("a_hat", a_hat, normalized_propagation(item_session_adjacency(log, train_purchases, s), c.self_loop),
-                    /*persistent=*/false);
+    register_buffer(
+        "a_hat", a_hat,
+        normalized_propagation(item_session_adjacency(log, train_purchases, s), c.self_loop),
+        /*persistent=*/false);
     register_parameter("session_emb", session_emb, randn({num_sessions, d}, gen) * c.init_std);
   }
   // Query q = mean of its word vectors = (row-normalised query-word matrix) · word_emb.
@@ -107,7 +112,9 @@ ProductSearch::ProductSearch(const PurchaseLog& l, const std::vector<int64_t>& t
                                      {int64_t(log.queries.size()), log.num_words});
   user_start_.resize(log.purchases.size());
   for (size_t i = 0; i < log.purchases.size(); ++i)
-    user_start_[i] = (i > 0 && log.purchases[i - 1].user == log.purchases[i].user) ? user_start_[i - 1] : int64_t(i);
+    user_start_[i] = (i > 0 && log.purchases[i - 1].user == log.purchases[i].user)
+                         ? user_start_[i - 1]
+                         : int64_t(i);
   std::vector<double> count(size_t(log.num_words), 0.0);
   for (const auto& text : log.item_words)
     for (int64_t w : text) count[size_t(w)] += 1;
@@ -121,7 +128,8 @@ Tensor ProductSearch::history_table(Generator& gen) {
   return jumping_convolution(a_hat, e, cfg.conv, is_training(), gen).narrow(0, 0, log.num_items);
 }
 
-Tensor ProductSearch::attend(const Tensor& history, const Tensor& pad, const Tensor& query, Tensor* weights) {
+Tensor ProductSearch::attend(const Tensor& history, const Tensor& pad, const Tensor& query,
+                             Tensor* weights) {
   const int64_t B = history.size(0), L = history.size(1), d = history.size(2);
   Tensor key = tanh((*attention)(query));
   // Row-wise dot products as multiply-and-sum: cheaper than a batched matmul with one column.
@@ -188,30 +196,35 @@ Tensor ProductSearch::loss(const std::vector<int64_t>& idx, Generator& gen) {
     lm_target.push_back(1.0f);
     for (int64_t j = 0; j < kw; ++j) {
       const double r = u.next() * word_cdf_.back();
-      lm_words.push_back(int64_t(std::lower_bound(word_cdf_.begin(), word_cdf_.end(), r) - word_cdf_.begin()));
+      lm_words.push_back(
+          int64_t(std::lower_bound(word_cdf_.begin(), word_cdf_.end(), r) - word_cdf_.begin()));
       lm_target.push_back(0.0f);
     }
   }
   Tensor emb = index_select(item_emb, 0, from_vector(items)).reshape({B, k + 1, d});
   Tensor logits = sum(emb * uq.reshape({B, 1, d}), {2});
   // Summed over the positive and its negatives, averaged over purchases (word2vec's weighting).
-  Tensor total = binary_cross_entropy_with_logits(logits, from_vector(target, {B, k + 1}), Tensor(), Reduction::sum) /
+  Tensor total = binary_cross_entropy_with_logits(logits, from_vector(target, {B, k + 1}), Tensor(),
+                                                  Reduction::sum) /
                  double(B);
   if (!lm_items.empty() && cfg.lm_weight > 0) {
     const int64_t M = int64_t(lm_items.size());
     Tensor iv = index_select(item_emb, 0, from_vector(lm_items));
     Tensor wv = index_select(word_emb, 0, from_vector(lm_words)).reshape({M, kw + 1, d});
     Tensor lm_logits = sum(wv * iv.reshape({M, 1, d}), {2});
-    total = total + cfg.lm_weight * binary_cross_entropy_with_logits(lm_logits, from_vector(lm_target, {M, kw + 1}),
-                                                                     Tensor(), Reduction::sum) /
-                        double(M);
+    total =
+        total + cfg.lm_weight *
+                    binary_cross_entropy_with_logits(lm_logits, from_vector(lm_target, {M, kw + 1}),
+                                                     Tensor(), Reduction::sum) /
+                    double(M);
   }
   return total;
 }
 
-Tensor ProductSearch::score_candidates(const std::vector<int64_t>& idx, const std::vector<std::vector<int64_t>>& cands) {
-  SG_CHECK(idx.size() == cands.size() && !idx.empty(), "score_candidates: ", idx.size(), " purchases, ", cands.size(),
-           " candidate lists");
+Tensor ProductSearch::score_candidates(const std::vector<int64_t>& idx,
+                                       const std::vector<std::vector<int64_t>>& cands) {
+  SG_CHECK(idx.size() == cands.size() && !idx.empty(), "score_candidates: ", idx.size(),
+           " purchases, ", cands.size(), " candidate lists");
   NoGradGuard no_grad;
   Generator unused(0);  // eval mode: the convolution draws no dropout mask
   const int64_t C = int64_t(cands[0].size());
@@ -226,9 +239,11 @@ Tensor ProductSearch::score_candidates(const std::vector<int64_t>& idx, const st
   return cat(parts, 0);
 }
 
-RankingMetrics popularity_baseline(const PurchaseLog& log, const SearchSplit& split, const std::vector<int64_t>& eval,
+RankingMetrics popularity_baseline(const PurchaseLog& log, const SearchSplit& split,
+                                   const std::vector<int64_t>& eval,
                                    const std::vector<std::vector<int64_t>>& cands) {
-  SG_CHECK(eval.size() == cands.size() && !eval.empty(), "popularity_baseline: bad candidate lists");
+  SG_CHECK(eval.size() == cands.size() && !eval.empty(),
+           "popularity_baseline: bad candidate lists");
   std::vector<float> count(size_t(log.num_items), 0.0f);
   for (int64_t p : split.train) count[size_t(log.purchases[size_t(p)].item)] += 1;
   const int64_t C = int64_t(cands[0].size());
@@ -238,10 +253,10 @@ RankingMetrics popularity_baseline(const PurchaseLog& log, const SearchSplit& sp
   return rank_first_column(from_vector(scores, {int64_t(cands.size()), C}));
 }
 
-SearchResult train_search(const PurchaseLog& log, const SearchSplit& split, const SbgConfig& cfg, uint64_t seed,
-                          const std::function<void(const EpochReport&)>& on_epoch) {
-  SG_CHECK(!split.train.empty() && !split.val.empty() && !split.test.empty(), "train_search: empty split of ",
-           log.name);
+SearchResult train_search(const PurchaseLog& log, const SearchSplit& split, const SbgConfig& cfg,
+                          uint64_t seed, const std::function<void(const EpochReport&)>& on_epoch) {
+  SG_CHECK(!split.train.empty() && !split.val.empty() && !split.test.empty(),
+           "train_search: empty split of ", log.name);
   SG_CHECK(cfg.batch > 0 && cfg.epochs > 0, "train_search: batch and epochs must be positive");
   const auto start = std::chrono::steady_clock::now();
   Generator gen(seed);
@@ -259,7 +274,8 @@ SearchResult train_search(const PurchaseLog& log, const SearchSplit& split, cons
     int64_t steps = 0;
     for (int64_t b = 0; b < n; b += cfg.batch) {
       std::vector<int64_t> idx;
-      for (int64_t j = b; j < std::min(n, b + cfg.batch); ++j) idx.push_back(split.train[size_t(perm[size_t(j)])]);
+      for (int64_t j = b; j < std::min(n, b + cfg.batch); ++j)
+        idx.push_back(split.train[size_t(perm[size_t(j)])]);
       opt.zero_grad();
       Tensor loss = model.loss(idx, gen);
       loss.backward();
@@ -268,9 +284,11 @@ SearchResult train_search(const PurchaseLog& log, const SearchSplit& split, cons
       ++steps;
     }
     model.eval();
-    EpochReport rep{epoch, loss_sum / double(steps), 0, rank_first_column(model.score_candidates(split.val, cands.val)),
+    EpochReport rep{epoch, loss_sum / double(steps), 0,
+                    rank_first_column(model.score_candidates(split.val, cands.val)),
                     rank_first_column(model.score_candidates(split.test, cands.test))};
-    rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    rep.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     if (rep.val.ndcg[0] > best_ndcg) {
       best_ndcg = rep.val.ndcg[0];
       best.val = rep.val;

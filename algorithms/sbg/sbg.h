@@ -1,7 +1,7 @@
-// Personalised product search with a successive behaviour graph: SBG (Lu Fan, Qimai Li, Bo Liu et al., "Modeling
-// User Behavior with Graph Convolution for Personalized Product Search", WWW 2022) on top of ZAM
-// (Ai et al., "A Zero Attention Model for Personalized Product Search", CIKM 2019), and a HEM-style
-// model (Ai et al., SIGIR 2017) whose user is a free embedding.
+// Personalised product search with a successive behaviour graph: SBG (Lu Fan, Qimai Li, Bo Liu et
+// al., "Modeling User Behavior with Graph Convolution for Personalized Product Search", WWW 2022)
+// on top of ZAM (Ai et al., "A Zero Attention Model for Personalized Product Search", CIKM 2019),
+// and a HEM-style model (Ai et al., SIGIR 2017) whose user is a free embedding.
 //
 // Users, items and words share one d-dimensional space. A query is the mean of its word vectors q.
 //   HEM:  h_u = a free user vector.
@@ -10,10 +10,10 @@
 //         items all score low for this query attends to nothing and h_u → 0.
 //   SBG:  ZAM whose history vectors i come from the jumping convolution of free item and session
 //         embeddings over the item-session graph (session_graph.h) instead of the free item table.
-// uq = λ q + (1 - λ) h_u, and P(buy item | u, q) = σ(⟨uq, item⟩) with the free item vector. The loss
-// is binary cross-entropy against `negatives` random items per purchase plus a paragraph-vector
-// language model: each purchased item predicts one of its words against `word_negatives` words
-// drawn by unigram^0.75.
+// uq = λ q + (1 - λ) h_u, and P(buy item | u, q) = σ(⟨uq, item⟩) with the free item vector. The
+// loss is binary cross-entropy against `negatives` random items per purchase plus a
+// paragraph-vector language model: each purchased item predicts one of its words against
+// `word_negatives` words drawn by unigram^0.75.
 //
 //   algo::SbgConfig cfg;                      // model sbg, d 64, λ 0.5, Adam 1e-3, batch 1024
 //   algo::SearchResult r = algo::train_search(log, split, cfg, /*seed=*/0);
@@ -46,12 +46,12 @@ struct SbgConfig {
   double lr = 1e-3;
   int64_t batch = 1024;
   int64_t epochs = 20;
-  int64_t history = 20;                 // the user's most recent purchases the attention sees
-  int64_t session_gap = 7 * 86400;      // R in seconds
-  double self_loop = 5.0;               // Â = D̂^-1/2 (A + self_loop I) D̂^-1/2
-  JumpingConfig conv;                   // layers 4, β 0.1, a 0.1, dropout 0.5
-  double init_std = 0.1;                // N(0, init_std²) for every embedding
-  int64_t candidates = 1000;            // ranked per query: the true item and candidates - 1 others
+  int64_t history = 20;             // the user's most recent purchases the attention sees
+  int64_t session_gap = 7 * 86400;  // R in seconds
+  double self_loop = 5.0;           // Â = D̂^-1/2 (A + self_loop I) D̂^-1/2
+  JumpingConfig conv;               // layers 4, β 0.1, a 0.1, dropout 0.5
+  double init_std = 0.1;            // N(0, init_std²) for every embedding
+  int64_t candidates = 1000;        // ranked per query: the true item and candidates - 1 others
 };
 
 // Hit rate, MRR and NDCG at each cutoff.
@@ -65,24 +65,28 @@ RankingMetrics rank_first_column(const Tensor& candidate_scores);
 
 // Per evaluated purchase: the true item first, then candidates - 1 distinct other items drawn
 // uniformly (never the true item). Capped at the catalogue size.
-std::vector<std::vector<int64_t>> sample_candidates(const PurchaseLog& log, const std::vector<int64_t>& purchases,
+std::vector<std::vector<int64_t>> sample_candidates(const PurchaseLog& log,
+                                                    const std::vector<int64_t>& purchases,
                                                     int64_t candidates, Generator& gen);
 
 class ProductSearch : public nn::Module {
  public:
   // `train_purchases` builds SBG's graph (sessions from training purchases only).
-  ProductSearch(const PurchaseLog& log, const std::vector<int64_t>& train_purchases, const SbgConfig& cfg,
-                Generator& gen);
-  // The uq vectors [B, d] of purchases log.purchases[idx[b]] (history: the user's earlier purchases).
+  ProductSearch(const PurchaseLog& log, const std::vector<int64_t>& train_purchases,
+                const SbgConfig& cfg, Generator& gen);
+  // The uq vectors [B, d] of purchases log.purchases[idx[b]] (history: the user's earlier
+  // purchases).
   Tensor user_query(const std::vector<int64_t>& idx, Generator& gen);
   // The attention half of ZAM on explicit inputs: history [B, L, d], pad mask [B, L] (true = pad),
   // query [B, d]; returns h_u [B, d] and, when weights != nullptr, the [B, L + 1] attention (last
   // column: the zero vector).
-  Tensor attend(const Tensor& history, const Tensor& pad, const Tensor& query, Tensor* weights = nullptr);
+  Tensor attend(const Tensor& history, const Tensor& pad, const Tensor& query,
+                Tensor* weights = nullptr);
   // The training loss of a batch of purchases.
   Tensor loss(const std::vector<int64_t>& idx, Generator& gen);
   // Scores [Q, C] of candidate lists for the purchases idx (eval mode, no gradients).
-  Tensor score_candidates(const std::vector<int64_t>& idx, const std::vector<std::vector<int64_t>>& cands);
+  Tensor score_candidates(const std::vector<int64_t>& idx,
+                          const std::vector<std::vector<int64_t>>& cands);
   // The table history vectors come from: free items (ZAM), convolved items (SBG).
   Tensor history_table(Generator& gen);
 
@@ -108,7 +112,8 @@ struct SearchResult {
   int64_t best_epoch = 0;
   double seconds = 0;
 };
-SearchResult train_search(const PurchaseLog& log, const SearchSplit& split, const SbgConfig& cfg, uint64_t seed,
+SearchResult train_search(const PurchaseLog& log, const SearchSplit& split, const SbgConfig& cfg,
+                          uint64_t seed,
                           const std::function<void(const EpochReport&)>& on_epoch = {});
 
 // The candidate lists every model of one seed is evaluated on (drawn from their own generator, so
@@ -116,11 +121,12 @@ SearchResult train_search(const PurchaseLog& log, const SearchSplit& split, cons
 struct EvalCandidates {
   std::vector<std::vector<int64_t>> val, test;
 };
-EvalCandidates make_eval_candidates(const PurchaseLog& log, const SearchSplit& split, int64_t candidates,
-                                    uint64_t seed);
+EvalCandidates make_eval_candidates(const PurchaseLog& log, const SearchSplit& split,
+                                    int64_t candidates, uint64_t seed);
 
 // The popularity baseline: items scored by their number of training purchases.
-RankingMetrics popularity_baseline(const PurchaseLog& log, const SearchSplit& split, const std::vector<int64_t>& eval,
+RankingMetrics popularity_baseline(const PurchaseLog& log, const SearchSplit& split,
+                                   const std::vector<int64_t>& eval,
                                    const std::vector<std::vector<int64_t>>& cands);
 
 }  // namespace stackgrad::algo

@@ -5,7 +5,8 @@
 
 namespace stackgrad::algo {
 
-Sessions build_sessions(const PurchaseLog& log, const std::vector<int64_t>& purchases, int64_t max_gap_seconds) {
+Sessions build_sessions(const PurchaseLog& log, const std::vector<int64_t>& purchases,
+                        int64_t max_gap_seconds) {
   SG_CHECK(max_gap_seconds >= 0, "build_sessions: R must be >= 0 seconds, got ", max_gap_seconds);
   Sessions s;
   s.session_of.reserve(purchases.size());
@@ -23,7 +24,8 @@ Sessions build_sessions(const PurchaseLog& log, const std::vector<int64_t>& purc
   return s;
 }
 
-Tensor item_session_adjacency(const PurchaseLog& log, const std::vector<int64_t>& purchases, const Sessions& s) {
+Tensor item_session_adjacency(const PurchaseLog& log, const std::vector<int64_t>& purchases,
+                              const Sessions& s) {
   SG_CHECK(s.session_of.size() == purchases.size(), "item_session_adjacency: ", s.session_of.size(),
            " session ids for ", purchases.size(), " purchases");
   std::vector<int64_t> src, dst;
@@ -31,15 +33,16 @@ Tensor item_session_adjacency(const PurchaseLog& log, const std::vector<int64_t>
     src.push_back(log.purchases.at(size_t(purchases[k])).item);
     dst.push_back(log.num_items + s.session_of[k]);
   }
-  return from_edge_list(from_vector(src), from_vector(dst), log.num_items + s.count, Tensor(), /*symmetric=*/true);
+  return from_edge_list(from_vector(src), from_vector(dst), log.num_items + s.count, Tensor(),
+                        /*symmetric=*/true);
 }
 
 Tensor normalized_propagation(const Tensor& A, double self_loop) {
   return sym_normalize(add_self_loops(A, self_loop));
 }
 
-Tensor jumping_convolution(const Tensor& A_hat, const Tensor& e, const JumpingConfig& cfg, bool training,
-                           Generator& gen) {
+Tensor jumping_convolution(const Tensor& A_hat, const Tensor& e, const JumpingConfig& cfg,
+                           bool training, Generator& gen) {
   SG_CHECK(cfg.layers >= 0, "jumping_convolution: layers must be >= 0, got ", cfg.layers);
   if (cfg.layers == 0) return e;
   Tensor x = dropout(spmm(A_hat, e), cfg.dropout, training, gen);

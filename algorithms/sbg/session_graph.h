@@ -27,10 +27,12 @@ struct Sessions {
 // Sessions of the purchases log.purchases[purchases[k]] (indices ascending, so each user's
 // purchases come in time order): a purchase joins its predecessor's session when both are the
 // same user's and the gap is strictly below `max_gap_seconds` (R).
-Sessions build_sessions(const PurchaseLog& log, const std::vector<int64_t>& purchases, int64_t max_gap_seconds);
+Sessions build_sessions(const PurchaseLog& log, const std::vector<int64_t>& purchases,
+                        int64_t max_gap_seconds);
 
 // The symmetric [I + S, I + S] item-session adjacency (weight 1 per distinct edge), CSR f32.
-Tensor item_session_adjacency(const PurchaseLog& log, const std::vector<int64_t>& purchases, const Sessions& s);
+Tensor item_session_adjacency(const PurchaseLog& log, const std::vector<int64_t>& purchases,
+                              const Sessions& s);
 
 // D̂^-1/2 (A + self_loop I) D̂^-1/2, D̂ the row sums of A + self_loop I.
 Tensor normalized_propagation(const Tensor& A, double self_loop = 5.0);
@@ -41,7 +43,7 @@ struct JumpingConfig {
   double alpha = 0.1;    // weight of e in the output
   double dropout = 0.5;  // on the first layer's output, in training only
 };
-Tensor jumping_convolution(const Tensor& A_hat, const Tensor& e, const JumpingConfig& cfg, bool training,
-                           Generator& gen);
+Tensor jumping_convolution(const Tensor& A_hat, const Tensor& e, const JumpingConfig& cfg,
+                           bool training, Generator& gen);
 
 }  // namespace stackgrad::algo

@@ -27,7 +27,9 @@ class Uniforms {
     return std::max(buf_[pos_++], 1e-300);
   }
   // Uniform integer in [0, n), n > 0.
-  int64_t below(int64_t n) { return std::min<int64_t>(n - 1, static_cast<int64_t>(next() * double(n))); }
+  int64_t below(int64_t n) {
+    return std::min<int64_t>(n - 1, static_cast<int64_t>(next() * double(n)));
+  }
   // Uniform integer in [lo, hi].
   int64_t between(int64_t lo, int64_t hi) { return lo + below(hi - lo + 1); }
 

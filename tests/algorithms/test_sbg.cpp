@@ -20,7 +20,8 @@ std::string fixture(const std::string& name) {
   // $STACKGRAD_SOURCE_DIR (set by ctest), else this file's checkout (__FILE__ may be relative to
   // the build folder), else the current directory.
   std::vector<std::filesystem::path> roots;
-  if (const char* env = std::getenv("STACKGRAD_SOURCE_DIR"); env != nullptr && *env != '\0') roots.push_back(env);
+  if (const char* env = std::getenv("STACKGRAD_SOURCE_DIR"); env != nullptr && *env != '\0')
+    roots.push_back(env);
   roots.push_back(std::filesystem::path(__FILE__).parent_path().parent_path().parent_path());
   roots.push_back(std::filesystem::current_path());
   for (const auto& root : roots) {
@@ -31,7 +32,8 @@ std::string fixture(const std::string& name) {
 }
 
 // A log with one query word and empty item texts: purchases (user, item, time).
-PurchaseLog tiny_log(int64_t users, int64_t items, const std::vector<std::array<int64_t, 3>>& buys) {
+PurchaseLog tiny_log(int64_t users, int64_t items,
+                     const std::vector<std::array<int64_t, 3>>& buys) {
   PurchaseLog log;
   log.name = "tiny";
   log.num_users = users;
@@ -54,7 +56,8 @@ std::vector<int64_t> all_purchases(const PurchaseLog& log) {
 
 TEST(SbgSessions, GapBelowRJoinsGapOfRSplitsAndUsersNeverShare) {
   const int64_t R = 100;
-  PurchaseLog log = tiny_log(2, 5, {{0, 0, 0}, {0, 1, 99}, {0, 2, 199}, {0, 3, 250}, {1, 4, 260}, {1, 0, 361}});
+  PurchaseLog log =
+      tiny_log(2, 5, {{0, 0, 0}, {0, 1, 99}, {0, 2, 199}, {0, 3, 250}, {1, 4, 260}, {1, 0, 361}});
   algo::Sessions s = algo::build_sessions(log, all_purchases(log), R);
   // 0 -> 99 (gap 99 < R: joins), 99 -> 199 (gap 100 = R: new), 199 -> 250 (joins),
   // user 1 starts a new one although 10 s later, 260 -> 361 (gap 101: new).
@@ -89,13 +92,15 @@ TEST(SbgGraph, ItemSessionAdjacencyAndNormalisationMatchTheDenseFormula) {
   const auto got = to_dense(algo::normalized_propagation(A, 5.0)).to_vector<float>();
   for (int i = 0; i < 6; ++i)
     for (int j = 0; j < 6; ++j)
-      EXPECT_NEAR(got[size_t(i * 6 + j)], dense[i][j] / std::sqrt(deg[i] * deg[j]), 1e-6) << i << "," << j;
+      EXPECT_NEAR(got[size_t(i * 6 + j)], dense[i][j] / std::sqrt(deg[i] * deg[j]), 1e-6)
+          << i << "," << j;
 }
 
 TEST(SbgGraph, JumpingConvolutionMatchesTheDenseRecurrence) {
   PurchaseLog log = tiny_log(2, 3, {{0, 0, 0}, {0, 1, 10}, {1, 1, 0}, {1, 2, 1000}});
   algo::Sessions s = algo::build_sessions(log, all_purchases(log), 100);
-  Tensor A_hat = algo::normalized_propagation(algo::item_session_adjacency(log, all_purchases(log), s));
+  Tensor A_hat =
+      algo::normalized_propagation(algo::item_session_adjacency(log, all_purchases(log), s));
   Generator gen(3);
   Tensor e = randn({6, 4}, gen);
   const algo::JumpingConfig cfg{.layers = 4, .beta = 0.2, .alpha = 0.3, .dropout = 0.5};
@@ -108,15 +113,19 @@ TEST(SbgGraph, JumpingConvolutionMatchesTheDenseRecurrence) {
   const auto a = out.to_vector<float>(), b = want.to_vector<float>();
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5);
   // No layers: the free embeddings themselves.
-  EXPECT_EQ(algo::jumping_convolution(A_hat, e, {.layers = 0}, false, gen).to_vector<float>(), e.to_vector<float>());
+  EXPECT_EQ(algo::jumping_convolution(A_hat, e, {.layers = 0}, false, gen).to_vector<float>(),
+            e.to_vector<float>());
   // Training: the first layer's dropout zeroes some entries of x1 and scales the rest by 2, so
   // with one layer out - a e is either 0 or 2 (1 - a) (Â e).
-  Tensor one = algo::jumping_convolution(A_hat, e, {.layers = 1, .alpha = 0.3, .dropout = 0.5}, true, gen);
+  Tensor one =
+      algo::jumping_convolution(A_hat, e, {.layers = 1, .alpha = 0.3, .dropout = 0.5}, true, gen);
   const auto drop = ((one - 0.3 * e) / 0.7).to_vector<float>(), full = mm(D, e).to_vector<float>();
   int zeros = 0;
   for (size_t i = 0; i < drop.size(); ++i) {
-    if (std::abs(drop[i]) < 1e-6) ++zeros;
-    else EXPECT_NEAR(drop[i], 2 * full[i], 1e-5);
+    if (std::abs(drop[i]) < 1e-6)
+      ++zeros;
+    else
+      EXPECT_NEAR(drop[i], 2 * full[i], 1e-5);
   }
   EXPECT_GT(zeros, 0);
   EXPECT_LT(zeros, int(drop.size()));
@@ -161,7 +170,8 @@ TEST(SbgData, AmazonLoaderReadsTheHandWrittenFiles) {
   ASSERT_EQ(log.purchases.size(), 6u);
   auto query_text = [&](const algo::Purchase& p) {
     std::string s;
-    for (int64_t w : log.queries[size_t(p.query)]) s += (s.empty() ? "" : " ") + log.words[size_t(w)];
+    for (int64_t w : log.queries[size_t(p.query)])
+      s += (s.empty() ? "" : " ") + log.words[size_t(w)];
     return s;
   };
   // U1 in time order: B001 (2011), B002, B003 (the 2014 "categories" form: first path).
@@ -174,7 +184,8 @@ TEST(SbgData, AmazonLoaderReadsTheHandWrittenFiles) {
   EXPECT_EQ(query_text(log.purchases[4]), "home cables adapters");
   EXPECT_EQ(log.purchases[3].item, log.purchases[0].item);  // both bought B001
   std::string title;
-  for (int64_t w : log.item_words[size_t(log.purchases[0].item)]) title += log.words[size_t(w)] + " ";
+  for (int64_t w : log.item_words[size_t(log.purchases[0].item)])
+    title += log.words[size_t(w)] + " ";
   EXPECT_EQ(title, "usb c cable 2m ");
   algo::SearchSplit split = algo::split_last_queries(log);
   EXPECT_EQ(split.train, (std::vector<int64_t>{0, 3}));
@@ -229,16 +240,20 @@ TEST(SbgSynthetic, SessionsComeFromOneBundleOnlyWithSignal) {
     for (size_t i = 1; i < log.purchases.size(); ++i) {
       if (s.session_of[i] != s.session_of[i - 1]) continue;
       ++pairs;
-      same += log.purchases[i].item / cfg.items_per_bundle == log.purchases[i - 1].item / cfg.items_per_bundle;
+      same += log.purchases[i].item / cfg.items_per_bundle ==
+              log.purchases[i - 1].item / cfg.items_per_bundle;
     }
     EXPECT_GT(pairs, 1000);
-    if (signal) EXPECT_EQ(same, pairs);
-    else EXPECT_LT(same, pairs / 4);
+    if (signal)
+      EXPECT_EQ(same, pairs);
+    else
+      EXPECT_LT(same, pairs / 4);
   }
 }
 
 TEST(SbgTraining, ZamAndSbgBeatPopularityOnSyntheticShoppers) {
-  algo::SyntheticConfig syn{.users = 400, .categories = 8, .bundles_per_category = 5, .items_per_bundle = 10};
+  algo::SyntheticConfig syn{
+      .users = 400, .categories = 8, .bundles_per_category = 5, .items_per_bundle = 10};
   Generator gen(0);
   PurchaseLog log = algo::synthetic_purchases(syn, gen);
   algo::SearchSplit split = algo::split_last_queries(log);
@@ -253,6 +268,7 @@ TEST(SbgTraining, ZamAndSbgBeatPopularityOnSyntheticShoppers) {
   for (auto m : {algo::SearchModel::zam, algo::SearchModel::sbg}) {
     cfg.model = m;
     algo::SearchResult r = algo::train_search(log, split, cfg, 0);
-    EXPECT_GT(r.test.ndcg[0], pop.ndcg[0] + 0.15) << algo::search_model_name(m) << " vs popularity " << pop.ndcg[0];
+    EXPECT_GT(r.test.ndcg[0], pop.ndcg[0] + 0.15)
+        << algo::search_model_name(m) << " vs popularity " << pop.ndcg[0];
   }
 }
