@@ -17,28 +17,38 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
   return s;
 }
 
 }  // namespace
 
 const std::vector<Method>& all_methods() {
-  static const std::vector<Method> methods = {Method::lp,     Method::mlp,      Method::gcn,    Method::glp_rnm,
-                                              Method::glp_ar, Method::igcn_rnm, Method::igcn_ar};
+  static const std::vector<Method> methods = {Method::lp,      Method::mlp,    Method::gcn,
+                                              Method::glp_rnm, Method::glp_ar, Method::igcn_rnm,
+                                              Method::igcn_ar};
   return methods;
 }
 
 std::string method_name(Method m) {
   switch (m) {
-    case Method::lp: return "LP";
-    case Method::mlp: return "MLP";
-    case Method::gcn: return "GCN";
-    case Method::glp_rnm: return "GLP-RNM";
-    case Method::glp_ar: return "GLP-AR";
-    case Method::igcn_rnm: return "IGCN-RNM";
-    case Method::igcn_ar: return "IGCN-AR";
-    case Method::gcn_kipf: return "GCN-Kipf";
+    case Method::lp:
+      return "LP";
+    case Method::mlp:
+      return "MLP";
+    case Method::gcn:
+      return "GCN";
+    case Method::glp_rnm:
+      return "GLP-RNM";
+    case Method::glp_ar:
+      return "GLP-AR";
+    case Method::igcn_rnm:
+      return "IGCN-RNM";
+    case Method::igcn_ar:
+      return "IGCN-AR";
+    case Method::gcn_kipf:
+      return "GCN-Kipf";
   }
   return "?";
 }
@@ -47,15 +57,18 @@ Method parse_method(const std::string& name) {
   for (Method m : all_methods())
     if (lower(method_name(m)) == lower(name)) return m;
   if (lower(name) == "gcn-kipf") return Method::gcn_kipf;
-  SG_CHECK(false, "unknown method '", name, "' (expected lp, mlp, gcn, glp-rnm, glp-ar, igcn-rnm, igcn-ar or gcn-kipf)");
+  SG_CHECK(false, "unknown method '", name,
+           "' (expected lp, mlp, gcn, glp-rnm, glp-ar, igcn-rnm, igcn-ar or gcn-kipf)");
   return Method::lp;
 }
 
 bool needs_features(Method m) { return m != Method::lp; }
 
 std::optional<Strengths> paper_strengths(int64_t labels_per_class) {
-  if (labels_per_class == 20) return Strengths{.glp_rnm_k = 5, .glp_ar_alpha = 10, .igcn_rnm_k = 2, .igcn_ar_alpha = 5};
-  if (labels_per_class == 4) return Strengths{.glp_rnm_k = 10, .glp_ar_alpha = 20, .igcn_rnm_k = 5, .igcn_ar_alpha = 10};
+  if (labels_per_class == 20)
+    return Strengths{.glp_rnm_k = 5, .glp_ar_alpha = 10, .igcn_rnm_k = 2, .igcn_ar_alpha = 5};
+  if (labels_per_class == 4)
+    return Strengths{.glp_rnm_k = 10, .glp_ar_alpha = 20, .igcn_rnm_k = 5, .igcn_ar_alpha = 10};
   return std::nullopt;
 }
 
@@ -72,9 +85,11 @@ Prepared prepare(const data::GraphDataset& ds, bool row_normalize) {
   return p;
 }
 
-MethodRun run_method(Method method, const Prepared& p, const data::NodeSplit& split, const Setting& setting,
-                     const NetConfig& cfg, uint64_t seed, FilterCache& cache, const EpochCallback& on_epoch) {
-  if (needs_features(method)) p.ds.features_or_fail();  // the loader's explanation when they are missing
+MethodRun run_method(Method method, const Prepared& p, const data::NodeSplit& split,
+                     const Setting& setting, const NetConfig& cfg, uint64_t seed,
+                     FilterCache& cache, const EpochCallback& on_epoch) {
+  if (needs_features(method))
+    p.ds.features_or_fail();  // the loader's explanation when they are missing
   const Tensor& labels = p.ds.labels;
   const int64_t classes = p.ds.num_classes;
   const Strengths& st = setting.strengths;
@@ -112,7 +127,8 @@ MethodRun run_method(Method method, const Prepared& p, const data::NodeSplit& sp
       const auto start = std::chrono::steady_clock::now();
       Tensor pred = label_propagation(p.S, split.train_idx, labels, classes, f);
       out.seconds = out.filter_seconds = seconds_since(start);
-      out.test_accuracy = train::accuracy(index_select(pred, 0, split.test_idx), index_select(labels, 0, split.test_idx));
+      out.test_accuracy = train::accuracy(index_select(pred, 0, split.test_idx),
+                                          index_select(labels, 0, split.test_idx));
       out.filter = f.describe();
       break;
     }
@@ -124,7 +140,9 @@ MethodRun run_method(Method method, const Prepared& p, const data::NodeSplit& sp
       out.filter = "none";
       break;
     }
-    case Method::gcn: igcn(Filter::rnm(1)); break;
+    case Method::gcn:
+      igcn(Filter::rnm(1));
+      break;
     case Method::gcn_kipf: {
       GcnConfig g;
       g.hidden = cfg.hidden;
@@ -133,17 +151,26 @@ MethodRun run_method(Method method, const Prepared& p, const data::NodeSplit& sp
       g.weight_decay = cfg.weight_decay;
       g.epochs = cfg.epochs;
       g.row_normalize = p.row_normalized;
-      SelectedRun r = train_gcn_lowest_loss(p.ds, split, g, cfg.check_every, cfg.check_last_fraction, seed, on_epoch);
+      SelectedRun r = train_gcn_lowest_loss(p.ds, split, g, cfg.check_every,
+                                            cfg.check_last_fraction, seed, on_epoch);
       out.seconds = r.seconds;
       out.test_accuracy = r.test_accuracy;
       out.epoch = r.epoch;
       out.filter = "S per layer (Kipf's GCN, train_gcn)";
       break;
     }
-    case Method::glp_rnm: glp(Filter::rnm(st.glp_rnm_k)); break;
-    case Method::glp_ar: glp(ar(st.glp_ar_alpha)); break;
-    case Method::igcn_rnm: igcn(Filter::rnm(st.igcn_rnm_k)); break;
-    case Method::igcn_ar: igcn(ar(st.igcn_ar_alpha)); break;
+    case Method::glp_rnm:
+      glp(Filter::rnm(st.glp_rnm_k));
+      break;
+    case Method::glp_ar:
+      glp(ar(st.glp_ar_alpha));
+      break;
+    case Method::igcn_rnm:
+      igcn(Filter::rnm(st.igcn_rnm_k));
+      break;
+    case Method::igcn_ar:
+      igcn(ar(st.igcn_ar_alpha));
+      break;
   }
   return out;
 }

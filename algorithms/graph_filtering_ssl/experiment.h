@@ -47,16 +47,17 @@ std::optional<Strengths> paper_strengths(int64_t labels_per_class);
 struct Setting {
   int64_t labels_per_class = 20;
   Strengths strengths;
-  double lp_alpha = 100;               // LP: AR filter strength on the labels
+  double lp_alpha = 100;  // LP: AR filter strength on the labels
   ArSolver ar_solver = ArSolver::series;
 };
 
 // What every method shares, computed once per dataset.
 struct Prepared {
   data::GraphDataset ds;
-  Tensor S;           // S̃ as CSR [N, N]
-  Tensor x;           // dense f32 [N, F] features, row-normalised for bag-of-words data (undefined without features)
-  Tensor x_igcn;      // IGCN's input: x as CSR when under 10% of it is nonzero (bag of words), else x
+  Tensor S;  // S̃ as CSR [N, N]
+  Tensor x;  // dense f32 [N, F] features, row-normalised for bag-of-words data (undefined without
+             // features)
+  Tensor x_igcn;  // IGCN's input: x as CSR when under 10% of it is nonzero (bag of words), else x
   bool row_normalized = false;
 };
 // row_normalize: scale feature rows to sum 1 (the authors' preprocessing of bag-of-words
@@ -82,8 +83,8 @@ struct MethodRun {
 // One run of `method` on `split`. `cfg` holds the network settings (the GCN baseline uses the
 // same hidden size, dropout, learning rate, weight decay and epochs through GcnConfig).
 // `on_epoch` sees every epoch of the trained methods (LP has none).
-MethodRun run_method(Method method, const Prepared& p, const data::NodeSplit& split, const Setting& setting,
-                     const NetConfig& cfg, uint64_t seed, FilterCache& cache,
-                     const EpochCallback& on_epoch = nullptr);
+MethodRun run_method(Method method, const Prepared& p, const data::NodeSplit& split,
+                     const Setting& setting, const NetConfig& cfg, uint64_t seed,
+                     FilterCache& cache, const EpochCallback& on_epoch = nullptr);
 
 }  // namespace stackgrad::algo

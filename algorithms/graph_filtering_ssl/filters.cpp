@@ -16,13 +16,21 @@ int64_t ar_series_terms(double alpha) {
 std::string Filter::describe() const {
   std::ostringstream s;
   switch (kind) {
-    case FilterKind::none: s << "none"; break;
-    case FilterKind::rnm: s << "RNM k=" << k; break;
-    case FilterKind::rw: s << "RW k=" << k; break;
+    case FilterKind::none:
+      s << "none";
+      break;
+    case FilterKind::rnm:
+      s << "RNM k=" << k;
+      break;
+    case FilterKind::rw:
+      s << "RW k=" << k;
+      break;
     case FilterKind::ar:
       s << "AR alpha=" << alpha;
-      if (solver == ArSolver::cg) s << " (cg)";
-      else s << " (series, " << (terms > 0 ? terms : ar_series_terms(alpha)) << " terms)";
+      if (solver == ArSolver::cg)
+        s << " (cg)";
+      else
+        s << " (series, " << (terms > 0 ? terms : ar_series_terms(alpha)) << " terms)";
       break;
   }
   return s.str();
@@ -30,11 +38,14 @@ std::string Filter::describe() const {
 
 Tensor apply_filter(const Tensor& S, const Tensor& X, const Filter& filter) {
   switch (filter.kind) {
-    case FilterKind::none: return X;
-    case FilterKind::rnm: return nn::graph_filter::rnm(S, X, filter.k);
+    case FilterKind::none:
+      return X;
+    case FilterKind::rnm:
+      return nn::graph_filter::rnm(S, X, filter.k);
     // ((I + S̃) / 2)^k is what nn calls the low-pass filter (AGC's name for it); nn's random_walk
     // is the different P^k with P = D̃^-1 (A + I).
-    case FilterKind::rw: return nn::graph_filter::low_pass(S, X, filter.k);
+    case FilterKind::rw:
+      return nn::graph_filter::low_pass(S, X, filter.k);
     case FilterKind::ar: {
       nn::graph_filter::ArOptions options;
       if (filter.solver == ArSolver::series) {
@@ -50,8 +61,8 @@ Tensor apply_filter(const Tensor& S, const Tensor& X, const Filter& filter) {
   return X;
 }
 
-Tensor label_propagation(const Tensor& S, const Tensor& train_idx, const Tensor& labels, int64_t num_classes,
-                         const Filter& filter) {
+Tensor label_propagation(const Tensor& S, const Tensor& train_idx, const Tensor& labels,
+                         int64_t num_classes, const Filter& filter) {
   SG_CHECK(labels.defined() && labels.dim() == 1 && labels.dtype() == DType::i64,
            "label_propagation: labels must be i64 [N]");
   SG_CHECK(num_classes > 0, "label_propagation: num_classes must be positive, got ", num_classes);
@@ -62,8 +73,8 @@ Tensor label_propagation(const Tensor& S, const Tensor& train_idx, const Tensor&
   std::vector<float> Y(size_t(n * num_classes), 0.0f);
   for (int64_t i : idx) {
     SG_CHECK(i >= 0 && i < n, "label_propagation: train index ", i, " outside [0, ", n, ")");
-    SG_CHECK(y[size_t(i)] >= 0 && y[size_t(i)] < num_classes, "label_propagation: training node ", i,
-             " has label ", y[size_t(i)], ", expected one in [0, ", num_classes, ")");
+    SG_CHECK(y[size_t(i)] >= 0 && y[size_t(i)] < num_classes, "label_propagation: training node ",
+             i, " has label ", y[size_t(i)], ", expected one in [0, ", num_classes, ")");
     Y[size_t(i * num_classes + y[size_t(i)])] = 1.0f;
   }
   NoGradGuard no_grad;

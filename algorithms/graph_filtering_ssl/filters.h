@@ -7,8 +7,9 @@
 // and label propagation (LP), the AR filter applied to the one-hot training labels.
 //
 //   algo::Filter f = algo::Filter::ar(10);                // series with ceil(4α) = 40 terms
-//   Tensor Xbar = algo::apply_filter(S, X, f);            // S = nn::gcn_norm(ds.edges, ds.num_nodes)
-//   Tensor pred = algo::label_propagation(S, split.train_idx, ds.labels, ds.num_classes, 100);
+//   Tensor Xbar = algo::apply_filter(S, X, f);            // S = nn::gcn_norm(ds.edges,
+//   ds.num_nodes) Tensor pred = algo::label_propagation(S, split.train_idx, ds.labels,
+//   ds.num_classes, 100);
 #pragma once
 
 #include <cstdint>
@@ -31,7 +32,7 @@ struct Filter {
   int64_t k = 0;       // RNM, RW: the power
   double alpha = 0.0;  // AR: the strength
   ArSolver solver = ArSolver::series;
-  int64_t terms = 0;   // AR series: number of terms (0: ceil(4α), as the authors' code)
+  int64_t terms = 0;  // AR series: number of terms (0: ceil(4α), as the authors' code)
 
   static Filter none() { return {}; }
   static Filter rnm(int64_t k) { return {.kind = FilterKind::rnm, .k = k}; }

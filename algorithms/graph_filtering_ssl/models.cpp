@@ -23,14 +23,16 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 }  // namespace
 
-FilterNet::FilterNet(int64_t in, int64_t hidden, int64_t classes, double dropout, Filter layer_filter, Generator& gen)
+FilterNet::FilterNet(int64_t in, int64_t hidden, int64_t classes, double dropout,
+                     Filter layer_filter, Generator& gen)
     : Module("FilterNet"), layer_filter(layer_filter), dropout(dropout) {
   SG_CHECK(in > 0 && hidden > 0 && classes > 0, "FilterNet: sizes must be positive, got in=", in,
            ", hidden=", hidden, ", classes=", classes);
   SG_CHECK(dropout >= 0.0 && dropout < 1.0, "FilterNet: dropout must be in [0, 1), got ", dropout);
   register_parameter("w1", w1, glorot(in, hidden, gen));
   register_parameter("w2", w2, glorot(hidden, classes, gen));
-  dropout_gen_ = Generator(uint64_t(randint(0, std::numeric_limits<int64_t>::max(), {1}, gen).item<int64_t>()));
+  dropout_gen_ = Generator(
+      uint64_t(randint(0, std::numeric_limits<int64_t>::max(), {1}, gen).item<int64_t>()));
 }
 
 Tensor FilterNet::forward(const Tensor& S, const Tensor& x) {
@@ -54,11 +56,14 @@ bool is_checked_epoch(int64_t epoch, int64_t epochs, int64_t every, double last_
   return (epoch + 1) % every == 0 || epoch >= tail_start;
 }
 
-SelectedRun fit_lowest_train_loss(nn::Module& model, nn::Optimizer& opt, const std::function<Tensor()>& train_logits,
+SelectedRun fit_lowest_train_loss(nn::Module& model, nn::Optimizer& opt,
+                                  const std::function<Tensor()>& train_logits,
                                   const Tensor& train_y, const std::function<Tensor()>& test_logits,
-                                  const Tensor& test_y, const NetConfig& cfg, const EpochCallback& on_epoch) {
+                                  const Tensor& test_y, const NetConfig& cfg,
+                                  const EpochCallback& on_epoch) {
   SG_CHECK(cfg.epochs > 0, "fit_lowest_train_loss: epochs must be positive, got ", cfg.epochs);
-  SG_CHECK(cfg.check_every >= 1, "fit_lowest_train_loss: check_every must be >= 1, got ", cfg.check_every);
+  SG_CHECK(cfg.check_every >= 1, "fit_lowest_train_loss: check_every must be >= 1, got ",
+           cfg.check_every);
   const auto start = std::chrono::steady_clock::now();
   SelectedRun run;
   std::vector<Tensor> best;  // the parameters of the best checked epoch so far
@@ -92,9 +97,11 @@ SelectedRun fit_lowest_train_loss(nn::Module& model, nn::Optimizer& opt, const s
     if (on_epoch) on_epoch(r);
   }
   // The shared rule decides; the copy kept above must be of the epoch it picks.
-  const train::EpochRecord chosen = train::select_lowest_train_loss(run.trace, cfg.check_every, cfg.check_last_fraction);
-  SG_CHECK(chosen.epoch == best_epoch, "fit_lowest_train_loss: kept epoch ", best_epoch, " but the rule picks ",
-           chosen.epoch, " (is_checked_epoch disagrees with select_lowest_train_loss)");
+  const train::EpochRecord chosen =
+      train::select_lowest_train_loss(run.trace, cfg.check_every, cfg.check_last_fraction);
+  SG_CHECK(chosen.epoch == best_epoch, "fit_lowest_train_loss: kept epoch ", best_epoch,
+           " but the rule picks ", chosen.epoch,
+           " (is_checked_epoch disagrees with select_lowest_train_loss)");
   {
     NoGradGuard no_grad;
     std::vector<Tensor> params = model.parameters();
@@ -112,19 +119,23 @@ SelectedRun fit_lowest_train_loss(nn::Module& model, nn::Optimizer& opt, const s
 namespace {
 
 void check_split(const char* fn, const data::NodeSplit& split) {
-  SG_CHECK(split.train_idx.defined() && split.train_idx.numel() > 0, fn, ": the split has no training nodes");
-  SG_CHECK(split.test_idx.defined() && split.test_idx.numel() > 0, fn, ": the split has no test nodes");
+  SG_CHECK(split.train_idx.defined() && split.train_idx.numel() > 0, fn,
+           ": the split has no training nodes");
+  SG_CHECK(split.test_idx.defined() && split.test_idx.numel() > 0, fn,
+           ": the split has no test nodes");
 }
 
 // Adam with the L2 term on every parameter, as the authors' weight_decay * Σ l2_loss(W).
 std::unique_ptr<nn::Adam> make_adam(nn::Module& model, const NetConfig& cfg) {
-  return std::make_unique<nn::Adam>(model.parameters(), nn::AdamOptions{.lr = cfg.lr, .weight_decay = cfg.weight_decay});
+  return std::make_unique<nn::Adam>(
+      model.parameters(), nn::AdamOptions{.lr = cfg.lr, .weight_decay = cfg.weight_decay});
 }
 
 }  // namespace
 
-SelectedRun train_glp(const Tensor& features, const Tensor& labels, const data::NodeSplit& split, int64_t num_classes,
-                      const NetConfig& cfg, uint64_t seed, const EpochCallback& on_epoch) {
+SelectedRun train_glp(const Tensor& features, const Tensor& labels, const data::NodeSplit& split,
+                      int64_t num_classes, const NetConfig& cfg, uint64_t seed,
+                      const EpochCallback& on_epoch) {
   check_split("train_glp", split);
   SG_CHECK(features.defined() && features.dim() == 2 && features.size(0) == labels.size(0),
            "train_glp: expected features [", labels.size(0), ", F], got ",
@@ -137,12 +148,14 @@ SelectedRun train_glp(const Tensor& features, const Tensor& labels, const data::
   FilterNet model(features.size(1), cfg.hidden, num_classes, cfg.dropout, Filter::none(), gen);
   auto opt = make_adam(model, cfg);
   return fit_lowest_train_loss(
-      model, *opt, [&] { return model.forward(Tensor(), x_train); }, index_select(labels, 0, split.train_idx),
-      [&] { return model.forward(Tensor(), x_test); }, index_select(labels, 0, split.test_idx), cfg, on_epoch);
+      model, *opt, [&] { return model.forward(Tensor(), x_train); },
+      index_select(labels, 0, split.train_idx), [&] { return model.forward(Tensor(), x_test); },
+      index_select(labels, 0, split.test_idx), cfg, on_epoch);
 }
 
-SelectedRun train_igcn(const Tensor& S, const Tensor& features, const Tensor& labels, const data::NodeSplit& split,
-                       int64_t num_classes, const Filter& layer_filter, const NetConfig& cfg, uint64_t seed,
+SelectedRun train_igcn(const Tensor& S, const Tensor& features, const Tensor& labels,
+                       const data::NodeSplit& split, int64_t num_classes,
+                       const Filter& layer_filter, const NetConfig& cfg, uint64_t seed,
                        const EpochCallback& on_epoch) {
   check_split("train_igcn", split);
   SG_CHECK(features.defined() && features.dim() == 2 && features.size(0) == labels.size(0),
@@ -157,8 +170,9 @@ SelectedRun train_igcn(const Tensor& S, const Tensor& features, const Tensor& la
       index_select(labels, 0, split.test_idx), cfg, on_epoch);
 }
 
-SelectedRun train_gcn_lowest_loss(const data::GraphDataset& ds, const data::NodeSplit& split, const GcnConfig& cfg,
-                                  int64_t check_every, double check_last_fraction, uint64_t seed,
+SelectedRun train_gcn_lowest_loss(const data::GraphDataset& ds, const data::NodeSplit& split,
+                                  const GcnConfig& cfg, int64_t check_every,
+                                  double check_last_fraction, uint64_t seed,
                                   const EpochCallback& on_epoch) {
   check_split("train_gcn_lowest_loss", split);
   data::GraphDataset d = ds;
@@ -177,7 +191,8 @@ SelectedRun train_gcn_lowest_loss(const data::GraphDataset& ds, const data::Node
     run.trace.push_back(rec);
     if (on_epoch) on_epoch(rec);
   });
-  const train::EpochRecord chosen = train::select_lowest_train_loss(run.trace, check_every, check_last_fraction);
+  const train::EpochRecord chosen =
+      train::select_lowest_train_loss(run.trace, check_every, check_last_fraction);
   run.test_accuracy = chosen.test_accuracy;
   run.epoch = chosen.epoch;
   run.train_loss = chosen.train_loss;

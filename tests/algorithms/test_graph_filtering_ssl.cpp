@@ -33,7 +33,8 @@ constexpr int64_t kNodes = 6;
 std::vector<double> dense_s_tilde() {
   std::vector<double> A(kNodes * kNodes, 0.0);
   const std::vector<int64_t> e = small_edges().to_vector<int64_t>();
-  for (size_t i = 0; i < e.size(); i += 2) A[e[i] * kNodes + e[i + 1]] = A[e[i + 1] * kNodes + e[i]] = 1.0;
+  for (size_t i = 0; i < e.size(); i += 2)
+    A[e[i] * kNodes + e[i + 1]] = A[e[i + 1] * kNodes + e[i]] = 1.0;
   for (int64_t i = 0; i < kNodes; ++i) A[i * kNodes + i] = 1.0;
   std::vector<double> d(kNodes, 0.0);
   for (int64_t i = 0; i < kNodes; ++i)
@@ -64,7 +65,8 @@ Tensor matrix_power(const Tensor& M, int64_t k) {
 
 void expect_close(const Tensor& a, const Tensor& b, double tol) {
   ASSERT_EQ(a.shape(), b.shape());
-  const std::vector<double> x = a.to(DType::f64).to_vector<double>(), y = b.to(DType::f64).to_vector<double>();
+  const std::vector<double> x = a.to(DType::f64).to_vector<double>(),
+                            y = b.to(DType::f64).to_vector<double>();
   for (size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(x[i], y[i], tol) << "at " << i;
 }
 
@@ -78,13 +80,17 @@ TEST(GraphFilters, SparseSTildeIsTheDenseDefinition) {
 
 TEST(GraphFilters, RnmIsTheKthPowerOfSTilde) {
   const Tensor X = features(), S = dense(dense_s_tilde());
-  for (int64_t k : {0, 1, 3, 5}) expect_close(algo::apply_filter(s_sparse(), X, Filter::rnm(k)), mm(matrix_power(S, k), X), 1e-12);
+  for (int64_t k : {0, 1, 3, 5})
+    expect_close(algo::apply_filter(s_sparse(), X, Filter::rnm(k)), mm(matrix_power(S, k), X),
+                 1e-12);
 }
 
 TEST(GraphFilters, RwIsThePowerOfTheLazyWalk) {
   const Tensor X = features(), S = dense(dense_s_tilde());
   const Tensor half = (identity() + S) * 0.5;
-  for (int64_t k : {1, 4}) expect_close(algo::apply_filter(s_sparse(), X, Filter::rw(k)), mm(matrix_power(half, k), X), 1e-12);
+  for (int64_t k : {1, 4})
+    expect_close(algo::apply_filter(s_sparse(), X, Filter::rw(k)), mm(matrix_power(half, k), X),
+                 1e-12);
 }
 
 TEST(GraphFilters, ArSeriesIsTheAuthorsTruncatedNeumannSum) {
@@ -95,7 +101,8 @@ TEST(GraphFilters, ArSeriesIsTheAuthorsTruncatedNeumannSum) {
   EXPECT_EQ(algo::ar_series_terms(10), 40);
   Tensor sum = zeros({kNodes, kNodes}, DType::f64);
   for (int64_t j = 0; j < 10; ++j) sum = sum + matrix_power(S, j) * std::pow(beta, double(j));
-  expect_close(algo::apply_filter(s_sparse(), X, Filter::ar(alpha)), mm(sum, X) / (1 + alpha), 1e-12);
+  expect_close(algo::apply_filter(s_sparse(), X, Filter::ar(alpha)), mm(sum, X) / (1 + alpha),
+               1e-12);
 }
 
 TEST(GraphFilters, ArByCgIsTheInverse) {
@@ -113,9 +120,11 @@ TEST(GraphFilters, ArSeriesApproachesTheInverseWithMoreTerms) {
   const Tensor X = features();
   const Tensor exact = algo::apply_filter(s_sparse(), X, Filter::ar(5, algo::ArSolver::cg));
   auto err = [&](int64_t terms) {
-    return max(abs(algo::apply_filter(s_sparse(), X, Filter::ar(5, algo::ArSolver::series, terms)) - exact)).item();
+    return max(abs(algo::apply_filter(s_sparse(), X, Filter::ar(5, algo::ArSolver::series, terms)) -
+                   exact))
+        .item();
   };
-  EXPECT_GT(err(20), 1e-3);  // the authors' ceil(4α) = 20 terms: an approximation...
+  EXPECT_GT(err(20), 1e-3);   // the authors' ceil(4α) = 20 terms: an approximation...
   EXPECT_LT(err(400), 1e-8);  // ...that converges to the inverse
 }
 
@@ -127,20 +136,19 @@ TEST(Igcn, EachLayerAppliesTheDenseFilterAfterItsWeight) {
     Generator gen(1);
     algo::FilterNet net(4, 5, 3, 0.5, f, gen);
     net.eval();
-    const Tensor G = f.kind == algo::FilterKind::rnm
-                         ? matrix_power(S, 2)
-                         : [&] {
-                             Tensor sum = zeros({kNodes, kNodes}, DType::f64);
-                             const double beta = 3.0 / 4.0;
-                             for (int64_t j = 0; j < 12; ++j) sum = sum + matrix_power(S, j) * std::pow(beta, double(j));
-                             return sum / 4.0;
-                           }();
+    const Tensor G = f.kind == algo::FilterKind::rnm ? matrix_power(S, 2) : [&] {
+      Tensor sum = zeros({kNodes, kNodes}, DType::f64);
+      const double beta = 3.0 / 4.0;
+      for (int64_t j = 0; j < 12; ++j) sum = sum + matrix_power(S, j) * std::pow(beta, double(j));
+      return sum / 4.0;
+    }();
     const Tensor Gf = G.to(DType::f32);
     const Tensor expected = mm(Gf, mm(relu(mm(Gf, mm(X, net.w1))), net.w2));
     NoGradGuard no_grad;
     const Tensor Sf = nn::gcn_norm(small_edges(), kNodes);
     expect_close(net.forward(Sf, X), expected, 1e-5);
-    expect_close(net.forward(Sf, dense_to_csr(X)), expected, 1e-5);  // sparse features: same network
+    expect_close(net.forward(Sf, dense_to_csr(X)), expected,
+                 1e-5);  // sparse features: same network
   }
 }
 
@@ -148,12 +156,14 @@ TEST(LabelPropagation, ToyGraphGetsTheHandLabels) {
   // Two triangles {0,1,2} and {3,4,5} joined by the edge 2-3, a pendant 6 on node 5 and an
   // isolated node 7. Node 0 is labelled 0 and node 4 labelled 1: label mass stays in each
   // triangle, crosses the bridge weakly, node 6 follows 5; node 7 receives nothing (class 0).
-  const Tensor edges = from_vector<int64_t>({0, 1, 1, 2, 0, 2, 2, 3, 3, 4, 4, 5, 3, 5, 5, 6}, {8, 2});
+  const Tensor edges =
+      from_vector<int64_t>({0, 1, 1, 2, 0, 2, 2, 3, 3, 4, 4, 5, 3, 5, 5, 6}, {8, 2});
   const Tensor S = nn::gcn_norm(edges, 8);
   const Tensor labels = from_vector<int64_t>({0, 0, 0, 1, 1, 1, 1, 1});
   const Tensor train = from_vector<int64_t>({0, 4});
   for (const Filter& f : {Filter::ar(100), Filter::ar(100, algo::ArSolver::cg), Filter::rnm(6)}) {
-    const std::vector<int64_t> pred = algo::label_propagation(S, train, labels, 2, f).to_vector<int64_t>();
+    const std::vector<int64_t> pred =
+        algo::label_propagation(S, train, labels, 2, f).to_vector<int64_t>();
     EXPECT_EQ(pred, (std::vector<int64_t>{0, 0, 0, 1, 1, 1, 1, 0})) << f.describe();
   }
 }
@@ -190,5 +200,6 @@ TEST(Glp, CoraPublicSplitBeats75Percent) {
   const algo::SelectedRun mlp = algo::train_glp(x, cora.labels, split, cora.num_classes, cfg, 0);
   EXPECT_GT(glp.test_accuracy, 0.75);
   EXPECT_GT(glp.test_accuracy, mlp.test_accuracy + 0.15);  // the filter is what helps
-  EXPECT_TRUE(algo::is_checked_epoch(glp.epoch, cfg.epochs, cfg.check_every, cfg.check_last_fraction));
+  EXPECT_TRUE(
+      algo::is_checked_epoch(glp.epoch, cfg.epochs, cfg.check_every, cfg.check_last_fraction));
 }
