@@ -190,7 +190,10 @@ AgcResult run_agc(const Tensor& S, const Tensor& X, int64_t classes, const Tenso
     if (!stopped) {
       intra.push_back(step.intra);
       stopped = (intra.size() >= 2 && intra.back() > intra[intra.size() - 2]) || k == config.max_order;
-      if (stopped) result.order = select_order(intra);
+      if (stopped) {
+        result.order = select_order(intra);
+        result.seconds_to_stop = seconds_since(start);
+      }
     }
     result.steps.push_back(step);
     if (on_step) on_step(result.steps.back());

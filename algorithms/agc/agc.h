@@ -99,6 +99,7 @@ struct AgcResult {
   ClusterScores best;           // the clustering at the selected k
   std::vector<AgcStep> steps;   // every order computed, 1, 2, ...
   double seconds = 0;           // wall time of run_agc
+  double seconds_to_stop = 0;   // wall time until the rule stopped (without the scan_to orders)
 };
 
 // Runs AGC on the normalised adjacency S̃ (CSR [N, N], e.g. nn::gcn_norm) and the raw features

@@ -106,8 +106,10 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
     });
     line.finish();
-    print_scores("AGC", r.best, "   (k = " + std::to_string(r.order) + ", " + std::to_string(r.seconds).substr(0, 5) + " s)");
-    write_scores(metrics, ds.name, "agc", r.order, r.best, r.seconds);
+    char note[96];
+    std::snprintf(note, sizeof note, "   (k = %lld, %.1f s to the stop)", (long long)r.order, r.seconds_to_stop);
+    print_scores("AGC", r.best, note);
+    write_scores(metrics, ds.name, "agc", r.order, r.best, r.seconds_to_stop);
 
     if (!plot.empty()) {
       std::vector<double> ks, intra, acc;
