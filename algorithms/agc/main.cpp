@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
     std::printf("%s: %lld nodes, %lld features, %lld classes, %lld edges; %d k-means runs per order\n",
                 ds.name.c_str(), (long long)ds.num_nodes, (long long)X.size(1), (long long)ds.num_classes,
                 (long long)ds.num_edges(), common.repeats);
+    std::fflush(stdout);
     train::MetricsWriter metrics(common.out);
 
     if (baselines) {

@@ -47,7 +47,7 @@ for ds in ("cora", "citeseer"):
 lines.append("")
 lines.append(f"Measured {day} by `bash bench/reproduce/agc.sh`: {cpu}, {cores} cores, the two datasets run side by "
              f"side with `--threads {threads}` each; {elapsed} s wall time in all (seconds above: each method's own "
-             f"wall time, AGC's up to its stop plus the scan for the plot).")
+             f"wall time, AGC's up to the rule's stop, without the orders scanned for the plot).")
 table = "\n".join(lines)
 path = "algorithms/agc/README.md"
 text = open(path).read()
