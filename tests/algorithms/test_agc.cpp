@@ -41,7 +41,8 @@ TEST(Agc, LowPassFilterMatchesTheDenseFormula) {
   std::vector<int64_t> flat;
   double A[5][5] = {};
   for (auto [i, j] : edge_list) {
-    flat.insert(flat.end(), {i, j});
+    flat.push_back(i);
+    flat.push_back(j);
     A[i][j] = A[j][i] = 1;
   }
   const Tensor edges = from_vector(flat, Shape{int64_t(edge_list.size()), 2});
