@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -495,3 +496,36 @@ TEST(FlatlandObs, DISABLED_TimingRound2Test4) {
 }
 
 }  // namespace
+
+// Writes the observations of a recorded episode, every step, for comparison with the
+// solution's own feature parser (tools/compare_flatland_obs.py runs it):
+//   FLOBS_LEVEL=level.json.gz FLOBS_EPISODE=3 FLOBS_OUT=obs.bin test_flatland_obs \
+//     --gtest_also_run_disabled_tests --gtest_filter='*DumpEpisode*'
+// Per step: agent_attr, forest (float32), adjacency, node_order, edge_order (int32), valid (uint8).
+TEST(FlatlandObs, DISABLED_DumpEpisode) {
+  const char* level_path = std::getenv("FLOBS_LEVEL");
+  const char* episode = std::getenv("FLOBS_EPISODE");
+  const char* out_path = std::getenv("FLOBS_OUT");
+  if (level_path == nullptr || episode == nullptr || out_path == nullptr) GTEST_SKIP() << "set FLOBS_*";
+  fl::LevelFile f = fl::load_level_file(level_path);
+  const fl::RecordedEpisode& ep = f.episodes.at(std::stoi(episode));
+  fl::RailEnv env(f.level);
+  env.reset(ep.malfunction_schedule);
+  fl::TreeObsBuilder obs(env);
+  const int n = env.num_agents();
+  std::FILE* out = std::fopen(out_path, "wb");
+  ASSERT_NE(out, nullptr);
+  auto write = [&](auto span) { std::fwrite(span.data(), sizeof(span[0]), span.size(), out); };
+  for (int step = 0; step <= ep.num_steps; ++step) {
+    obs.build(env);
+    write(obs.agent_attr());
+    write(obs.forest());
+    write(obs.adjacency());
+    write(obs.node_order());
+    write(obs.edge_order());
+    write(obs.valid_actions());
+    if (step == ep.num_steps) break;
+    env.step(std::span<const int>(&ep.actions[static_cast<size_t>(step) * n], n));
+  }
+  std::fclose(out);
+}
