@@ -47,7 +47,8 @@
 // Null nodes: [inf x 7, -1 x 5]. Padding nodes: the same.
 // Normalised (the forest output): 0..6 divided by max_episode_steps, inf -> -1; 7, 8, 9, 11
 // divided by N, -1 stays; 10 as is. So distances lie in [0, ~1] or -1 (a walk longer than the
-// episode is possible in principle), counts in [0, 1] or -1, speed in (0, 1] or -1.
+// episode is possible in principle), counts in [0, 1] or -1, speed in (0, 1] or -1; without the
+// reference quirks feature 9 is a real counter / N and may exceed 1.
 //
 // Reference quirks (TreeObsConfig::reference_quirks, default true, matching the released
 // solution so that its trained weights see what they were trained on):

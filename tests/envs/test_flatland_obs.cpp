@@ -436,12 +436,13 @@ TEST(FlatlandObs, DeadlockRing) {
 TEST(FlatlandObs, FixtureEpisodeStaysInRange) {
   fl::LevelFile f = fl::load_level_file(std::string(STACKGRAD_FLATLAND_FIXTURES) + "/r2t0_s1.json.gz");
   const fl::RecordedEpisode& ep = f.episodes[3];  // shortest path + 25% random, malfunctions
+  for (bool quirks : {true, false}) {
   fl::RailEnv env(f.level);
   env.reset(ep.malfunction_schedule);
-  fl::TreeObsBuilder obs(env);
+  fl::TreeObsBuilder obs(env, {.reference_quirks = quirks});
   const int n = env.num_agents();
   float max_distance = 0;
-  int conflicts = 0, agents_seen = 0;
+  int conflicts = 0, agents_seen = 0, other_targets = 0;
   for (int step = 0; step <= ep.num_steps; ++step) {
     obs.build(env);
     for (float v : obs.forest()) ASSERT_TRUE(std::isfinite(v));
@@ -453,9 +454,14 @@ TEST(FlatlandObs, FixtureEpisodeStaysInRange) {
           ASSERT_TRUE(x[k] == -1.0f || x[k] >= 0.0f) << k;
           max_distance = std::max(max_distance, x[k]);
         }
-        for (int k : {7, 8, 9, 11}) ASSERT_TRUE(x[k] == -1.0f || (x[k] >= 0.0f && x[k] <= 1.0f)) << k;
+        for (int k : {7, 8, 9, 11}) {
+          // Without the quirks feature 9 is a real malfunction counter (up to 50) / N.
+          const float high = k == 9 && !quirks ? 51.0f : 1.0f;
+          ASSERT_TRUE(x[k] == -1.0f || (x[k] >= 0.0f && x[k] <= high)) << k;
+        }
         ASSERT_TRUE(x[10] == -1.0f || (x[10] > 0.0f && x[10] <= 1.0f));
         conflicts += i > 0 && x[3] >= 0;
+        other_targets += i > 0 && x[1] >= 0;
         agents_seen += i > 0 && x[2] >= 0;
       }
       const float* at = attributes(obs, a);
@@ -470,7 +476,11 @@ TEST(FlatlandObs, FixtureEpisodeStaysInRange) {
   EXPECT_LT(max_distance, 2.0f);
   EXPECT_GT(conflicts, 0);
   EXPECT_GT(agents_seen, 0);
-  std::printf("[ info ] %d steps, largest normalised distance %.3f\n", ep.num_steps, max_distance);
+  // Feature 1 (another train's target) is only filled without the reference quirks.
+  if (quirks) EXPECT_EQ(other_targets, 0); else EXPECT_GT(other_targets, 0);
+  std::printf("[ info ] quirks %d: %d steps, largest normalised distance %.3f\n", quirks, ep.num_steps,
+              max_distance);
+  }
 }
 
 // Per-step cost on a Round 2 test-4 level (80 trains); run with --gtest_also_run_disabled_tests.
