@@ -48,10 +48,12 @@ TreeObsBuilder::TreeObsBuilder(const RailEnv& env, TreeObsConfig config) : confi
   valid_.resize(static_cast<size_t>(n_) * kNumActions);
 
   const size_t slices = static_cast<size_t>(depth_) * n_;
-  pred_code_.resize(slices);
   pred_dir_.resize(slices);
-  sorted_code_.resize(slices);
-  sorted_agent_.resize(slices);
+  visits_.resize(slices);
+  cell_visits_.resize(slices);
+  visit_code_.resize(slices);
+  // Codes col * W + row (quirk) reach (W - 1) * W + H - 1, which exceeds H * W when W > H.
+  cell_start_.resize(std::max(height_ * width_, (width_ - 1) * width_ + height_) + 1);
   path_.resize(depth_);
 
   const int cells = env.grid().size();
@@ -87,6 +89,7 @@ void TreeObsBuilder::predict_all(const RailEnv& env) {
   const RailGrid& grid = env.grid();
   const DistanceMap& dm = env.distance_map();
   const int max_moves = config_.max_pred_depth;
+  int num_visits = 0;
   for (int i = 0; i < n_; ++i) {
     const Agent& a = env.agents()[i];
     const AgentSpec& s = env.spec(i);
@@ -130,6 +133,7 @@ void TreeObsBuilder::predict_all(const RailEnv& env) {
 
     // Prediction: slice 0 is the start; the train then advances one path cell every
     // int(1 / speed) steps (its first move at once) and stays at the target or path end.
+    // Consecutive slices on one cell make one visit.
     const int steps_per_cell = std::max(1, static_cast<int>(1.0f / static_cast<float>(s.speed)));
     Waypoint cur = start;
     int k = 1;
@@ -138,21 +142,24 @@ void TreeObsBuilder::predict_all(const RailEnv& env) {
         const int idx = t - 1;
         if (!(cur.position == s.target || k >= len) && idx % steps_per_cell == 0) cur = path_[k++];
       }
-      pred_code_[static_cast<size_t>(t) * n_ + i] = cell_code(cur.position);
       pred_dir_[static_cast<size_t>(t) * n_ + i] = cur.direction;
+      const int code = cell_code(cur.position);
+      if (t > 0 && visit_code_[num_visits - 1] == code && visits_[num_visits - 1].direction == cur.direction) {
+        visits_[num_visits - 1].t1 = t;
+      } else {
+        visit_code_[num_visits] = code;
+        visits_[num_visits++] = {i, t, t, cur.direction};
+      }
     }
   }
-  // Per time slice, the trains sorted by cell for lookups.
-  for (int t = 0; t < depth_; ++t) {
-    const int32_t* code = &pred_code_[static_cast<size_t>(t) * n_];
-    int32_t* agents = &sorted_agent_[static_cast<size_t>(t) * n_];
-    for (int i = 0; i < n_; ++i) agents[i] = i;
-    std::sort(agents, agents + n_, [&](int32_t x, int32_t y) {
-      return code[x] != code[y] ? code[x] < code[y] : x < y;
-    });
-    int32_t* sorted = &sorted_code_[static_cast<size_t>(t) * n_];
-    for (int i = 0; i < n_; ++i) sorted[i] = code[agents[i]];
-  }
+  // Group the visits by cell (a counting sort).
+  std::fill(cell_start_.begin(), cell_start_.end(), 0);
+  for (int v = 0; v < num_visits; ++v) ++cell_start_[visit_code_[v] + 1];
+  for (size_t c = 1; c < cell_start_.size(); ++c) cell_start_[c] += cell_start_[c - 1];
+  for (int v = 0; v < num_visits; ++v) cell_visits_[cell_start_[visit_code_[v]]++] = visits_[v];
+  // The fill moved each start to the next cell's: shift back.
+  for (size_t c = cell_start_.size() - 1; c > 0; --c) cell_start_[c] = cell_start_[c - 1];
+  cell_start_[0] = 0;
 }
 
 float TreeObsBuilder::conflict_at(const RailEnv& env, int agent, int code, int direction, int exits,
@@ -162,21 +169,17 @@ float TreeObsBuilder::conflict_at(const RailEnv& env, int agent, int code, int d
   if (t >= depth_ || tot_dist >= static_cast<float>(depth_)) return kInf;
   const bool quirks = config_.reference_quirks;
   const int slices[3] = {t, std::max(0, t - 1), std::min(depth_ - 1, t + 1)};
+  const Visit* begin = cell_visits_.data() + cell_start_[code];
+  const Visit* end = cell_visits_.data() + cell_start_[code + 1];
   for (int s : slices) {
-    const int32_t* sorted = &sorted_code_[static_cast<size_t>(s) * n_];
-    const int32_t* agents = &sorted_agent_[static_cast<size_t>(s) * n_];
-    const int lo = static_cast<int>(std::lower_bound(sorted, sorted + n_, code) - sorted);
-    const int hi = static_cast<int>(std::upper_bound(sorted + lo, sorted + n_, code) - sorted);
-    bool other = false;
-    for (int j = lo; j < hi; ++j) other |= agents[j] != agent;
+    bool other = false;  // another train predicted on this cell at time s
+    for (const Visit* v = begin; v != end && !other; ++v) other = v->agent != agent && v->t0 <= s && s <= v->t1;
     if (!other) continue;  // nobody else there at this time: try the next slice
-    const int dir_slice = quirks ? t : s;
-    for (int j = lo; j < hi; ++j) {
-      const int other_agent = agents[j];
-      if (!quirks && other_agent == agent) continue;
-      const int pd = pred_dir_[static_cast<size_t>(dir_slice) * n_ + other_agent];
+    for (const Visit* v = begin; v != end; ++v) {
+      if (s < v->t0 || s > v->t1 || (!quirks && v->agent == agent)) continue;
+      const int pd = quirks ? pred_dir_[static_cast<size_t>(t) * n_ + v->agent] : v->direction;
       const bool crossing_way = direction != pd && has_exit(exits, reverse(pd));
-      if (crossing_way || env.agents()[other_agent].state == TrainState::kDone) return tot_dist;
+      if (crossing_way || env.agents()[v->agent].state == TrainState::kDone) return tot_dist;
     }
     return kInf;
   }
@@ -220,7 +223,8 @@ TreeObsBuilder::Branch TreeObsBuilder::explore(const RailEnv& env, int agent, co
     }
     const uint16_t cell = grid.at(pos);
     const int exits = exit_mask(cell, direction);
-    conflict = std::min(conflict, conflict_at(env, agent, cell_code(pos), direction, exits, tot));
+    // tot only grows along a walk: once a conflict is found, later cells cannot lower it.
+    if (tot < conflict) conflict = conflict_at(env, agent, cell_code(pos), direction, exits, tot);
     if (!quirks && other_target_[c] > 0 && !(pos == target)) other_target = std::min(other_target, tot);
     if (pos == target) own_target = std::min(own_target, tot);
 

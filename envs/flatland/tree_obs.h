@@ -147,10 +147,16 @@ class TreeObsBuilder {
   std::vector<int32_t> adjacency_, node_order_, edge_order_;
   std::vector<uint8_t> valid_;
 
-  // Predictions: per time slice, the trains' cell codes and directions, and the trains sorted
-  // by cell code for lookups.
-  std::vector<int32_t> pred_code_, pred_dir_, sorted_code_, sorted_agent_;
+  // Predictions: every train's direction per time slice, and its visits (a stay on one cell
+  // during times t0..t1) grouped by cell code (CSR: visits of code c at
+  // cell_start_[c] .. cell_start_[c + 1]) for lookups.
+  struct Visit {
+    int32_t agent, t0, t1, direction;
+  };
+  std::vector<int32_t> pred_dir_;
   std::vector<Waypoint> path_;
+  std::vector<Visit> visits_, cell_visits_;
+  std::vector<int32_t> visit_code_, cell_start_;
 
   // Occupancy of the current state, per cell.
   std::vector<int32_t> occupant_, ready_count_;
