@@ -101,8 +101,11 @@ void write_agent_attributes(const RailEnv& env, int agent, const AgentAttrContex
   // Scalars, in float as the reference computes them.
   const float n = static_cast<float>(env.num_agents());
   const float t_max = static_cast<float>(env.max_episode_steps());
-  const float max_dist = static_cast<float>(env.grid().height() + env.grid().width()) * attr::kDistCoeff;
-  auto dist_term = [&](int d) { return d < 0 ? attr::kDistCoeff : static_cast<float>(d) / max_dist; };
+  const float max_dist =
+      static_cast<float>(env.grid().height() + env.grid().width()) * attr::kDistCoeff;
+  auto dist_term = [&](int d) {
+    return d < 0 ? attr::kDistCoeff : static_cast<float>(d) / max_dist;
+  };
   float* sc = out + attr::kScalars;
   const float step = static_cast<float>(env.elapsed_steps()) / t_max;
   const float latest = static_cast<float>(s.latest_arrival) / t_max;

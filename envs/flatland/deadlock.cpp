@@ -51,7 +51,8 @@ void DeadlockDetector::check_blocked(const RailEnv& env, int agent) {
 void DeadlockDetector::update(const RailEnv& env) {
   const int n = env.num_agents();
   const auto& agents = env.agents();
-  if (holder_.size() != static_cast<size_t>(env.grid().size())) holder_.assign(env.grid().size(), -1);
+  if (holder_.size() != static_cast<size_t>(env.grid().size()))
+    holder_.assign(env.grid().size(), -1);
   for (int c : touched_) holder_[c] = -1;
   touched_.clear();
   for (int i = 0; i < n; ++i) {
@@ -63,7 +64,8 @@ void DeadlockDetector::update(const RailEnv& env) {
   std::fill(checked_.begin(), checked_.end(), kUnchecked);
   std::fill(dep_count_.begin(), dep_count_.end(), 0);
   for (int i = 0; i < n; ++i) {
-    if (is_active(agents[i].state) && !flags_[i] && checked_[i] == kUnchecked) check_blocked(env, i);
+    if (is_active(agents[i].state) && !flags_[i] && checked_[i] == kUnchecked)
+      check_blocked(env, i);
   }
   // Resolve the dependencies of trains still pending (their exits lead into cycles).
   bool changed = true;

@@ -49,7 +49,7 @@ class DeadlockDetector {
   std::vector<int> touched_;    // cells written in holder_ this update
   std::vector<int> dep_start_;  // dependencies of train i: deps_[dep_start_[i] .. + dep_count_[i]]
   std::vector<int> dep_count_;
-  std::vector<int> deps_;       // at most 4 per train
+  std::vector<int> deps_;  // at most 4 per train
 };
 
 }  // namespace stackgrad::flatland

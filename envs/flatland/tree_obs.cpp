@@ -144,7 +144,8 @@ void TreeObsBuilder::predict_all(const RailEnv& env) {
       }
       pred_dir_[static_cast<size_t>(t) * n_ + i] = cur.direction;
       const int code = cell_code(cur.position);
-      if (t > 0 && visit_code_[num_visits - 1] == code && visits_[num_visits - 1].direction == cur.direction) {
+      if (t > 0 && visit_code_[num_visits - 1] == code &&
+          visits_[num_visits - 1].direction == cur.direction) {
         visits_[num_visits - 1].t1 = t;
       } else {
         visit_code_[num_visits] = code;
@@ -173,7 +174,8 @@ float TreeObsBuilder::conflict_at(const RailEnv& env, int agent, int code, int d
   const Visit* end = cell_visits_.data() + cell_start_[code + 1];
   for (int s : slices) {
     bool other = false;  // another train predicted on this cell at time s
-    for (const Visit* v = begin; v != end && !other; ++v) other = v->agent != agent && v->t0 <= s && s <= v->t1;
+    for (const Visit* v = begin; v != end && !other; ++v)
+      other = v->agent != agent && v->t0 <= s && s <= v->t1;
     if (!other) continue;  // nobody else there at this time: try the next slice
     for (const Visit* v = begin; v != end; ++v) {
       if (s < v->t0 || s > v->t1 || (!quirks && v->agent == agent)) continue;
@@ -186,8 +188,8 @@ float TreeObsBuilder::conflict_at(const RailEnv& env, int agent, int code, int d
   return kInf;
 }
 
-TreeObsBuilder::Branch TreeObsBuilder::explore(const RailEnv& env, int agent, const QueueItem& start,
-                                               float* raw) {
+TreeObsBuilder::Branch TreeObsBuilder::explore(const RailEnv& env, int agent,
+                                               const QueueItem& start, float* raw) {
   const RailGrid& grid = env.grid();
   const auto& agents = env.agents();
   const GridPos target = env.spec(agent).target;
@@ -212,7 +214,8 @@ TreeObsBuilder::Branch TreeObsBuilder::explore(const RailEnv& env, int agent, co
     if (const int occ = occupant_[c]; occ >= 0) {
       other_agent = std::min(other_agent, tot);
       const Agent& o = agents[occ];
-      malfunction = std::max(malfunction, quirks ? int(o.malfunction_counter > 0) : o.malfunction_counter);
+      malfunction =
+          std::max(malfunction, quirks ? int(o.malfunction_counter > 0) : o.malfunction_counter);
       ready += std::max(0, ready_count_[c]);
       if (o.direction == direction) {
         ++same;
@@ -225,7 +228,8 @@ TreeObsBuilder::Branch TreeObsBuilder::explore(const RailEnv& env, int agent, co
     const int exits = exit_mask(cell, direction);
     // tot only grows along a walk: once a conflict is found, later cells cannot lower it.
     if (tot < conflict) conflict = conflict_at(env, agent, cell_code(pos), direction, exits, tot);
-    if (!quirks && other_target_[c] > 0 && !(pos == target)) other_target = std::min(other_target, tot);
+    if (!quirks && other_target_[c] > 0 && !(pos == target))
+      other_target = std::min(other_target, tot);
     if (pos == target) own_target = std::min(own_target, tot);
 
     uint32_t& seen = visited_[static_cast<size_t>(c) * 4 + direction];
@@ -294,15 +298,25 @@ void TreeObsBuilder::build_tree(const RailEnv& env, int agent, float* nodes, int
     for (int k : {7, 8, 9, 11}) out[k] = raw[k] != -1.0f ? raw[k] / n : -1.0f;
     out[10] = raw[10];
   };
-  const float null_raw[kNodeFeatures] = {kInf, kInf, kInf, kInf, kInf, kInf, kInf, -1, -1, -1, -1, -1};
+  const float null_raw[kNodeFeatures] = {kInf, kInf, kInf, kInf, kInf, kInf,
+                                         kInf, -1,   -1,   -1,   -1,   -1};
 
   // Root.
   const Waypoint root = virtual_position(a, s);
   const int dist = dist_target(env, agent);
   const float root_raw[kNodeFeatures] = {
-      0, 0, 0, 0, 0, 0, dist < 0 ? kInf : static_cast<float>(dist), 0, 0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      dist < 0 ? kInf : static_cast<float>(dist),
+      0,
+      0,
       static_cast<float>(quirks ? int(a.num_malfunctions > 0) : a.num_malfunctions),
-      static_cast<float>(s.speed), 0};
+      static_cast<float>(s.speed),
+      0};
   store(0, root_raw);
 
   int head = 0, tail = 0;
@@ -379,8 +393,10 @@ void TreeObsBuilder::build(const RailEnv& env, const ObsBuffers& out) {
   SG_CHECK(env.num_agents() == n_, "TreeObsBuilder::build: env has ", env.num_agents(),
            " trains, the builder ", n_);
   SG_CHECK(out.agent_attr.size() == attr_.size() && out.forest.size() == forest_.size() &&
-               out.adjacency.size() == adjacency_.size() && out.node_order.size() == node_order_.size() &&
-               out.edge_order.size() == edge_order_.size() && out.valid_actions.size() == valid_.size(),
+               out.adjacency.size() == adjacency_.size() &&
+               out.node_order.size() == node_order_.size() &&
+               out.edge_order.size() == edge_order_.size() &&
+               out.valid_actions.size() == valid_.size(),
            "TreeObsBuilder::build: output buffers must be sized [N*83], [N*", m, "*12], [N*", m - 1,
            "*3], [N*", m, "], [N*", m - 1, "], [N*5] for N = ", n_);
   const auto& agents = env.agents();
@@ -432,11 +448,14 @@ void TreeObsBuilder::build(const RailEnv& env, const ObsBuffers& out) {
   for (int i = 0; i < n_; ++i) {
     uint8_t* mask = &out.valid_actions[static_cast<size_t>(i) * kNumActions];
     valid_action_mask(env, i, mask);
-    const AgentAttrContext ctx{old_direction_[i], in_malfunction_[i] != 0, deadlock_.deadlocked(i), quirks};
-    write_agent_attributes(env, i, ctx, mask, &out.agent_attr[static_cast<size_t>(i) * kAgentAttrSize]);
+    const AgentAttrContext ctx{old_direction_[i], in_malfunction_[i] != 0, deadlock_.deadlocked(i),
+                               quirks};
+    write_agent_attributes(env, i, ctx, mask,
+                           &out.agent_attr[static_cast<size_t>(i) * kAgentAttrSize]);
     build_tree(env, i, &out.forest[static_cast<size_t>(i) * m * kNodeFeatures],
                &out.adjacency[static_cast<size_t>(i) * (m - 1) * 3],
-               &out.node_order[static_cast<size_t>(i) * m], &out.edge_order[static_cast<size_t>(i) * (m - 1)]);
+               &out.node_order[static_cast<size_t>(i) * m],
+               &out.edge_order[static_cast<size_t>(i) * (m - 1)]);
   }
 }
 

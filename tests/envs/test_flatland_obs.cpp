@@ -83,14 +83,16 @@ fl::Level switch_level(std::vector<fl::AgentSpec> agents) {
 }
 
 const float* node(const fl::TreeObsBuilder& obs, int agent, int idx) {
-  return &obs.forest()[(static_cast<size_t>(agent) * obs.config().max_nodes + idx) * fl::kNodeFeatures];
+  return &obs.forest()[(static_cast<size_t>(agent) * obs.config().max_nodes + idx) *
+                       fl::kNodeFeatures];
 }
 std::vector<float> features(const fl::TreeObsBuilder& obs, int agent, int idx) {
   const float* f = node(obs, agent, idx);
   return {f, f + fl::kNodeFeatures};
 }
 std::vector<int> adjacency_row(const fl::TreeObsBuilder& obs, int agent, int row) {
-  const int32_t* a = &obs.adjacency()[(static_cast<size_t>(agent) * (obs.config().max_nodes - 1) + row) * 3];
+  const int32_t* a =
+      &obs.adjacency()[(static_cast<size_t>(agent) * (obs.config().max_nodes - 1) + row) * 3];
   return {a[0], a[1], a[2]};
 }
 std::vector<int> mask(const fl::TreeObsBuilder& obs, int agent) {
@@ -119,7 +121,8 @@ TEST(FlatlandObs, RootAndStraightTrackToTarget) {
   EXPECT_EQ(features(obs, 0, 0), (std::vector<float>{0, 0, 0, 0, 0, 0, d(5), 0, 0, 0, 1, 0}));
   // Only "straight on" exists: left and right are null, straight runs 5 cells to the target.
   EXPECT_EQ(features(obs, 0, 1), kNull);
-  EXPECT_EQ(features(obs, 0, 2), (std::vector<float>{d(5), -1, -1, -1, -1, d(5), 0, 0, 0, 0, 1, 0}));
+  EXPECT_EQ(features(obs, 0, 2),
+            (std::vector<float>{d(5), -1, -1, -1, -1, d(5), 0, 0, 0, 0, 1, 0}));
   EXPECT_EQ(features(obs, 0, 3), kNull);
   // The target node's three null children, then padding.
   for (int i = 4; i <= 6; ++i) EXPECT_EQ(features(obs, 0, i), kNull);
@@ -153,14 +156,17 @@ TEST(FlatlandObs, SwitchDeadEndsAndFifoNumbering) {
   EXPECT_FLOAT_EQ(node(obs, 0, 0)[6], d(5));
   // Node 2: the switch one cell ahead, 4 moves from the target.
   EXPECT_EQ(features(obs, 0, 1), kNull);
-  EXPECT_EQ(features(obs, 0, 2), (std::vector<float>{-1, -1, -1, -1, -1, d(1), d(4), 0, 0, 0, 1, 0}));
+  EXPECT_EQ(features(obs, 0, 2),
+            (std::vector<float>{-1, -1, -1, -1, -1, d(1), d(4), 0, 0, 0, 1, 0}));
   EXPECT_EQ(features(obs, 0, 3), kNull);
   // The switch's children: left (west dead end), straight (north dead end), right null.
   EXPECT_EQ(adjacency_row(obs, 0, 3), (std::vector<int>{2, 4, -1}));
   EXPECT_EQ(adjacency_row(obs, 0, 4), (std::vector<int>{2, 5, 0}));
   EXPECT_EQ(adjacency_row(obs, 0, 5), (std::vector<int>{2, 6, 1}));
-  EXPECT_EQ(features(obs, 0, 4), (std::vector<float>{-1, -1, -1, -1, -1, d(2), d(3), 0, 0, 0, 1, 0}));
-  EXPECT_EQ(features(obs, 0, 5), (std::vector<float>{-1, -1, -1, -1, -1, d(2), d(3), 0, 0, 0, 1, 0}));
+  EXPECT_EQ(features(obs, 0, 4),
+            (std::vector<float>{-1, -1, -1, -1, -1, d(2), d(3), 0, 0, 0, 1, 0}));
+  EXPECT_EQ(features(obs, 0, 5),
+            (std::vector<float>{-1, -1, -1, -1, -1, d(2), d(3), 0, 0, 0, 1, 0}));
   EXPECT_EQ(features(obs, 0, 6), kNull);
   // A dead end reverses its children: only "straight" exists and leads back. Node 4's are 7-9,
   // node 5's 10-12 (FIFO; null nodes have no children).
@@ -186,15 +192,16 @@ TEST(FlatlandObs, SwitchDeadEndsAndFifoNumbering) {
   for (int i = 0; i <= 18; ++i) want[i] = 0;
   want[0] = 4, want[2] = 3, want[4] = want[5] = 2, want[8] = want[11] = 1;
   EXPECT_EQ(std::vector<int>(obs.node_order().begin(), obs.node_order().end()), want);
-  const std::vector<int> want_edges = {4, 4, 4, 3, 3, 3, 2, 2, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1,
-                                       -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2};
+  const std::vector<int> want_edges = {4, 4, 4, 3,  3,  3,  2,  2,  2,  2,  2,  2,  1,  1,  1,
+                                       1, 1, 1, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2, -2};
   EXPECT_EQ(std::vector<int>(obs.edge_order().begin(), obs.edge_order().end()), want_edges);
 }
 
 TEST(FlatlandObs, SiblingTriplesOnAFullTree) {
   // On the fixture level every tree has 31 nodes whose rows come in triples (parent, 3k+1..3k+3,
   // turns -1, 0, +1) with non-decreasing parents.
-  fl::LevelFile f = fl::load_level_file(std::string(STACKGRAD_FLATLAND_FIXTURES) + "/r2t0_s1.json.gz");
+  fl::LevelFile f =
+      fl::load_level_file(std::string(STACKGRAD_FLATLAND_FIXTURES) + "/r2t0_s1.json.gz");
   fl::RailEnv env(f.level);
   env.reset(uint64_t{1});
   fl::TreeObsBuilder obs(env);
@@ -218,8 +225,8 @@ TEST(FlatlandObs, OtherTrainsAheadAndPotentialConflict) {
   // Train 0 at (0,1) heading east to (0,7). Step 1 puts both trains on the map.
   for (int other_direction : {fl::kEast, fl::kWest}) {
     const GridPos other_target = other_direction == fl::kEast ? GridPos{0, 7} : GridPos{0, 0};
-    fl::RailEnv env(line_level(8, {train({0, 1}, fl::kEast, {0, 7}),
-                                   train({0, 5}, other_direction, other_target, 0.5)}));
+    fl::RailEnv env(line_level(
+        8, {train({0, 1}, fl::kEast, {0, 7}), train({0, 5}, other_direction, other_target, 0.5)}));
     env.reset();
     fl::TreeObsBuilder obs(env);
     depart(env, {2, 2});
@@ -229,7 +236,7 @@ TEST(FlatlandObs, OtherTrainsAheadAndPotentialConflict) {
     EXPECT_FLOAT_EQ(f[0], d(6));
     EXPECT_FLOAT_EQ(f[2], d(4));  // train 1 is 4 cells ahead
     if (other_direction == fl::kEast) {
-      EXPECT_FLOAT_EQ(f[7], 0.5f);   // 1 of 2 trains, same direction
+      EXPECT_FLOAT_EQ(f[7], 0.5f);  // 1 of 2 trains, same direction
       EXPECT_FLOAT_EQ(f[8], 0.0f);
       EXPECT_FLOAT_EQ(f[10], 0.5f);  // its speed
       EXPECT_FLOAT_EQ(f[3], -1.0f);  // it goes our way: no conflict
@@ -247,7 +254,8 @@ TEST(FlatlandObs, OtherTrainsAheadAndPotentialConflict) {
 
 TEST(FlatlandObs, PotentialConflictAtThePredictedTime) {
   // Both speed 1: train 1 from (0,5) westwards is at (0,3) at t = 2, as train 0 is.
-  fl::RailEnv env(line_level(8, {train({0, 1}, fl::kEast, {0, 7}), train({0, 5}, fl::kWest, {0, 0})}));
+  fl::RailEnv env(
+      line_level(8, {train({0, 1}, fl::kEast, {0, 7}), train({0, 5}, fl::kWest, {0, 0})}));
   env.reset();
   fl::TreeObsBuilder obs(env);
   depart(env, {2, 2});
@@ -257,7 +265,8 @@ TEST(FlatlandObs, PotentialConflictAtThePredictedTime) {
 }
 
 TEST(FlatlandObs, AgentAttributeLayout) {
-  fl::Level level = switch_level({train({2, 1}, fl::kNorth, {3, 1}, 0.5, 0), train({3, 1}, fl::kNorth, {1, 0}, 1.0, 5)});
+  fl::Level level = switch_level(
+      {train({2, 1}, fl::kNorth, {3, 1}, 0.5, 0), train({3, 1}, fl::kNorth, {1, 0}, 1.0, 5)});
   fl::RailEnv env(level);
   env.reset();
   fl::TreeObsBuilder obs(env);
@@ -265,8 +274,8 @@ TEST(FlatlandObs, AgentAttributeLayout) {
   obs.build(env);
   const float* a = attributes(obs, 0);
   std::vector<float> want(83, 0.0f);
-  want[fl::attr::kState + 3] = 1;                     // MOVING
-  want[fl::attr::kRoadType + 1] = 1;                  // straight
+  want[fl::attr::kState + 3] = 1;     // MOVING
+  want[fl::attr::kRoadType + 1] = 1;  // straight
   want[fl::attr::kNumMalfunctions + 0] = 1;
   want[fl::attr::kInitialDirection + fl::kNorth] = 1;
   want[fl::attr::kDirection + fl::kNorth] = 1;
@@ -276,24 +285,25 @@ TEST(FlatlandObs, AgentAttributeLayout) {
   b[3] = 1;  // malfunction counter complete
   b[4] = 1;  // at cell entry (counter 0 of max 1)
   b[8] = 1;  // on the map
-  for (int bit = 0; bit < 16; ++bit) want[fl::attr::kTransitions + bit] = (kStraightNS >> (15 - bit)) & 1;
+  for (int bit = 0; bit < 16; ++bit)
+    want[fl::attr::kTransitions + bit] = (kStraightNS >> (15 - bit)) & 1;
   want[fl::attr::kValidActions + 2] = 1;  // forward
   want[fl::attr::kValidActions + 4] = 1;  // stop: the next cell is a switch
   const float t = static_cast<float>(kT);
   float* s = &want[fl::attr::kScalars];
-  s[0] = 0.0f / 2;                      // handle / N
-  s[1] = 2 / t;                         // step
-  s[2] = 0 / t;                         // earliest departure
-  s[3] = 40 / t;                        // latest arrival
-  s[4] = -1 / t;                        // not arrived
-  s[5] = 40 / t - 2 / t;                // steps before late
-  s[6] = 5.0f / ((4 + 3) * 8);          // dist_target (5 moves, as above) / ((H + W) * 8)
-  s[7] = std::min(s[5], s[6]);          // anticipative return
-  s[8] = 1 / 10.0f;                     // max_count 1 (speed 1/2)
-  s[9] = 0.5f;                          // speed
-  s[10] = 0;                            // speed counter
-  s[11] = 0;                            // malfunction counter
-  s[12] = 5.0f / ((4 + 3) * 8);         // initial dist_target
+  s[0] = 0.0f / 2;               // handle / N
+  s[1] = 2 / t;                  // step
+  s[2] = 0 / t;                  // earliest departure
+  s[3] = 40 / t;                 // latest arrival
+  s[4] = -1 / t;                 // not arrived
+  s[5] = 40 / t - 2 / t;         // steps before late
+  s[6] = 5.0f / ((4 + 3) * 8);   // dist_target (5 moves, as above) / ((H + W) * 8)
+  s[7] = std::min(s[5], s[6]);   // anticipative return
+  s[8] = 1 / 10.0f;              // max_count 1 (speed 1/2)
+  s[9] = 0.5f;                   // speed
+  s[10] = 0;                     // speed counter
+  s[11] = 0;                     // malfunction counter
+  s[12] = 5.0f / ((4 + 3) * 8);  // initial dist_target
   for (int k = 0; k < 83; ++k) EXPECT_FLOAT_EQ(a[k], want[k]) << "attribute " << k;
 
   // Train 1 is waiting off the map: state one-hot at 0, road type 0, no transitions.
@@ -318,7 +328,8 @@ TEST(FlatlandObs, AgentAttributeLayout) {
 
 TEST(FlatlandObs, ValidActionMasks) {
   // Train 0 (speed 1) from (2,1) north to (1,0); train 1 (speed 1/2) from (2,1) at step 3.
-  fl::Level level = switch_level({train({2, 1}, fl::kNorth, {1, 0}), train({2, 1}, fl::kNorth, {0, 1}, 0.5, 3)});
+  fl::Level level =
+      switch_level({train({2, 1}, fl::kNorth, {1, 0}), train({2, 1}, fl::kNorth, {0, 1}, 0.5, 3)});
   fl::RailEnv env(level);
   env.reset();
   fl::TreeObsBuilder obs(env);
@@ -377,7 +388,8 @@ TEST(FlatlandObs, ValidActionMasks) {
 }
 
 TEST(FlatlandObs, DeadlockHeadOnPairAndPersistence) {
-  fl::RailEnv env(line_level(6, {train({0, 1}, fl::kEast, {0, 5}), train({0, 2}, fl::kWest, {0, 0})}));
+  fl::RailEnv env(
+      line_level(6, {train({0, 1}, fl::kEast, {0, 5}), train({0, 2}, fl::kWest, {0, 0})}));
   env.reset();
   fl::TreeObsBuilder obs(env);
   obs.build(env);
@@ -415,8 +427,9 @@ TEST(FlatlandObs, DeadlockRing) {
   level.grid.set(1, 1, curve(fl::kNorth, fl::kWest));
   level.grid.set(1, 0, curve(fl::kNorth, fl::kEast));
   level.max_episode_steps = kT;
-  const std::vector<fl::AgentSpec> full = {train({0, 0}, fl::kNorth, {1, 0}), train({0, 1}, fl::kEast, {0, 0}),
-                                           train({1, 1}, fl::kSouth, {0, 1}), train({1, 0}, fl::kWest, {1, 1})};
+  const std::vector<fl::AgentSpec> full = {
+      train({0, 0}, fl::kNorth, {1, 0}), train({0, 1}, fl::kEast, {0, 0}),
+      train({1, 1}, fl::kSouth, {0, 1}), train({1, 0}, fl::kWest, {1, 1})};
   for (int trains : {4, 3}) {
     level.agents.assign(full.begin(), full.begin() + trains);
     fl::RailEnv env(level);
@@ -434,58 +447,63 @@ TEST(FlatlandObs, DeadlockRing) {
 }
 
 TEST(FlatlandObs, FixtureEpisodeStaysInRange) {
-  fl::LevelFile f = fl::load_level_file(std::string(STACKGRAD_FLATLAND_FIXTURES) + "/r2t0_s1.json.gz");
+  fl::LevelFile f =
+      fl::load_level_file(std::string(STACKGRAD_FLATLAND_FIXTURES) + "/r2t0_s1.json.gz");
   const fl::RecordedEpisode& ep = f.episodes[3];  // shortest path + 25% random, malfunctions
   for (bool quirks : {true, false}) {
-  fl::RailEnv env(f.level);
-  env.reset(ep.malfunction_schedule);
-  fl::TreeObsBuilder obs(env, {.reference_quirks = quirks});
-  const int n = env.num_agents();
-  float max_distance = 0;
-  int conflicts = 0, agents_seen = 0, other_targets = 0;
-  for (int step = 0; step <= ep.num_steps; ++step) {
-    obs.build(env);
-    for (float v : obs.forest()) ASSERT_TRUE(std::isfinite(v));
-    for (float v : obs.agent_attr()) ASSERT_TRUE(std::isfinite(v));
-    for (int a = 0; a < n; ++a) {
-      for (int i = 0; i < 31; ++i) {
-        const float* x = node(obs, a, i);
-        for (int k = 0; k < 7; ++k) {
-          ASSERT_TRUE(x[k] == -1.0f || x[k] >= 0.0f) << k;
-          max_distance = std::max(max_distance, x[k]);
+    fl::RailEnv env(f.level);
+    env.reset(ep.malfunction_schedule);
+    fl::TreeObsBuilder obs(env, {.reference_quirks = quirks});
+    const int n = env.num_agents();
+    float max_distance = 0;
+    int conflicts = 0, agents_seen = 0, other_targets = 0;
+    for (int step = 0; step <= ep.num_steps; ++step) {
+      obs.build(env);
+      for (float v : obs.forest()) ASSERT_TRUE(std::isfinite(v));
+      for (float v : obs.agent_attr()) ASSERT_TRUE(std::isfinite(v));
+      for (int a = 0; a < n; ++a) {
+        for (int i = 0; i < 31; ++i) {
+          const float* x = node(obs, a, i);
+          for (int k = 0; k < 7; ++k) {
+            ASSERT_TRUE(x[k] == -1.0f || x[k] >= 0.0f) << k;
+            max_distance = std::max(max_distance, x[k]);
+          }
+          for (int k : {7, 8, 9, 11}) {
+            // Without the quirks feature 9 is a real malfunction counter (up to 50) / N.
+            const float high = k == 9 && !quirks ? 51.0f : 1.0f;
+            ASSERT_TRUE(x[k] == -1.0f || (x[k] >= 0.0f && x[k] <= high)) << k;
+          }
+          ASSERT_TRUE(x[10] == -1.0f || (x[10] > 0.0f && x[10] <= 1.0f));
+          conflicts += i > 0 && x[3] >= 0;
+          other_targets += i > 0 && x[1] >= 0;
+          agents_seen += i > 0 && x[2] >= 0;
         }
-        for (int k : {7, 8, 9, 11}) {
-          // Without the quirks feature 9 is a real malfunction counter (up to 50) / N.
-          const float high = k == 9 && !quirks ? 51.0f : 1.0f;
-          ASSERT_TRUE(x[k] == -1.0f || (x[k] >= 0.0f && x[k] <= high)) << k;
-        }
-        ASSERT_TRUE(x[10] == -1.0f || (x[10] > 0.0f && x[10] <= 1.0f));
-        conflicts += i > 0 && x[3] >= 0;
-        other_targets += i > 0 && x[1] >= 0;
-        agents_seen += i > 0 && x[2] >= 0;
+        const float* at = attributes(obs, a);
+        for (int k = 0; k < 70; ++k) ASSERT_TRUE(at[k] == 0.0f || at[k] == 1.0f) << k;
+        const int node_order0 = obs.node_order()[static_cast<size_t>(a) * 31];
+        ASSERT_GE(node_order0, 1);
+        ASSERT_LE(node_order0, 30);
       }
-      const float* at = attributes(obs, a);
-      for (int k = 0; k < 70; ++k) ASSERT_TRUE(at[k] == 0.0f || at[k] == 1.0f) << k;
-      const int node_order0 = obs.node_order()[static_cast<size_t>(a) * 31];
-      ASSERT_GE(node_order0, 1);
-      ASSERT_LE(node_order0, 30);
+      if (step == ep.num_steps) break;
+      env.step(std::span<const int>(&ep.actions[static_cast<size_t>(step) * n], n));
     }
-    if (step == ep.num_steps) break;
-    env.step(std::span<const int>(&ep.actions[static_cast<size_t>(step) * n], n));
-  }
-  EXPECT_LT(max_distance, 2.0f);
-  EXPECT_GT(conflicts, 0);
-  EXPECT_GT(agents_seen, 0);
-  // Feature 1 (another train's target) is only filled without the reference quirks.
-  if (quirks) EXPECT_EQ(other_targets, 0); else EXPECT_GT(other_targets, 0);
-  std::printf("[ info ] quirks %d: %d steps, largest normalised distance %.3f\n", quirks, ep.num_steps,
-              max_distance);
+    EXPECT_LT(max_distance, 2.0f);
+    EXPECT_GT(conflicts, 0);
+    EXPECT_GT(agents_seen, 0);
+    // Feature 1 (another train's target) is only filled without the reference quirks.
+    if (quirks)
+      EXPECT_EQ(other_targets, 0);
+    else
+      EXPECT_GT(other_targets, 0);
+    std::printf("[ info ] quirks %d: %d steps, largest normalised distance %.3f\n", quirks,
+                ep.num_steps, max_distance);
   }
 }
 
 // Per-step cost on a Round 2 test-4 level (80 trains); run with --gtest_also_run_disabled_tests.
 TEST(FlatlandObs, DISABLED_TimingRound2Test4) {
-  fl::LevelFile f = fl::load_level_file(std::string(STACKGRAD_FLATLAND_FIXTURES) + "/r2t4_s1.json.gz");
+  fl::LevelFile f =
+      fl::load_level_file(std::string(STACKGRAD_FLATLAND_FIXTURES) + "/r2t4_s1.json.gz");
   const fl::RecordedEpisode& ep = f.episodes[2];  // shortest path with malfunctions
   fl::RailEnv env(f.level);
   env.reset(ep.malfunction_schedule);
@@ -502,21 +520,23 @@ TEST(FlatlandObs, DISABLED_TimingRound2Test4) {
     step_s += std::chrono::duration<double>(t2 - t1).count();
   }
   std::printf("[ info ] %s: %d trains, %d steps: observation %.3f ms/step, env step %.3f ms/step\n",
-              f.level.name.c_str(), n, ep.num_steps, 1e3 * build_s / ep.num_steps, 1e3 * step_s / ep.num_steps);
+              f.level.name.c_str(), n, ep.num_steps, 1e3 * build_s / ep.num_steps,
+              1e3 * step_s / ep.num_steps);
 }
 
 }  // namespace
 
 // Writes the observations of a recorded episode, every step, for comparison with the
 // solution's own feature parser (tools/compare_flatland_obs.py runs it):
-//   FLOBS_LEVEL=level.json.gz FLOBS_EPISODE=3 FLOBS_OUT=obs.bin test_flatland_obs \
+//   FLOBS_LEVEL=level.json.gz FLOBS_EPISODE=3 FLOBS_OUT=obs.bin test_flatland_obs
 //     --gtest_also_run_disabled_tests --gtest_filter='*DumpEpisode*'
 // Per step: agent_attr, forest (float32), adjacency, node_order, edge_order (int32), valid (uint8).
 TEST(FlatlandObs, DISABLED_DumpEpisode) {
   const char* level_path = std::getenv("FLOBS_LEVEL");
   const char* episode = std::getenv("FLOBS_EPISODE");
   const char* out_path = std::getenv("FLOBS_OUT");
-  if (level_path == nullptr || episode == nullptr || out_path == nullptr) GTEST_SKIP() << "set FLOBS_*";
+  if (level_path == nullptr || episode == nullptr || out_path == nullptr)
+    GTEST_SKIP() << "set FLOBS_*";
   fl::LevelFile f = fl::load_level_file(level_path);
   const fl::RecordedEpisode& ep = f.episodes.at(std::stoi(episode));
   fl::RailEnv env(f.level);
