@@ -8,14 +8,14 @@ bool is_active(TrainState s) {
 }
 }  // namespace
 
-void DeadlockDetector::reset(int num_agents) {
+void DeadlockDetector::reset(int num_agents, int num_cells) {
   flags_.assign(num_agents, 0);
   checked_.assign(num_agents, kUnchecked);
   dep_start_.resize(num_agents);
   for (int i = 0; i < num_agents; ++i) dep_start_[i] = 4 * i;
   dep_count_.assign(num_agents, 0);
   deps_.assign(4 * num_agents, -1);
-  holder_.clear();
+  holder_.assign(num_cells, -1);
   touched_.clear();
   touched_.reserve(num_agents);
 }

@@ -4,7 +4,7 @@
 // waiting on each other. Once set, a flag stays set until reset(): a deadlocked train never
 // moves again under Flatland's rules, and the flag is meant as a persistent penalty signal.
 //
-//   DeadlockDetector dd;  dd.reset(env.num_agents());
+//   DeadlockDetector dd;  dd.reset(env.num_agents(), env.grid().size());
 //   env.step(actions);  dd.update(env);
 //   if (dd.deadlocked(3)) { ... }
 //
@@ -32,7 +32,8 @@ namespace stackgrad::flatland {
 
 class DeadlockDetector {
  public:
-  void reset(int num_agents);
+  // `num_cells` (the grid's size) lets update() start without allocating; 0 sizes it there.
+  void reset(int num_agents, int num_cells = 0);
   // Re-examines every active train not yet flagged, with the env's current positions.
   void update(const RailEnv& env);
 

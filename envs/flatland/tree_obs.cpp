@@ -77,7 +77,7 @@ void TreeObsBuilder::reset(const RailEnv& env) {
   SG_CHECK(env.num_agents() == n_ && env.grid().height() == height_ && env.grid().width() == width_,
            "TreeObsBuilder::reset: the env does not match the one the builder was made for");
   last_step_ = -1;
-  deadlock_.reset(n_);
+  deadlock_.reset(n_, height_ * width_);
 }
 
 int TreeObsBuilder::cell_code(GridPos p) const {
