@@ -83,6 +83,46 @@ void gemv(const Gemm<T>* problems, int64_t count, bool accumulate) {
   });
 }
 
+// Matrix-vector products whose matrix is stored by columns (unit row stride: a transposed view,
+// or the transposed form of a row vector times a row-major matrix). A dot product per row would
+// stride through memory by whole columns; instead each block of rows accumulates column by
+// column, y[i0:i1] += b_k · A[i0:i1, k], reading every column slice contiguously. The order of
+// the sum (k = 0, 1, ...) is fixed by the shape, not by the number of threads.
+template <typename T>
+void gemv_by_columns(const Gemm<T>* problems, int64_t count, bool accumulate) {
+  constexpr int64_t kRows = 256;
+  const int64_t M = problems[0].M, K = problems[0].K;
+  const int64_t blocks = (M + kRows - 1) / kRows;
+  const int64_t grain = std::max<int64_t>(1, kMinMacsPerChunk / std::max<int64_t>(1, K * kRows));
+  parallel_for(0, count * blocks, grain, [&](int64_t lo, int64_t hi) {
+    T acc[kRows];
+    for (int64_t r = lo; r < hi; ++r) {
+      const Gemm<T>& p = problems[r / blocks];
+      const int64_t i0 = (r % blocks) * kRows, rows = std::min(kRows, M - i0);
+      std::fill(acc, acc + rows, T(0));
+      for (int64_t k = 0; k < K; ++k) {
+        const T bk = p.b[k * p.b_rs];
+        const T* col = p.a + k * p.a_cs + i0;
+        for (int64_t i = 0; i < rows; ++i) acc[i] += col[i] * bk;
+      }
+      for (int64_t i = 0; i < rows; ++i) {
+        T& dst = p.c[(i0 + i) * p.c_rs];
+        dst = accumulate ? dst + acc[i] : acc[i];
+      }
+    }
+  });
+}
+
+// A matrix-vector batch by rows or by columns, whichever reads the matrix contiguously.
+template <typename T>
+void gemv_any(const Gemm<T>* problems, int64_t count, bool accumulate) {
+  const Gemm<T>& p0 = problems[0];
+  if (p0.a_rs == 1 && p0.a_cs != 1 && p0.M > 1)
+    gemv_by_columns(problems, count, accumulate);
+  else
+    gemv(problems, count, accumulate);
+}
+
 // Routes a batch of same-shaped problems: nothing to do, K == 0 (C = 0), matrix-vector, or the
 // packed path.
 template <typename T>
@@ -104,11 +144,11 @@ void gemm_dispatch(std::span<const Gemm<T>> in, bool accumulate) {
     for (const auto& p : in)
       transposed.push_back(
           Gemm<T>{p.N, 1, p.K, p.b, p.b_cs, p.b_rs, p.a, p.a_cs, p.a_rs, p.c, p.c_cs, p.c_rs});
-    gemv(transposed.data(), static_cast<int64_t>(transposed.size()), accumulate);
+    gemv_any(transposed.data(), static_cast<int64_t>(transposed.size()), accumulate);
     return;
   }
   if (p0.N == 1) {
-    gemv(in.data(), static_cast<int64_t>(in.size()), accumulate);
+    gemv_any(in.data(), static_cast<int64_t>(in.size()), accumulate);
     return;
   }
   gemm_packed(in.data(), static_cast<int64_t>(in.size()), accumulate);

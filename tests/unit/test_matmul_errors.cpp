@@ -166,4 +166,44 @@ TEST(Matmul, SameBitsForAnyThreadCountAndLayout) {
   EXPECT_TRUE(sg::equal(sg::mm(row, b), sg::mm(row.contiguous(), b)));
 }
 
+// Matrix-vector products read the matrix by rows (a dot product per row) or, when it is stored
+// by columns (a transposed view; a row vector times a row-major matrix), by column slices over
+// blocks of 256 rows. Both layouts agree with the reference kernels and give the same bits for
+// any thread count; 600 rows make two full blocks and a partial one.
+TEST(Matmul, MatrixVectorByRowsAndByColumns) {
+  std::mt19937_64 rng(9);
+  for (sg::DType dtype : {sg::DType::f32, sg::DType::f64}) {
+    sg::Tensor a = randn(rng, {700, 600}, dtype), v = randn(rng, {700}, dtype), w = randn(rng, {600, 1}, dtype);
+    const double tol = dtype == sg::DType::f32 ? 1e-4 : 1e-11;
+    const int threads = sg::num_threads();
+    std::vector<sg::Tensor> by_thread_count;
+    for (int t : {1, 2, 3}) {
+      sg::set_num_threads(t);
+      by_thread_count.push_back(sg::matmul(a.t(), v));  // by columns: aᵀ is a column-major view
+    }
+    sg::set_num_threads(threads);
+    EXPECT_TRUE(sg::equal(by_thread_count[0], by_thread_count[1]));
+    EXPECT_TRUE(sg::equal(by_thread_count[0], by_thread_count[2]));
+    sg::Tensor by_rows = sg::matmul(a.t().contiguous(), v);
+    sg::Tensor reference, reference_row;
+    {
+      sg::ReferenceKernels guard;
+      reference = sg::matmul(a.t().contiguous(), v);
+      reference_row = sg::matmul(v.unsqueeze(0), a);
+    }
+    EXPECT_TRUE(sg::allclose(by_thread_count[0], reference, tol, tol));
+    EXPECT_TRUE(sg::allclose(by_rows, reference, tol, tol));
+    // A row vector times a row-major matrix is the column-stored transposed problem.
+    EXPECT_TRUE(sg::allclose(sg::matmul(v.unsqueeze(0), a), reference_row, tol, tol));
+    // The batched form with a column-major matrix and a strided vector.
+    sg::Tensor batch = sg::stack({a.t(), a.t()}, 0);  // contiguous copy: rows again
+    sg::Tensor cols = a.t().unsqueeze(0).expand({2, 600, 700});
+    EXPECT_TRUE(sg::allclose(sg::matmul(cols, v.unsqueeze(1)), sg::matmul(batch, v.unsqueeze(1)), tol, tol));
+    EXPECT_TRUE(sg::allclose(sg::matmul(a, w), [&] {
+      sg::ReferenceKernels guard;
+      return sg::matmul(a, w);
+    }(), tol, tol));
+  }
+}
+
 }  // namespace
