@@ -64,7 +64,8 @@ Tensor rnm(const Tensor& S, const Tensor& X, int64_t k);
 Tensor random_walk(const Tensor& P, const Tensor& X, int64_t k);
 
 // AGC's low-pass filter ((I + S̃) / 2)^k X: frequency response (1 - λ/2)^k on the eigenvalues
-// λ = 1 - μ of L̃ = I - S̃, keeping smooth signals and damping the high frequencies.
+// λ = 1 - μ of L̃ = I - S̃, keeping smooth signals and damping the high frequencies. This is
+// also the "RW" filter of Li et al. (CVPR 2019), which random_walk above is not.
 Tensor low_pass(const Tensor& S, const Tensor& X, int64_t k);
 
 // The auto-regressive filter (I + α L̃)^-1 X with L̃ = I - S̃, α > 0 (frequency response
