@@ -33,7 +33,7 @@ std::string attribute_affinity_name(AttributeAffinity a);
 
 struct AttributeGraphOptions {
   AttributeAffinity affinity = AttributeAffinity::automatic;
-  int64_t top_k = 20;            // neighbours kept per attribute; 0: keep every entry above threshold
+  int64_t top_k = 50;            // neighbours kept per attribute; 0: keep every entry above threshold
   double threshold = 0.0;        // keep affinities strictly greater
   int64_t min_cooccurrence = 1;  // ppmi: pairs seen together on fewer nodes get 0
   bool mutual = false;           // symmetrise top-k by intersection instead of union

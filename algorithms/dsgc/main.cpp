@@ -9,10 +9,7 @@
 #include <sstream>
 
 #include "algorithms/dsgc/attribute_graph.h"
-#if __has_include("algorithms/agc/agc.h")
 #include "algorithms/agc/agc.h"
-#define HAVE_AGC 1
-#endif
 #include "algorithms/dsgc/dsgc.h"
 #include "algorithms/dsgc/ssl.h"
 #include "datasets/datasets.h"
@@ -65,7 +62,7 @@ int main(int argc, char** argv) {
   app.add_option("--ar-alpha", object.ar_alpha, "alpha of the AR filter (default 10)")->check(train::positive());
   app.add_option("--affinity", affinity, "attribute affinity: ppmi, correlation, auto (ppmi for non-negative features) (default auto)")
       ->check(CLI::IsMember({"auto", "ppmi", "correlation"}));
-  app.add_option("--top-k", attr.top_k, "neighbours kept per attribute, 0 = all above --threshold (default 20)")->check(train::non_negative());
+  app.add_option("--top-k", attr.top_k, "neighbours kept per attribute, 0 = all above --threshold (default 50)")->check(train::non_negative());
   app.add_option("--threshold", attr.threshold, "keep affinities above this (default 0)");
   app.add_option("--min-cooccurrence", attr.min_cooccurrence, "PPMI: ignore pairs co-occurring on fewer nodes (default 1)")->check(train::positive());
   app.add_flag("--mutual", attr.mutual, "keep an attribute edge only when both ends chose it (default: either)");
@@ -92,7 +89,7 @@ int main(int argc, char** argv) {
     const bool synthetic = common.dataset == "synthetic";
     if (synthetic) {
       Generator g(common.seed + 1000003);
-      ds = data::csbm(2000, 4, 64, 0.01, 0.002, 1.0, g);
+      ds = data::csbm(2000, 4, 64, 0.01, 0.002, 0.3, g);
     } else {
       ds = data::load_planetoid(common.dataset, common.data_dir);
     }
@@ -171,7 +168,6 @@ int main(int argc, char** argv) {
     }
 
     // --- clustering -----------------------------------------------------------------------------
-#ifdef HAVE_AGC
     if (!no_cluster) {
       const Tensor gxf_lazy = algo::filter_objects(ds, algo::filter_attributes(x, algo::lazy_attribute_filter(F)), object);
       std::printf("\nclustering (SVD + k-means, %lld runs; %%):\n", (long long)cluster_runs);
@@ -186,7 +182,6 @@ int main(int argc, char** argv) {
                        {"runs", cluster_runs}});
       }
     }
-#endif
     return 0;
   });
 }
