@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
                            {"split", r}, {"seed", seed}, {"test_accuracy", res.test_accuracy},
                            {"val_accuracy", res.val_accuracy}, {"best_epoch", res.best_epoch}, {"seconds", res.seconds}});
           }
-          line.update(r + 1, {{"gxf", acc[{models.back(), per_class}].back()}});
+          line.update(r + 1, {{"last_test_acc", acc[{models.back(), per_class}].back()}});
         }
         line.finish();
       }
