@@ -73,6 +73,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-cluster", no_cluster, "skip the clustering table");
   cli.parse(argc, argv);
   return cli.run_main([&] {
+    // The attribute graph is built on the host; the filters and models would run on a GPU, but
+    // this executable has only been run and checked on the CPU.
+    SG_CHECK(common.device.is_cpu(), "--device: dsgc runs on the CPU only, got ", common.device.str());
     attr.affinity = algo::parse_attribute_affinity(affinity);
     object.kind = algo::parse_object_filter(object_filter);
     std::vector<int64_t> label_counts;

@@ -6,6 +6,7 @@
 #   THREADS=2 bash bench/reproduce/dsgc.sh       # engine threads per run (default 1)
 #   JOBS=2 bash bench/reproduce/dsgc.sh          # run the two datasets side by side
 #   SHARDS=3 bash bench/reproduce/dsgc.sh        # split each dataset's splits over 3 processes
+#   TABLES_ONLY=1 bash bench/reproduce/dsgc.sh   # rebuild the tables from the existing logs
 # A shard runs the consecutive seeds seed0 .. seed0 + REPEATS/SHARDS - 1; split r always comes
 # from seed r (its split and its models), so the shards together give exactly the numbers of one
 # process running every split. Only shard 0 clusters.
@@ -23,7 +24,6 @@ mkdir -p "$out"
 SHARDS=${SHARDS:-1}
 [ $(( REPEATS % SHARDS )) -eq 0 ] || { echo "dsgc.sh: REPEATS ($REPEATS) must be a multiple of SHARDS ($SHARDS)" >&2; exit 1; }
 per=$(( REPEATS / SHARDS ))
-rm -f "$out"/*.jsonl "$out"/*.log "$out"/*.seconds
 start=$(date +%s)
 run() {
   local ds=$1 t0=$(date +%s) pids=()
@@ -37,22 +37,29 @@ run() {
   echo "$(( $(date +%s) - t0 ))" > "$out/$ds.seconds"
   echo "dsgc.sh: $ds done in $(cat "$out/$ds.seconds") s"
 }
-if [ "$JOBS" -ge 2 ]; then
-  run cora & run citeseer & wait
-else
-  run cora; run citeseer
+if [ -z "${TABLES_ONLY:-}" ]; then
+  rm -f "$out"/*.jsonl "$out"/*.log "$out"/*.seconds
+  if [ "$JOBS" -ge 2 ]; then
+    run cora & run citeseer & wait
+  else
+    run cora; run citeseer
+  fi
+  echo "$(( $(date +%s) - start ))" > "$out/total.seconds"
 fi
-total=$(( $(date +%s) - start ))
+total=$(cat "$out/total.seconds" 2>/dev/null || echo "?")
 cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)
 
-python3 - "$out" "$total" "$THREADS" "$JOBS" "$SHARDS" "$(nproc) cores, ${cpu:-unknown CPU}" <<'EOF'
+python3 - "$out" "$total" "$THREADS" "$JOBS" "$SHARDS" "$(nproc) cores, ${cpu:-unknown CPU}" "$REPEATS" <<'EOF'
 import glob, json, math, sys, re
-out, total, threads, jobs, shards, machine = sys.argv[1:7]
-def load(ds):  # every shard's records; variance and clustering lines come from shard 0
-    recs = []
+out, total, threads, jobs, shards, machine, repeats = sys.argv[1:8]
+def load(ds):  # every shard's split records; the other kinds once (every shard has the same)
+    recs, seen = [], set()
     for path in sorted(glob.glob(f"{out}/{ds}.*.jsonl")):
-        shard = [json.loads(l) for l in open(path)]
-        recs += [r for r in shard if r["kind"] == "split" or path.endswith(".0.jsonl")]
+        for r in map(json.loads, open(path)):
+            key = (r["kind"], r.get("features"))
+            if r["kind"] == "split" or key not in seen:
+                recs.append(r)
+                seen.add(key)
     return recs
 def mean_std(v):  # population std, as train::mean_std
     m = sum(v) / len(v)
@@ -66,15 +73,18 @@ models = ["X", "X F", "G X", "G X F", "GCN"]
 label = {"X": "MLP on X", "X F": "MLP on X F", "G X": "MLP on G X (GLP-style)", "G X F": "MLP on G X F (DSGC)", "GCN": "GCN"}
 hdr = "| model | " + " | ".join(f"{names[d]} {c}/class" for d in data for c in (20, 5)) + " |"
 lines += [hdr, "|---" * (1 + 4) + "|"]
-splits = None
+counts = []
 for m in models:
     cells = []
     for d, recs in data.items():
         for c in (20, 5):
             acc = [r["test_accuracy"] for r in recs if r["kind"] == "split" and r["model"] == m and r["labels_per_class"] == c]
-            splits = len(acc)
+            counts.append(len(acc))
+            if not acc:
+                cells.append("not run")
+                continue
             mean, std = mean_std(acc)
-            cells.append(f"{100*mean:.2f} ± {100*std:.2f}")
+            cells.append(f"{100*mean:.2f} ± {100*std:.2f}" + ("" if len(acc) == int(repeats) else f" ({len(acc)} splits)"))
     if m == "G X F":
         cells = [f"**{c}**" for c in cells]
     lines.append(f"| {label[m]} | " + " | ".join(cells) + " |")
@@ -93,8 +103,13 @@ for d, recs in data.items():
         lines.append(f"| {r['features']} | {names[d]} | {100*r['acc']:.2f} ± {100*r['acc_std']:.2f} | "
                      f"{100*r['nmi']:.2f} ± {100*r['nmi_std']:.2f} | {100*r['f1']:.2f} ± {100*r['f1_std']:.2f} |")
 lines.append("")
-secs = {d: open(f"{out}/{d}.seconds").read().strip() for d in data}
-lines.append(f"{splits} splits per column. Machine: {machine}; `--threads {threads}`, {jobs} dataset(s) at a time, "
+def seconds(d):
+    try:
+        return open(f"{out}/{d}.seconds").read().strip()
+    except OSError:
+        return "?"
+secs = {d: seconds(d) for d in data}
+lines.append(f"{repeats} splits per column unless a cell says otherwise. Machine: {machine}; `--threads {threads}`, {jobs} dataset(s) at a time, "
              f"{shards} process(es) per dataset; "
              f"wall time {total} s in all (Cora {secs['cora']} s, CiteSeer {secs['citeseer']} s), "
              "filtering, training, evaluation and clustering included. Command: `bash bench/reproduce/dsgc.sh`.")
