@@ -12,16 +12,15 @@ namespace stackgrad::algo {
 namespace {
 
 void check_features(const Tensor& x, const char* op) {
-  SG_CHECK(x.defined() && !x.is_sparse() && x.dim() == 2, op, ": expected dense features [N, d], got ",
+  SG_CHECK(x.defined() && !x.is_sparse() && x.dim() == 2, op,
+           ": expected dense features [N, d], got ",
            x.defined() ? shape_str(x.shape()) : std::string("undefined"));
-  SG_CHECK(x.dtype() == DType::f32 || x.dtype() == DType::f64, op, ": features must be f32 or f64, got ",
-           dtype_name(x.dtype()));
+  SG_CHECK(x.dtype() == DType::f32 || x.dtype() == DType::f64, op,
+           ": features must be f32 or f64, got ", dtype_name(x.dtype()));
   SG_CHECK(x.size(0) >= 2, op, ": need at least 2 nodes, got ", x.size(0));
 }
 
-bool all_non_negative(const Tensor& x) {
-  return min(x.to(DType::f64)).item() >= 0.0;
-}
+bool all_non_negative(const Tensor& x) { return min(x.to(DType::f64)).item() >= 0.0; }
 
 }  // namespace
 
@@ -34,16 +33,20 @@ AttributeAffinity parse_attribute_affinity(const std::string& name) {
 
 std::string attribute_affinity_name(AttributeAffinity a) {
   switch (a) {
-    case AttributeAffinity::automatic: return "auto";
-    case AttributeAffinity::ppmi: return "ppmi";
-    case AttributeAffinity::correlation: return "correlation";
+    case AttributeAffinity::automatic:
+      return "auto";
+    case AttributeAffinity::ppmi:
+      return "ppmi";
+    case AttributeAffinity::correlation:
+      return "correlation";
   }
   return "?";
 }
 
 Tensor ppmi_matrix(const Tensor& features, int64_t min_cooccurrence) {
   check_features(features, "ppmi_matrix");
-  SG_CHECK(min_cooccurrence >= 1, "ppmi_matrix: min_cooccurrence must be >= 1, got ", min_cooccurrence);
+  SG_CHECK(min_cooccurrence >= 1, "ppmi_matrix: min_cooccurrence must be >= 1, got ",
+           min_cooccurrence);
   const int64_t n = features.size(0), d = features.size(1);
   // Co-occurrence counts C = Bᵀ B with B the binarised features, as a sparse-dense product (B is
   // ~1% dense on bag-of-words data); the counts are small integers, exact in f32.
@@ -84,7 +87,8 @@ Tensor positive_correlation_matrix(const Tensor& features) {
 }
 
 Tensor sparsify_affinity(const Tensor& affinity, int64_t top_k, double threshold, bool mutual) {
-  SG_CHECK(affinity.defined() && !affinity.is_sparse() && affinity.dim() == 2 && affinity.size(0) == affinity.size(1),
+  SG_CHECK(affinity.defined() && !affinity.is_sparse() && affinity.dim() == 2 &&
+               affinity.size(0) == affinity.size(1),
            "sparsify_affinity: expected a dense square matrix, got ",
            affinity.defined() ? shape_str(affinity.shape()) : std::string("undefined"));
   SG_CHECK(top_k >= 0, "sparsify_affinity: top_k must be >= 0, got ", top_k);
@@ -122,28 +126,33 @@ Tensor sparsify_affinity(const Tensor& affinity, int64_t top_k, double threshold
       }
     }
   const int64_t e = int64_t(vals.size());
-  return sparse_csr_from_coo(from_vector(rows, {e}), from_vector(cols, {e}), from_vector(vals, {e}), {d, d});
+  return sparse_csr_from_coo(from_vector(rows, {e}), from_vector(cols, {e}), from_vector(vals, {e}),
+                             {d, d});
 }
 
 Tensor attribute_graph(const Tensor& features, const AttributeGraphOptions& options) {
-  SG_CHECK(options.self_loop >= 0, "attribute_graph: self_loop must be >= 0, got ", options.self_loop);
+  SG_CHECK(options.self_loop >= 0, "attribute_graph: self_loop must be >= 0, got ",
+           options.self_loop);
   AttributeAffinity kind = options.affinity;
   if (kind == AttributeAffinity::automatic)
     kind = all_non_negative(features) ? AttributeAffinity::ppmi : AttributeAffinity::correlation;
-  const Tensor dense = kind == AttributeAffinity::ppmi ? ppmi_matrix(features, options.min_cooccurrence)
-                                                       : positive_correlation_matrix(features);
+  const Tensor dense = kind == AttributeAffinity::ppmi
+                           ? ppmi_matrix(features, options.min_cooccurrence)
+                           : positive_correlation_matrix(features);
   Tensor a = sparsify_affinity(dense, options.top_k, options.threshold, options.mutual);
   if (options.self_loop > 0) a = add_self_loops(a, options.self_loop);
   return a;
 }
 
 Tensor attribute_filter(const Tensor& attribute_graph) {
-  SG_CHECK(attribute_graph.defined() && attribute_graph.is_sparse(), "attribute_filter: expected a CSR A_F");
+  SG_CHECK(attribute_graph.defined() && attribute_graph.is_sparse(),
+           "attribute_filter: expected a CSR A_F");
   return sym_normalize(attribute_graph);
 }
 
 AttributeGraphStats attribute_graph_stats(const Tensor& attribute_graph) {
-  SG_CHECK(attribute_graph.defined() && attribute_graph.is_sparse(), "attribute_graph_stats: expected a CSR A_F");
+  SG_CHECK(attribute_graph.defined() && attribute_graph.is_sparse(),
+           "attribute_graph_stats: expected a CSR A_F");
   const auto crow = csr_crow(attribute_graph).to_vector<int64_t>();
   const auto col = csr_col(attribute_graph).to_vector<int64_t>();
   AttributeGraphStats s;

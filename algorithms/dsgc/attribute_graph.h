@@ -11,7 +11,7 @@
 // when either end chose it, or only when both did with `mutual`), and self loops of weight
 // `self_loop` added before the symmetric normalisation.
 //
-//   algo::AttributeGraphOptions opt;                         // PPMI, top 20, self loops 1
+//   algo::AttributeGraphOptions opt;                         // PPMI, top 50, self loops 1
 //   Tensor A_F = algo::attribute_graph(ds.features, opt);      // CSR f32 [d, d]
 //   Tensor F = algo::attribute_filter(A_F);                    // D^-1/2 A_F D^-1/2
 #pragma once
@@ -24,17 +24,18 @@
 namespace stackgrad::algo {
 
 enum class AttributeAffinity {
-  automatic,    // ppmi when every feature is >= 0, correlation otherwise
+  automatic,  // ppmi when every feature is >= 0, correlation otherwise
   ppmi,
   correlation,
 };
-AttributeAffinity parse_attribute_affinity(const std::string& name);  // "auto", "ppmi", "correlation"
+AttributeAffinity parse_attribute_affinity(
+    const std::string& name);  // "auto", "ppmi", "correlation"
 std::string attribute_affinity_name(AttributeAffinity a);
 
 struct AttributeGraphOptions {
   AttributeAffinity affinity = AttributeAffinity::automatic;
-  int64_t top_k = 50;            // neighbours kept per attribute; 0: keep every entry above threshold
-  double threshold = 0.0;        // keep affinities strictly greater
+  int64_t top_k = 50;      // neighbours kept per attribute; 0: keep every entry above threshold
+  double threshold = 0.0;  // keep affinities strictly greater
   int64_t min_cooccurrence = 1;  // ppmi: pairs seen together on fewer nodes get 0
   bool mutual = false;           // symmetrise top-k by intersection instead of union
   double self_loop = 1.0;        // weight added on the diagonal of A_F (0: none)

@@ -13,13 +13,16 @@ ObjectFilter parse_object_filter(const std::string& name) {
   fail("object filter: expected rw or ar, got '", name, "'");
 }
 
-Tensor filter_objects(const data::GraphDataset& ds, const Tensor& x, const ObjectFilterOptions& options) {
-  SG_CHECK(x.defined() && x.dim() == 2 && x.size(0) == ds.num_nodes, "filter_objects: expected features [",
-           ds.num_nodes, ", d], got ", x.defined() ? shape_str(x.shape()) : std::string("undefined"));
+Tensor filter_objects(const data::GraphDataset& ds, const Tensor& x,
+                      const ObjectFilterOptions& options) {
+  SG_CHECK(x.defined() && x.dim() == 2 && x.size(0) == ds.num_nodes,
+           "filter_objects: expected features [", ds.num_nodes, ", d], got ",
+           x.defined() ? shape_str(x.shape()) : std::string("undefined"));
   NoGradGuard no_grad;
   if (options.kind == ObjectFilter::random_walk) {
     SG_CHECK(options.steps >= 0, "filter_objects: steps must be >= 0, got ", options.steps);
-    const Tensor P = nn::random_walk_norm(ds.edges, ds.num_nodes, /*add_self_loops=*/true, x.dtype());
+    const Tensor P =
+        nn::random_walk_norm(ds.edges, ds.num_nodes, /*add_self_loops=*/true, x.dtype());
     return nn::graph_filter::random_walk(P, x, options.steps);
   }
   SG_CHECK(options.ar_alpha > 0, "filter_objects: ar_alpha must be > 0, got ", options.ar_alpha);
@@ -28,16 +31,19 @@ Tensor filter_objects(const data::GraphDataset& ds, const Tensor& x, const Objec
 }
 
 Tensor filter_attributes(const Tensor& x, const Tensor& F) {
-  SG_CHECK(F.defined() && F.is_sparse() && F.size(0) == F.size(1), "filter_attributes: F must be a square CSR matrix");
+  SG_CHECK(F.defined() && F.is_sparse() && F.size(0) == F.size(1),
+           "filter_attributes: F must be a square CSR matrix");
   SG_CHECK(x.defined() && x.dim() == 2 && x.size(1) == F.size(0), "filter_attributes: features ",
-           x.defined() ? shape_str(x.shape()) : std::string("undefined"), " do not match F ", shape_str(F.shape()));
+           x.defined() ? shape_str(x.shape()) : std::string("undefined"), " do not match F ",
+           shape_str(F.shape()));
   NoGradGuard no_grad;
   const Tensor f = F.dtype() == x.dtype() ? F : csr_with_values(F, csr_values(F).to(x.dtype()));
   // (X F)ᵀ = Fᵀ Xᵀ = F Xᵀ for symmetric F.
   return spmm(f, x.t().contiguous()).t().contiguous();
 }
 
-Tensor filter_2d(const data::GraphDataset& ds, const Tensor& x, const Tensor& F, const ObjectFilterOptions& options) {
+Tensor filter_2d(const data::GraphDataset& ds, const Tensor& x, const Tensor& F,
+                 const ObjectFilterOptions& options) {
   return filter_objects(ds, filter_attributes(x, F), options);
 }
 
@@ -49,8 +55,10 @@ Tensor lazy_attribute_filter(const Tensor& F) {
 }
 
 double within_class_variance_ratio(const Tensor& x, const Tensor& labels) {
-  SG_CHECK(x.defined() && !x.is_sparse() && x.dim() == 2, "within_class_variance_ratio: expected dense x [N, d]");
-  SG_CHECK(labels.defined() && labels.dtype() == DType::i64 && labels.dim() == 1 && labels.size(0) == x.size(0),
+  SG_CHECK(x.defined() && !x.is_sparse() && x.dim() == 2,
+           "within_class_variance_ratio: expected dense x [N, d]");
+  SG_CHECK(labels.defined() && labels.dtype() == DType::i64 && labels.dim() == 1 &&
+               labels.size(0) == x.size(0),
            "within_class_variance_ratio: labels must be i64 [", x.size(0), "]");
   const Tensor xd = x.to(DType::f64).contiguous();
   const auto y = labels.to_vector<int64_t>();
@@ -76,7 +84,8 @@ double within_class_variance_ratio(const Tensor& x, const Tensor& labels) {
     const int64_t c = y[size_t(i)];
     if (c < 0) continue;
     for (int64_t j = 0; j < d; ++j) {
-      const double dc = v[i * d + j] - class_sum[size_t(c * d + j)] / double(class_count[size_t(c)]);
+      const double dc =
+          v[i * d + j] - class_sum[size_t(c * d + j)] / double(class_count[size_t(c)]);
       const double dt = v[i * d + j] - total_sum[size_t(j)] / double(m);
       within += dc * dc;
       total += dt * dt;

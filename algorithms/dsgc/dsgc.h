@@ -31,19 +31,21 @@ ObjectFilter parse_object_filter(const std::string& name);  // "rw" or "ar"
 
 struct ObjectFilterOptions {
   ObjectFilter kind = ObjectFilter::random_walk;
-  int64_t steps = 2;      // random_walk
-  double ar_alpha = 10;   // ar
+  int64_t steps = 2;     // random_walk
+  double ar_alpha = 10;  // ar
 };
 
 // G X for the dataset's graph; x [N, d] dense f32/f64.
-Tensor filter_objects(const data::GraphDataset& ds, const Tensor& x, const ObjectFilterOptions& options = {});
+Tensor filter_objects(const data::GraphDataset& ds, const Tensor& x,
+                      const ObjectFilterOptions& options = {});
 
 // X F for dense X [N, d] and a symmetric CSR F [d, d] (computed as (F Xᵀ)ᵀ, since spmm takes the
 // sparse operand on the left).
 Tensor filter_attributes(const Tensor& x, const Tensor& F);
 
 // G X F.
-Tensor filter_2d(const data::GraphDataset& ds, const Tensor& x, const Tensor& F, const ObjectFilterOptions& options = {});
+Tensor filter_2d(const data::GraphDataset& ds, const Tensor& x, const Tensor& F,
+                 const ObjectFilterOptions& options = {});
 
 // F' = (I + F) / 2, the attribute filter of DSGC's clustering (keeps F's eigenvectors, maps its
 // eigenvalues from [-1, 1] to [0, 1], so no attribute signal changes sign).

@@ -22,11 +22,15 @@ class Mlp : public nn::Module {
  public:
   Mlp(int64_t in, int64_t hidden, int64_t classes, double dropout, Generator& gen) : Module("Mlp") {
     drop_in = register_module("drop_in", std::make_shared<nn::Dropout>(dropout, gen));
-    fc1 = register_module("fc1", std::make_shared<nn::Linear>(in, hidden, nn::LinearOptions{}, gen));
+    fc1 =
+        register_module("fc1", std::make_shared<nn::Linear>(in, hidden, nn::LinearOptions{}, gen));
     drop_hidden = register_module("drop_hidden", std::make_shared<nn::Dropout>(dropout, gen));
-    fc2 = register_module("fc2", std::make_shared<nn::Linear>(hidden, classes, nn::LinearOptions{}, gen));
+    fc2 = register_module("fc2",
+                          std::make_shared<nn::Linear>(hidden, classes, nn::LinearOptions{}, gen));
   }
-  Tensor forward(const Tensor& x) override { return (*fc2)((*drop_hidden)(relu((*fc1)((*drop_in)(x))))); }
+  Tensor forward(const Tensor& x) override {
+    return (*fc2)((*drop_hidden)(relu((*fc1)((*drop_in)(x)))));
+  }
   std::shared_ptr<nn::Dropout> drop_in, drop_hidden;
   std::shared_ptr<nn::Linear> fc1, fc2;
 };
@@ -41,7 +45,8 @@ class SparseInputGcn : public nn::Module {
     register_parameter("w0", w0, w);
     drop_values = register_module("drop_values", std::make_shared<nn::Dropout>(dropout, gen));
     drop_hidden = register_module("drop_hidden", std::make_shared<nn::Dropout>(dropout, gen));
-    conv2 = register_module("conv2", std::make_shared<nn::GCNConv>(hidden, classes, nn::GCNConvOptions{}, gen));
+    conv2 = register_module(
+        "conv2", std::make_shared<nn::GCNConv>(hidden, classes, nn::GCNConvOptions{}, gen));
   }
   Tensor forward(const Tensor& S, const Tensor& x_csr) {
     // Dropout of a sparse matrix drops stored entries (Kipf's sparse_dropout); zeros stay zeros.
@@ -79,7 +84,8 @@ void check_split(const data::NodeSplit& split, const char* op) {
 SplitResult train_mlp(const Tensor& features, const Tensor& labels, const data::NodeSplit& split,
                       int64_t num_classes, const MlpConfig& cfg, uint64_t seed) {
   check_split(split, "train_mlp");
-  SG_CHECK(features.defined() && !features.is_sparse() && features.dim() == 2 && features.size(0) == labels.size(0),
+  SG_CHECK(features.defined() && !features.is_sparse() && features.dim() == 2 &&
+               features.size(0) == labels.size(0),
            "train_mlp: expected dense features [", labels.size(0), ", d]");
   const auto start = std::chrono::steady_clock::now();
   const Tensor x = features.dtype() == DType::f32 ? features : features.to(DType::f32);
@@ -94,8 +100,9 @@ SplitResult train_mlp(const Tensor& features, const Tensor& labels, const data::
   std::vector<Tensor> rest;
   for (auto& [name, p] : model.named_parameters())
     if (name != "fc1.weight") rest.push_back(p);
-  nn::Adam opt({{.params = {model.fc1->weight}, .options = {.lr = cfg.lr, .weight_decay = cfg.weight_decay}},
-                {.params = rest, .options = {.lr = cfg.lr}}});
+  nn::Adam opt(
+      {{.params = {model.fc1->weight}, .options = {.lr = cfg.lr, .weight_decay = cfg.weight_decay}},
+       {.params = rest, .options = {.lr = cfg.lr}}});
 
   BestValidation best;
   std::map<int64_t, double> test_at;  // epoch -> test accuracy, for the prefix-best epochs
@@ -116,9 +123,11 @@ SplitResult train_mlp(const Tensor& features, const Tensor& labels, const data::
   const auto forward = [&] {
     return model.is_training() ? cat({model.forward(x_train), val_pad}) : model.forward(x_fit);
   };
-  const auto trace = train::fit_full_batch(
-      model, forward, opt,
-      {.labels = index_select(labels, 0, fit_idx), .train_idx = arange(L), .val_idx = arange(L, L + V)}, options);
+  const auto trace = train::fit_full_batch(model, forward, opt,
+                                           {.labels = index_select(labels, 0, fit_idx),
+                                            .train_idx = arange(L),
+                                            .val_idx = arange(L, L + V)},
+                                           options);
   const train::EpochRecord chosen = train::select_best_validation(trace);
   SplitResult res;
   res.best_epoch = chosen.epoch;
@@ -129,11 +138,12 @@ SplitResult train_mlp(const Tensor& features, const Tensor& labels, const data::
 }
 
 SplitResult train_gcn_baseline(const Tensor& S, const Tensor& features_csr, const Tensor& labels,
-                               const data::NodeSplit& split, int64_t num_classes, const MlpConfig& cfg,
-                               uint64_t seed) {
+                               const data::NodeSplit& split, int64_t num_classes,
+                               const MlpConfig& cfg, uint64_t seed) {
   check_split(split, "train_gcn_baseline");
-  SG_CHECK(features_csr.defined() && features_csr.is_sparse() && features_csr.size(0) == labels.size(0),
-           "train_gcn_baseline: expected CSR features [", labels.size(0), ", d]");
+  SG_CHECK(
+      features_csr.defined() && features_csr.is_sparse() && features_csr.size(0) == labels.size(0),
+      "train_gcn_baseline: expected CSR features [", labels.size(0), ", d]");
   const auto start = std::chrono::steady_clock::now();
   Generator gen(seed);
   SparseInputGcn model(features_csr.size(1), cfg.hidden, num_classes, cfg.dropout, gen);
@@ -142,10 +152,13 @@ SplitResult train_gcn_baseline(const Tensor& S, const Tensor& features_csr, cons
     if (name != "w0") rest.push_back(p);
   nn::Adam opt({{.params = {model.w0}, .options = {.lr = cfg.lr, .weight_decay = cfg.weight_decay}},
                 {.params = rest, .options = {.lr = cfg.lr}}});
-  const auto trace = train::fit_full_batch(
-      model, [&] { return model.forward(S, features_csr); }, opt,
-      {.labels = labels, .train_idx = split.train_idx, .val_idx = split.val_idx, .test_idx = split.test_idx},
-      {.epochs = cfg.epochs});
+  const auto trace =
+      train::fit_full_batch(model, [&] { return model.forward(S, features_csr); }, opt,
+                            {.labels = labels,
+                             .train_idx = split.train_idx,
+                             .val_idx = split.val_idx,
+                             .test_idx = split.test_idx},
+                            {.epochs = cfg.epochs});
   const train::EpochRecord chosen = train::select_best_validation(trace);
   SplitResult res;
   res.best_epoch = chosen.epoch;

@@ -3,9 +3,10 @@
 // work once per dataset, the MLP is trained once per split. Model selection as in the paper's
 // code: the test accuracy of the epoch with the best validation accuracy.
 //
-//   algo::MlpConfig cfg;                                  // hidden 64, dropout 0.2, Adam lr 0.1, 200 epochs
-//   data::NodeSplit split = data::balanced_split(ds.labels, 20, {.val = 500, .test = -1}, gen);
-//   algo::SplitResult r = algo::train_mlp(GXF, ds.labels, split, ds.num_classes, cfg, /*seed=*/0);
+//   algo::MlpConfig cfg;                                  // hidden 64, dropout 0.2, Adam lr 0.1,
+//   200 epochs data::NodeSplit split = data::balanced_split(ds.labels, 20, {.val = 500, .test =
+//   -1}, gen); algo::SplitResult r = algo::train_mlp(GXF, ds.labels, split, ds.num_classes, cfg,
+//   /*seed=*/0);
 #pragma once
 
 #include <cstdint>
@@ -41,7 +42,7 @@ SplitResult train_mlp(const Tensor& features, const Tensor& labels, const data::
 // the first layer costs nnz(X) * hidden; dropout on X drops its stored entries. Same settings
 // struct as the MLP; the same best-validation selection.
 SplitResult train_gcn_baseline(const Tensor& S, const Tensor& features_csr, const Tensor& labels,
-                               const data::NodeSplit& split, int64_t num_classes, const MlpConfig& cfg,
-                               uint64_t seed);
+                               const data::NodeSplit& split, int64_t num_classes,
+                               const MlpConfig& cfg, uint64_t seed);
 
 }  // namespace stackgrad::algo

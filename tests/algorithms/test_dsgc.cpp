@@ -55,7 +55,7 @@ TEST(Dsgc, PpmiMatchesHandComputedValues) {
   // PMI(i, j) = log(N n_ij / (n_i n_j)) with N = 4.
   EXPECT_NEAR(at(0, 1), std::log(4.0 * 2 / (3 * 2)), 1e-12);  // log(4/3) > 0
   EXPECT_NEAR(at(2, 3), std::log(4.0 * 2 / (2 * 2)), 1e-12);  // log 2
-  EXPECT_EQ(at(0, 2), 0.0);  // log(2/3) < 0: clipped
+  EXPECT_EQ(at(0, 2), 0.0);                                   // log(2/3) < 0: clipped
   EXPECT_EQ(at(0, 3), 0.0);
   EXPECT_EQ(at(1, 2), 0.0);  // never together
   EXPECT_EQ(at(1, 3), 0.0);
@@ -95,7 +95,8 @@ TEST(Dsgc, TopKSparsificationUnionMutualAndThreshold) {
   };
   const Tensor u = algo::sparsify_affinity(a, 2, 0.0, /*mutual=*/false);
   EXPECT_EQ(edge_set(u), both({{0, 1}, {0, 2}, {1, 2}, {2, 3}, {1, 3}}));
-  EXPECT_EQ(edge_set(algo::sparsify_affinity(a, 2, 0.0, /*mutual=*/true)), both({{0, 1}, {0, 2}, {2, 3}}));
+  EXPECT_EQ(edge_set(algo::sparsify_affinity(a, 2, 0.0, /*mutual=*/true)),
+            both({{0, 1}, {0, 2}, {2, 3}}));
   EXPECT_EQ(edge_set(algo::sparsify_affinity(a, 0, 0.4, false)), both({{0, 1}, {0, 2}, {2, 3}}));
   // Kept entries carry the affinity; the result is symmetric.
   const auto d = to_dense(u).to_vector<float>();
@@ -114,7 +115,8 @@ TEST(Dsgc, FilterMatchesDenseFormulas) {
   ds.edges = from_vector(std::vector<int64_t>{0, 1, 1, 2, 2, 3}, {3, 2});
   Generator gen(3);
   const Tensor x = randn({4, 3}, gen, DType::f64);
-  algo::AttributeGraphOptions opt{.affinity = algo::AttributeAffinity::ppmi, .top_k = 0, .self_loop = 1.0};
+  algo::AttributeGraphOptions opt{
+      .affinity = algo::AttributeAffinity::ppmi, .top_k = 0, .self_loop = 1.0};
   const Tensor A_F = algo::attribute_graph(toy_features().narrow(1, 0, 3).contiguous(), opt);
   const Tensor F = algo::attribute_filter(A_F);
 
@@ -141,12 +143,17 @@ TEST(Dsgc, FilterMatchesDenseFormulas) {
   }
   const Tensor P = from_vector(p, {4, 4});
   const Tensor expected = mm(mm(mm(P, P), x), from_vector(f, {3, 3}));
-  const Tensor got = algo::filter_2d(ds, x, F, {.kind = algo::ObjectFilter::random_walk, .steps = 2});
+  const Tensor got =
+      algo::filter_2d(ds, x, F, {.kind = algo::ObjectFilter::random_walk, .steps = 2});
   EXPECT_LT(max(abs(got - expected)).item(), 1e-6);
   // The two filters commute: (G X) F = G (X F).
-  EXPECT_LT(max(abs(algo::filter_attributes(algo::filter_objects(ds, x), F) - expected)).item(), 1e-6);
+  EXPECT_LT(max(abs(algo::filter_attributes(algo::filter_objects(ds, x), F) - expected)).item(),
+            1e-6);
   // F' = (I + F) / 2.
-  EXPECT_LT(max(abs(to_dense(algo::lazy_attribute_filter(F)).to(DType::f64) - from_vector(lazy, {3, 3}))).item(), 1e-6);
+  EXPECT_LT(
+      max(abs(to_dense(algo::lazy_attribute_filter(F)).to(DType::f64) - from_vector(lazy, {3, 3})))
+          .item(),
+      1e-6);
 }
 
 TEST(Dsgc, WithinClassVarianceRatioHandExample) {
@@ -166,15 +173,19 @@ TEST(Dsgc, TwoDimensionalFilterHelpsOnCsbm) {
   const Tensor F = algo::attribute_filter(algo::attribute_graph(ds.features, {.top_k = 8}));
   const Tensor gx = algo::filter_objects(ds, ds.features);
   const Tensor gxf = algo::filter_attributes(gx, F);
-  EXPECT_LT(algo::within_class_variance_ratio(gxf, ds.labels), algo::within_class_variance_ratio(gx, ds.labels));
-  EXPECT_LT(algo::within_class_variance_ratio(gx, ds.labels), algo::within_class_variance_ratio(ds.features, ds.labels));
+  EXPECT_LT(algo::within_class_variance_ratio(gxf, ds.labels),
+            algo::within_class_variance_ratio(gx, ds.labels));
+  EXPECT_LT(algo::within_class_variance_ratio(gx, ds.labels),
+            algo::within_class_variance_ratio(ds.features, ds.labels));
   Generator split_gen(2);
-  const data::NodeSplit split = data::balanced_split(ds.labels, 10, {.val = 100, .test = -1}, split_gen);
+  const data::NodeSplit split =
+      data::balanced_split(ds.labels, 10, {.val = 100, .test = -1}, split_gen);
   const algo::MlpConfig cfg{.epochs = 60};
   const algo::SplitResult r = algo::train_mlp(gxf, ds.labels, split, ds.num_classes, cfg, 0);
   EXPECT_GT(r.test_accuracy, 0.8);
   // Reruns with the same seed are identical.
-  EXPECT_EQ(algo::train_mlp(gxf, ds.labels, split, ds.num_classes, cfg, 0).test_accuracy, r.test_accuracy);
+  EXPECT_EQ(algo::train_mlp(gxf, ds.labels, split, ds.num_classes, cfg, 0).test_accuracy,
+            r.test_accuracy);
 }
 
 TEST(Dsgc, CoraShortRunsBeatThresholds) {
@@ -184,9 +195,12 @@ TEST(Dsgc, CoraShortRunsBeatThresholds) {
   const Tensor F = algo::attribute_filter(algo::attribute_graph(ds.features));
   const Tensor gxf = algo::filter_2d(ds, x, F);
   Generator split_gen(0);
-  const data::NodeSplit split = data::balanced_split(ds.labels, 20, {.val = 500, .test = -1}, split_gen);
+  const data::NodeSplit split =
+      data::balanced_split(ds.labels, 20, {.val = 500, .test = -1}, split_gen);
   const algo::MlpConfig cfg{.epochs = 100};
   EXPECT_GT(algo::train_mlp(gxf, ds.labels, split, ds.num_classes, cfg, 0).test_accuracy, 0.78);
   const Tensor S = nn::gcn_norm(ds.edges, ds.num_nodes);
-  EXPECT_GT(algo::train_gcn_baseline(S, dense_to_csr(x), ds.labels, split, ds.num_classes, cfg, 0).test_accuracy, 0.75);
+  EXPECT_GT(algo::train_gcn_baseline(S, dense_to_csr(x), ds.labels, split, ds.num_classes, cfg, 0)
+                .test_accuracy,
+            0.75);
 }
