@@ -17,4 +17,8 @@ if [ "$FUZZ_SECONDS" != "0" ]; then
   FUZZ_SECONDS=$FUZZ_SECONDS bash scripts/fuzz.sh build-fuzz
 fi
 
+# ctest runs $JOBS suites at once, each with STACKGRAD_NUM_THREADS threads, so the cores are
+# oversubscribed; GNU OpenMP's default spin-waiting then burns the time slices other threads
+# need (a 3 s test took 15-40 s on a busy 2-core machine, 3 s with passive waiting).
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
