@@ -1,0 +1,213 @@
+// gcn_cotraining: Li, Han and Wu (AAAI 2018). With very few labels, expand the label set by
+// co-training with partially absorbing random walks, by self-training, or by their union or
+// intersection, then train a GCN without any validation set. Prints the paper's table (methods x
+// label rates, mean ± std over --repeats random splits) and, with --experiment oversmoothing, the
+// accuracy of deeper GCNs and of logistic regression on S̃^k X.
+//   ./build/gcn_cotraining --dataset cora --repeats 20
+//   ./build/gcn_cotraining --dataset cora --experiment oversmoothing --plot-dir plots
+#include <cmath>
+#include <cstdio>
+#include <map>
+
+#include "algorithms/gcn_cotraining/experiment.h"
+#include "datasets/datasets.h"
+#include "engine/stackgrad.h"
+#include "train/train.h"
+
+using namespace stackgrad;
+
+namespace {
+
+std::string percent(double rate) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g%%", 100 * rate);
+  return buf;
+}
+
+data::GraphDataset load(const train::CommonFlags& common) {
+  if (common.dataset != "synthetic") return data::load_planetoid(common.dataset, common.data_dir);
+  Generator g(common.seed + 1000003);
+  return data::csbm(2000, 4, 64, 0.01, 0.002, 1.5, g);  // gcn's synthetic graph
+}
+
+// The table of one dataset: methods x label rates.
+void run_table(const data::GraphDataset& ds, const train::CommonFlags& common, const std::vector<double>& rates,
+               int64_t validation, algo::CotrainingConfig cfg, const algo::ParWalksOptions& walk_options,
+               train::MetricsWriter& metrics, const std::string& table_path) {
+  const bool features = ds.has_features();
+  if (!features)
+    std::printf("note: %s has no node features in this data folder, so only LP (which needs none) runs; the GCN "
+                "rows are n/a. %s\n", ds.name.c_str(), "scripts/get-data.sh says where to get them.");
+  algo::CotrainingGraph g;
+  if (features) g = algo::prepare_graph(ds, /*row_normalize=*/common.dataset != "synthetic");
+  const algo::ParWalks walks(ds.edges, ds.num_nodes, walk_options);
+  std::printf("%s: %lld nodes, %lld edges, %lld classes, %lld connected components\n", ds.name.c_str(),
+              (long long)ds.num_nodes, (long long)ds.num_edges(), (long long)ds.num_classes,
+              (long long)walks.num_components());
+
+  std::map<std::pair<size_t, size_t>, std::vector<double>> acc;  // (rate, method) -> per split
+  for (size_t r = 0; r < rates.size(); ++r) {
+    train::ProgressLine line(ds.name + " " + percent(rates[r]), common.repeats, "split");
+    double seconds = 0;
+    for (int s = 0; s < common.repeats; ++s) {
+      Generator gen(common.seed * 1000003 + 7919 * r + uint64_t(s));
+      data::NodeSplit split = data::balanced_split_rate(ds.labels, rates[r], {.val = validation, .test = -1}, gen);
+      const uint64_t seed = common.seed + 100 * uint64_t(s);
+      algo::SplitOutcome o;
+      if (features) {
+        o = algo::run_split(g, walks, split, cfg, seed);
+      } else {
+        const Tensor y = index_select(ds.labels, 0, split.train_idx);
+        o.accuracy[0] = train::accuracy(algo::parwalks_predict(walks.columns(split.train_idx), y), ds.labels,
+                                        cat({split.val_idx, split.test_idx}));
+        for (size_t m = 1; m < o.accuracy.size(); ++m) o.accuracy[m] = std::nan("");
+        o.budget = algo::label_budget(ds.num_nodes, ds.num_edges(), algo::count_per_class(y, ds.num_classes));
+      }
+      seconds += o.seconds;
+      for (size_t m = 0; m < algo::kMethods.size(); ++m) {
+        acc[{r, m}].push_back(o.accuracy[m]);
+        metrics.write({{"dataset", ds.name}, {"rate", rates[r]}, {"split", s}, {"labelled", split.train_idx.numel()},
+                       {"method", algo::method_name(algo::kMethods[m])}, {"test_accuracy", o.accuracy[m]}});
+      }
+      const char* names[] = {"cotraining", "self_training", "union", "intersection"};
+      for (size_t i = 0; i < o.added.size(); ++i)
+        metrics.write({{"dataset", ds.name}, {"rate", rates[r]}, {"split", s}, {"expansion", names[i]},
+                       {"added", o.added[i].added}, {"added_correct", o.added[i].correct},
+                       {"eta", o.budget.eta}, {"cg_iterations", o.cg_iterations}});
+      if (s == 0)
+        std::printf("%s %s: %lld labelled, d̄ = %.2f, η = %.1f, %lld pseudo-labels from co-training (%lld right), "
+                    "%lld from self-training (%lld right); CG %lld steps\n",
+                    ds.name.c_str(), percent(rates[r]).c_str(), (long long)split.train_idx.numel(),
+                    o.budget.average_degree, o.budget.eta, (long long)o.added[0].added, (long long)o.added[0].correct,
+                    (long long)o.added[1].added, (long long)o.added[1].correct, (long long)o.cg_iterations);
+      line.update(s + 1, {{"lp", acc[{r, 0}].back()}, {"union", acc[{r, 5}].back()}});
+    }
+    line.finish();
+    std::printf("%s %s done: %.1f s per split\n", ds.name.c_str(), percent(rates[r]).c_str(), seconds / common.repeats);
+    std::fflush(stdout);
+  }
+
+  // The table: one row per method, mean ± std (population) over the splits, in percent.
+  std::string table = "| " + ds.name + " (" + std::to_string(common.repeats) + " splits) |";
+  for (double rate : rates) table += " " + percent(rate) + " |";
+  table += "\n| --- |";
+  for (size_t r = 0; r < rates.size(); ++r) table += " --- |";
+  table += "\n";
+  for (size_t m = 0; m < algo::kMethods.size(); ++m) {
+    table += std::string("| ") + algo::method_name(algo::kMethods[m]) + " |";
+    for (size_t r = 0; r < rates.size(); ++r) {
+      const train::MeanStd ms = train::mean_std(acc[{r, m}]);
+      char cell[64];
+      if (std::isnan(ms.mean))
+        std::snprintf(cell, sizeof cell, " n/a |");
+      else
+        std::snprintf(cell, sizeof cell, " %.1f ± %.1f |", 100 * ms.mean, 100 * ms.std);
+      table += cell;
+      metrics.write({{"dataset", ds.name}, {"rate", rates[r]}, {"method", algo::method_name(algo::kMethods[m])},
+                     {"mean_test_accuracy", ms.mean}, {"std_test_accuracy", ms.std}, {"splits", ms.count}});
+    }
+    table += "\n";
+  }
+  std::printf("\n%s\n", table.c_str());
+  if (!table_path.empty()) {
+    std::FILE* f = std::fopen(table_path.c_str(), "a");
+    SG_CHECK(f != nullptr, "--table: cannot open ", table_path);
+    std::fprintf(f, "%s\n", table.c_str());
+    std::fclose(f);
+  }
+}
+
+// Over-smoothing: test accuracy of GCNs with 1..max_layers layers and of logistic regression on
+// S̃^k X for k = 0, 1, 2, 4, ..., max_power, on the dataset's public split.
+void run_oversmoothing(const data::GraphDataset& ds, const train::CommonFlags& common, const algo::GcnConfig& cfg,
+                       int64_t max_layers, int64_t max_power, const std::string& plot_dir,
+                       train::MetricsWriter& metrics) {
+  const algo::CotrainingGraph g = algo::prepare_graph(ds, common.dataset != "synthetic");
+  const data::NodeSplit split{ds.train_idx, ds.val_idx, ds.test_idx};
+  std::vector<double> layers, gcn_acc, powers, lr_acc;
+  train::ProgressLine line(ds.name + " layers", max_layers, "model");
+  for (int64_t l = 1; l <= max_layers; ++l) {
+    std::vector<double> a;
+    for (int s = 0; s < common.repeats; ++s) a.push_back(algo::deep_gcn_accuracy(g, split, l, cfg, common.seed + s));
+    const train::MeanStd ms = train::mean_std(a);
+    layers.push_back(double(l)), gcn_acc.push_back(100 * ms.mean);
+    metrics.write({{"dataset", ds.name}, {"model", "gcn"}, {"layers", l}, {"mean_test_accuracy", ms.mean},
+                   {"std_test_accuracy", ms.std}, {"seeds", ms.count}});
+    std::printf("GCN with %2lld layer(s): %.1f ± %.1f %%\n", (long long)l, 100 * ms.mean, 100 * ms.std);
+    line.update(l);
+  }
+  line.finish();
+  Tensor smoothed = g.features.is_sparse() ? to_dense(g.features) : g.features;
+  for (int64_t k = 0; k <= max_power; ++k) {
+    if (k > 0) smoothed = spmm(g.adj, smoothed);
+    if (k > 1 && (k & (k - 1)) != 0) continue;  // report k = 0, 1, 2, 4, 8, ...
+    std::vector<double> a;
+    for (int s = 0; s < common.repeats; ++s)
+      a.push_back(algo::smoothed_logreg_accuracy(smoothed, g.labels, g.num_classes, split, cfg, common.seed + s));
+    const train::MeanStd ms = train::mean_std(a);
+    powers.push_back(double(k)), lr_acc.push_back(100 * ms.mean);
+    metrics.write({{"dataset", ds.name}, {"model", "logreg_smoothed"}, {"k", k}, {"mean_test_accuracy", ms.mean},
+                   {"std_test_accuracy", ms.std}, {"seeds", ms.count}});
+    std::printf("logistic regression on S̃^%lld X: %.1f ± %.1f %%\n", (long long)k, 100 * ms.mean, 100 * ms.std);
+    std::fflush(stdout);
+  }
+  if (plot_dir.empty()) return;
+  train::LinePlot p1("GCN depth on " + ds.name + " (public split)");
+  p1.x_label("graph convolution layers").y_label("test accuracy (%)").add_series("GCN", layers, gcn_acc);
+  p1.save_svg(plot_dir + "/oversmoothing_gcn_" + ds.name + ".svg");
+  train::LinePlot p2("Logistic regression on smoothed features, " + ds.name);
+  p2.x_label("k (features S^k X)").y_label("test accuracy (%)").add_series("S^k X + logistic regression", powers, lr_acc);
+  p2.save_svg(plot_dir + "/oversmoothing_logreg_" + ds.name + ".svg");
+  std::printf("plots written to %s/oversmoothing_{gcn,logreg}_%s.svg\n", plot_dir.c_str(), ds.name.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  train::Cli cli("gcn_cotraining",
+                 "Co-training, self-training, union and intersection for GCNs with few labels (Li, Han and Wu, "
+                 "AAAI 2018), beside LP and GCN with / without validation; and the over-smoothing study.");
+  auto& common = cli.common({.dataset = "cora", .datasets = {"cora", "citeseer", "pubmed", "synthetic"}, .repeats = 20});
+  algo::CotrainingConfig cfg;
+  algo::ParWalksOptions walks;
+  auto& app = cli.app();
+  std::vector<double> rates;
+  int64_t validation = 500, max_layers = 10, max_power = 64;
+  std::string experiment = "table", plot_dir, table_path;
+  bool first_layer_decay = false;
+  app.add_option("--rates", rates,
+                 "label rates (default 0.005 0.01 0.02 0.03 0.04 0.05; PubMed 0.0003 0.0005 0.001 0.003)")
+      ->check(CLI::Range(1e-6, 0.9));
+  app.add_option("--validation", validation, "validation nodes for GCN+V (default 500)")->check(train::non_negative());
+  app.add_option("--epochs", cfg.gcn.epochs, "training epochs of every GCN (default 200)")->check(train::positive());
+  app.add_option("--hidden", cfg.gcn.hidden, "hidden units (default 16)")->check(train::positive());
+  app.add_option("--lr", cfg.gcn.lr, "Adam learning rate (default 0.01)")->check(train::positive());
+  app.add_option("--weight-decay", cfg.gcn.weight_decay, "L2 on the weights (default 5e-4)")->check(train::non_negative());
+  app.add_flag("--first-layer-decay-only", first_layer_decay, "L2 on the first layer only, as Kipf & Welling");
+  app.add_option("--dropout", cfg.gcn.dropout, "dropout probability (default 0.5)")->check(CLI::Range(0.0, 0.99));
+  app.add_option("--alpha", walks.alpha, "ParWalks absorption rate α in (L + αI)^-1 (default 1e-6)")
+      ->check(train::positive());
+  app.add_option("--cg-tol", walks.tol, "CG relative residual tolerance (default 1e-9)")->check(train::positive());
+  app.add_option("--cg-max-iter", walks.max_iter, "CG steps at most (default 2000)")->check(train::positive());
+  app.add_option("--budget-factor", cfg.budget_factor, "t_k = floor(factor · η · n_k / n_L) (default 3)")
+      ->check(train::non_negative());
+  app.add_option("--experiment", experiment, "table, oversmoothing or all (default table)")
+      ->check(CLI::IsMember({"table", "oversmoothing", "all"}));
+  app.add_option("--max-layers", max_layers, "over-smoothing: GCN depths 1..N (default 10)")->check(train::positive());
+  app.add_option("--max-power", max_power, "over-smoothing: S̃^k X for k up to N (default 64)")->check(train::non_negative());
+  app.add_option("--plot-dir", plot_dir, "over-smoothing: write the SVG plots into this folder");
+  app.add_option("--table", table_path, "append the markdown table to this file");
+  cli.parse(argc, argv);
+  return cli.run_main([&] {
+    cfg.gcn.decay_all_layers = !first_layer_decay;
+    cfg.gcn.row_normalize = common.dataset != "synthetic";
+    if (rates.empty())
+      rates = common.dataset == "pubmed" ? std::vector<double>{0.0003, 0.0005, 0.001, 0.003}
+                                         : std::vector<double>{0.005, 0.01, 0.02, 0.03, 0.04, 0.05};
+    const data::GraphDataset ds = load(common);
+    train::MetricsWriter metrics(common.out);
+    if (experiment != "oversmoothing") run_table(ds, common, rates, validation, cfg, walks, metrics, table_path);
+    if (experiment != "table") run_oversmoothing(ds, common, cfg.gcn, max_layers, max_power, plot_dir, metrics);
+    return 0;
+  });
+}
