@@ -98,17 +98,24 @@ GcnFit fit_gcn(const Tensor& adj, const Tensor& x, int64_t num_classes, const tr
   nn::Adam opt = make_optimizer(model, cfg);
 
   // fit_full_batch calls forward twice per epoch, in training and then in eval mode; the eval
-  // logits of the best epoch so far (by select_highest_train_accuracy's rule: higher training
-  // accuracy, then lower training loss, then the earlier epoch) are kept.
+  // logits of the best epochs so far are kept, by the rules of select_highest_train_accuracy
+  // (higher training accuracy, then lower training loss, then the earlier epoch) and
+  // select_best_validation (the same on the validation nodes).
   GcnFit fit;
   Tensor eval_logits;
-  double best_acc = -1, best_loss = 0;
+  double best_train_acc = -1, best_train_loss = 0, best_val_acc = -1, best_val_loss = 0;
   train::FullBatchOptions options{.epochs = cfg.epochs};
   options.on_epoch = [&](const train::EpochRecord& r) {
-    if (r.train_accuracy > best_acc || (r.train_accuracy == best_acc && r.train_loss < best_loss)) {
-      best_acc = r.train_accuracy;
-      best_loss = r.train_loss;
+    if (r.train_accuracy > best_train_acc || (r.train_accuracy == best_train_acc && r.train_loss < best_train_loss)) {
+      best_train_acc = r.train_accuracy;
+      best_train_loss = r.train_loss;
       fit.logits_at_highest_train_accuracy = eval_logits;
+    }
+    if (!std::isnan(r.val_accuracy) &&
+        (r.val_accuracy > best_val_acc || (r.val_accuracy == best_val_acc && r.val_loss < best_val_loss))) {
+      best_val_acc = r.val_accuracy;
+      best_val_loss = r.val_loss;
+      fit.logits_at_best_validation = eval_logits;
     }
     if (on_epoch) on_epoch(r);
     return true;

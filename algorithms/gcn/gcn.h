@@ -70,8 +70,11 @@ GcnResult train_gcn(const data::GraphDataset& ds, const GcnConfig& cfg, uint64_t
 struct GcnFit {
   std::vector<train::EpochRecord> trace;  // one record per epoch (train::fit_full_batch)
   // The eval-mode logits [N, classes] of the epoch that select_highest_train_accuracy(trace)
-  // picks: the model one reports when there is no validation set.
-  Tensor logits_at_highest_train_accuracy;
+  // picks (the model one reports when there is no validation set), and of the epoch that
+  // select_best_validation(trace) picks (undefined without validation nodes). With them a caller
+  // can leave task.test_idx empty and score any node set afterwards, sparing a per-epoch test
+  // evaluation.
+  Tensor logits_at_highest_train_accuracy, logits_at_best_validation;
   double seconds = 0;
 };
 

@@ -188,7 +188,7 @@ int main(int argc, char** argv) {
   app.add_option("--alpha", walks.alpha, "ParWalks absorption rate α in (L + αI)^-1 (default 1e-6)")
       ->check(train::positive());
   app.add_option("--cg-tol", walks.tol, "CG relative residual tolerance (default 1e-9)")->check(train::positive());
-  app.add_option("--cg-max-iter", walks.max_iter, "CG steps at most (default 2000)")->check(train::positive());
+  app.add_option("--cg-max-iter", walks.max_iter, "CG steps at most (default 10000)")->check(train::positive());
   app.add_option("--budget-factor", cfg.budget_factor, "t_k = floor(factor · η · n_k / n_L) (default 3)")
       ->check(train::non_negative());
   app.add_option("--experiment", experiment, "table, oversmoothing or all (default table)")

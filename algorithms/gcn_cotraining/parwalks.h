@@ -29,7 +29,7 @@ namespace stackgrad::algo {
 struct ParWalksOptions {
   double alpha = 1e-6;      // absorption rate (Li, Han and Wu's value)
   double tol = 1e-9;        // CG stops when every column's ||b⊥ - M y|| <= tol ||b⊥||
-  int64_t max_iter = 2000;  // CG steps at most (not converging in time is an error)
+  int64_t max_iter = 10000;  // CG steps at most (not converging in time is an error)
   // columns() keeps the columns it solved for, up to this many bytes, and solves only for nodes
   // it has not seen: P does not depend on the split, and 20 splits of Cora at six label rates
   // label nearly every node at some point.

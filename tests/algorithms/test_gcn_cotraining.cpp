@@ -167,6 +167,9 @@ TEST(GcnCotraining, HundredEpochGcnOnCoraPublicSplitBeats75Percent) {
   const train::EpochRecord best = train::select_highest_train_accuracy(fit.trace);
   EXPECT_DOUBLE_EQ(train::accuracy(fit.logits_at_highest_train_accuracy, cora.labels, cora.test_idx),
                    best.test_accuracy);
+  const train::EpochRecord best_val = train::select_best_validation(fit.trace);
+  EXPECT_DOUBLE_EQ(train::accuracy(fit.logits_at_best_validation, cora.labels, cora.test_idx),
+                   best_val.test_accuracy);
 }
 
 TEST(GcnCotraining, OneSplitRunsEveryMethodOnASyntheticGraph) {
