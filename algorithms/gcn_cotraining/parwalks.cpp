@@ -96,12 +96,20 @@ Tensor ParWalks::solve(const Tensor& B_in) const {
 #define FOR_EACH_ENTRY for (int64_t row = 0, i = 0; row < n_; ++row) for (size_t j = 0; j < size_t(m); ++j, ++i)
   FOR_EACH_ENTRY rs[j] += r[i] * r[i];
   for (int64_t j = 0; j < m; ++j) b_norm2[size_t(j)] = std::max(rs[size_t(j)], 1e-300);
+  // A column that has converged is frozen (step 0 from then on): stepping on with a residual at
+  // the rounding floor divides noise by noise and can overflow.
+  std::vector<char> done(columns, 0);
+  const double tol2 = options_.tol * options_.tol;
   auto worst_ratio = [&] {
     double w = 0;
-    for (int64_t j = 0; j < m; ++j) w = std::max(w, rs[size_t(j)] / b_norm2[size_t(j)]);
+    for (size_t j = 0; j < columns; ++j) {
+      const double ratio = rs[j] / b_norm2[j];
+      SG_CHECK(std::isfinite(ratio), "ParWalks::solve: conjugate gradient broke down (non-finite residual)");
+      if (ratio <= tol2) done[j] = 1;
+      w = std::max(w, ratio);
+    }
     return w;
   };
-  const double tol2 = options_.tol * options_.tol;
   int64_t it = 0;
   double worst = worst_ratio();
   for (; it < options_.max_iter && worst > tol2; ++it) {
@@ -110,7 +118,7 @@ Tensor ParWalks::solve(const Tensor& B_in) const {
     double *y = Y.data_ptr<double>(), *pp = P.data_ptr<double>(), *rr = R.data_ptr<double>();
     std::fill(step.begin(), step.end(), 0.0);
     FOR_EACH_ENTRY step[j] += pp[i] * ap[i];  // pᵀ A p
-    for (int64_t j = 0; j < m; ++j) step[size_t(j)] = rs[size_t(j)] / std::max(step[size_t(j)], 1e-300);
+    for (size_t j = 0; j < columns; ++j) step[j] = done[j] ? 0.0 : rs[j] / step[j];
     std::fill(rs_new.begin(), rs_new.end(), 0.0);
     FOR_EACH_ENTRY {
       y[i] += step[j] * pp[i];
@@ -122,9 +130,10 @@ Tensor ParWalks::solve(const Tensor& B_in) const {
       R = project(R).contiguous();
       rr = R.data_ptr<double>();
     }
-    for (int64_t j = 0; j < m; ++j) step[size_t(j)] = rs_new[size_t(j)] / std::max(rs[size_t(j)], 1e-300);  // β
+    for (size_t j = 0; j < columns; ++j) step[j] = done[j] ? 0.0 : rs_new[j] / rs[j];  // β
     FOR_EACH_ENTRY pp[i] = rr[i] + step[j] * pp[i];
-    rs.swap(rs_new);
+    for (size_t j = 0; j < columns; ++j)
+      if (!done[j]) rs[j] = rs_new[j];
     worst = worst_ratio();
   }
 #undef FOR_EACH_ENTRY
