@@ -50,7 +50,9 @@ void run_table(const data::GraphDataset& ds, const train::CommonFlags& common, c
     train::ProgressLine line(ds.name + " " + percent(rates[r]), common.repeats, "split");
     double seconds = 0;
     for (int s = 0; s < common.repeats; ++s) {
-      Generator gen(common.seed * 1000003 + 7919 * r + uint64_t(s));
+      // The split depends on (seed, rate, s) only, so a run over some of the rates draws the
+      // same splits as a run over all of them.
+      Generator gen(common.seed * 1000003 + 7919 * uint64_t(std::llround(rates[r] * 1e6)) + uint64_t(s));
       data::NodeSplit split = data::balanced_split_rate(ds.labels, rates[r], {.val = validation, .test = -1}, gen);
       const uint64_t seed = common.seed + 100 * uint64_t(s);
       algo::SplitOutcome o;
