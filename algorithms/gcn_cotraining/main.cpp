@@ -45,11 +45,13 @@ void run_table(const data::GraphDataset& ds, const train::CommonFlags& common, c
               (long long)ds.num_nodes, (long long)ds.num_edges(), (long long)ds.num_classes,
               (long long)walks.num_components());
 
+  // Splits outside, rates inside: a run stopped early has the same number of splits at every rate
+  // (and the JSON lines hold every finished split).
   std::map<std::pair<size_t, size_t>, std::vector<double>> acc;  // (rate, method) -> per split
-  for (size_t r = 0; r < rates.size(); ++r) {
-    train::ProgressLine line(ds.name + " " + percent(rates[r]), common.repeats, "split");
-    double seconds = 0;
-    for (int s = 0; s < common.repeats; ++s) {
+  std::vector<double> seconds(rates.size(), 0.0);
+  train::ProgressLine line(ds.name, int64_t(common.repeats) * int64_t(rates.size()), "split");
+  for (int s = 0; s < common.repeats; ++s) {
+    for (size_t r = 0; r < rates.size(); ++r) {
       // The split depends on (seed, rate, s) only, so a run over some of the rates draws the
       // same splits as a run over all of them.
       Generator gen(common.seed * 1000003 + 7919 * uint64_t(std::llround(rates[r] * 1e6)) + uint64_t(s));
@@ -65,7 +67,7 @@ void run_table(const data::GraphDataset& ds, const train::CommonFlags& common, c
         for (size_t m = 1; m < o.accuracy.size(); ++m) o.accuracy[m] = std::nan("");
         o.budget = algo::label_budget(ds.num_nodes, ds.num_edges(), algo::count_per_class(y, ds.num_classes));
       }
-      seconds += o.seconds;
+      seconds[r] += o.seconds;
       for (size_t m = 0; m < algo::kMethods.size(); ++m) {
         acc[{r, m}].push_back(o.accuracy[m]);
         metrics.write({{"dataset", ds.name}, {"rate", rates[r]}, {"split", s}, {"labelled", split.train_idx.numel()},
@@ -82,12 +84,14 @@ void run_table(const data::GraphDataset& ds, const train::CommonFlags& common, c
                     ds.name.c_str(), percent(rates[r]).c_str(), (long long)split.train_idx.numel(),
                     o.budget.average_degree, o.budget.eta, (long long)o.added[0].added, (long long)o.added[0].correct,
                     (long long)o.added[1].added, (long long)o.added[1].correct, (long long)o.cg_iterations);
-      line.update(s + 1, {{"lp", acc[{r, 0}].back()}, {"union", acc[{r, 5}].back()}});
+      line.update(int64_t(s) * int64_t(rates.size()) + int64_t(r) + 1,
+                  {{"lp", acc[{r, 0}].back()}, {"union", acc[{r, 5}].back()}});
     }
-    line.finish();
-    std::printf("%s %s done: %.1f s per split\n", ds.name.c_str(), percent(rates[r]).c_str(), seconds / common.repeats);
     std::fflush(stdout);
   }
+  line.finish();
+  for (size_t r = 0; r < rates.size(); ++r)
+    std::printf("%s %s: %.1f s per split\n", ds.name.c_str(), percent(rates[r]).c_str(), seconds[r] / common.repeats);
 
   // The table: one row per method, mean ± std (population) over the splits, in percent.
   std::string table = "| " + ds.name + " (" + std::to_string(common.repeats) + " splits) |";

@@ -100,6 +100,20 @@ TEST(ParWalks, LabelPropagationTakesTheStrongestAbsorber) {
   EXPECT_EQ(pred[4], 1);
 }
 
+TEST(ParWalks, CoraSplitThatOnceBrokeDownStaysFinite) {
+  // On this 4% split one column converged within a step (a two-node component) and, stepped on
+  // at the rounding floor, overflowed to NaN, sending LP to 30%. Converged columns now freeze.
+  if (!have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
+  const data::GraphDataset cora = data::load_planetoid("cora");
+  Generator gen(7919 * 4);
+  const data::NodeSplit split = data::balanced_split_rate(cora.labels, 0.04, {.val = 500, .test = -1}, gen);
+  algo::ParWalks walks(cora.edges, cora.num_nodes);
+  const Tensor P = walks.columns(split.train_idx);
+  for (double v : P.to_vector<double>()) ASSERT_TRUE(std::isfinite(v));
+  const Tensor pred = algo::parwalks_predict(P, index_select(cora.labels, 0, split.train_idx));
+  EXPECT_GT(train::accuracy(pred, cora.labels, cat({split.val_idx, split.test_idx})), 0.6);
+}
+
 TEST(CoTraining, AddsExactlyTheExpectedNodes) {
   // A path 0-...-7 and a triangle 8-9-10. Labelled: 0 (class 0), 7 and 8 (class 1); t = (2, 2).
   // Class 0's walks reach only the path, strongest next to node 0: nodes 1 and 2. Class 1's
