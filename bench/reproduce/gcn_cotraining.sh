@@ -2,11 +2,12 @@
 # Regenerates the tables and plots of algorithms/gcn_cotraining/README.md (Li, Han and Wu,
 # AAAI 2018): the seven methods x six label rates on Cora and CiteSeer (20 random splits each,
 # four single-threaded processes), LP on PubMed (its features are not in the
-# shared data folder, so no GCN runs there), and the over-smoothing study on Cora's public split.
+# shared data folder, so no GCN runs there), GCN+V / GCN-V on the public splits (the anchor
+# numbers), and the over-smoothing study on Cora's public split.
 #
 #   bench/reproduce/gcn_cotraining.sh            # everything, into build/reproduce/gcn_cotraining
 #   SPLITS=5 bench/reproduce/gcn_cotraining.sh   # a quicker, noisier pass
-#   PARTS="tables pubmed" bench/reproduce/gcn_cotraining.sh   # some of: tables pubmed oversmoothing
+#   PARTS="tables pubmed" bench/reproduce/gcn_cotraining.sh   # some of: tables pubmed public oversmoothing
 #
 # Needs ./build/gcn_cotraining (ninja -C build gcn_cotraining).
 set -euo pipefail
@@ -14,7 +15,7 @@ cd "$(dirname "$0")/../.."
 BIN=./build/gcn_cotraining
 OUT=${OUT:-build/reproduce/gcn_cotraining}
 SPLITS=${SPLITS:-20}
-PARTS=${PARTS:-tables pubmed oversmoothing}
+PARTS=${PARTS:-tables pubmed public oversmoothing}
 want() { [[ " $PARTS " == *" $1 "* ]]; }
 [[ -x $BIN ]] || { echo "build it first: ninja -C build gcn_cotraining" >&2; exit 1; }
 mkdir -p "$OUT"
@@ -46,6 +47,14 @@ bench/reproduce/gcn_cotraining_table.py "$OUT/pubmed.jsonl" > "$OUT/tables_pubme
 printf 'PubMed LP: %.0f s wall\n' "$(echo "$(seconds) - $t1" | bc)" | tee -a "$OUT/time.txt"
 fi
 
+t2=$(seconds)
+if want public; then
+for d in cora citeseer; do
+  $BIN --dataset $d --experiment public --repeats 10 --threads 2 --quiet --out "$OUT/public_$d.jsonl" > "$OUT/public_$d.log"
+done
+printf 'Public split anchors: %.0f s wall\n' "$(echo "$(seconds) - $t2" | bc)" | tee -a "$OUT/time.txt"
+cat "$OUT"/public_*.log
+fi
 t2=$(seconds)
 if want oversmoothing; then
 $BIN --dataset cora --experiment oversmoothing --repeats 3 --threads 2 --quiet \
