@@ -11,8 +11,8 @@
 // in proportion to the labels n_k each class already has (n_L all labelled nodes).
 //
 //   algo::LabelBudget b = algo::label_budget(ds.num_nodes, ds.num_edges(), labelled_per_class);
-//   algo::ClassSets co = algo::select_top_scores(parwalks_class_scores(P, y, C), train_idx, b.per_class);
-//   train::NodeTask task = algo::expanded_task(base_task, co);
+//   algo::ClassSets co = algo::select_top_scores(parwalks_class_scores(P, y, C), train_idx,
+//   b.per_class); train::NodeTask task = algo::expanded_task(base_task, co);
 #pragma once
 
 #include <cstdint>
@@ -24,15 +24,15 @@
 namespace stackgrad::algo {
 
 struct LabelBudget {
-  double average_degree = 0;  // d̄ = 2E / N
-  double eta = 0;             // η = N / d̄²
+  double average_degree = 0;       // d̄ = 2E / N
+  double eta = 0;                  // η = N / d̄²
   std::vector<int64_t> per_class;  // t_k
 };
 
 // η and t_k = floor(factor · η · n_k / n_L) (the paper's factor is 3). num_edges counts each
 // undirected edge once; labelled_per_class[k] = n_k.
-LabelBudget label_budget(int64_t num_nodes, int64_t num_edges, const std::vector<int64_t>& labelled_per_class,
-                         double factor = 3.0);
+LabelBudget label_budget(int64_t num_nodes, int64_t num_edges,
+                         const std::vector<int64_t>& labelled_per_class, double factor = 3.0);
 
 // n_k: how many of `labels` (i64 [L], values in [0, classes)) are each class.
 std::vector<int64_t> count_per_class(const Tensor& labels, int64_t num_classes);
@@ -43,12 +43,14 @@ using ClassSets = std::vector<std::vector<int64_t>>;
 
 // Co-training's rule: for each class k, the t[k] nodes with the largest scores[:, k] (f32/f64
 // [N, classes]) among the nodes not in `labelled` (i64); ties go to the lower node index.
-ClassSets select_top_scores(const Tensor& scores, const Tensor& labelled, const std::vector<int64_t>& t);
+ClassSets select_top_scores(const Tensor& scores, const Tensor& labelled,
+                            const std::vector<int64_t>& t);
 
 // Self-training's rule: each unlabelled node is predicted as its argmax class with confidence
 // its largest probability (probs f32/f64 [N, classes], e.g. a softmax); for each class k, the t[k]
 // most confident nodes predicted as k (ties to the lower index).
-ClassSets select_most_confident(const Tensor& probs, const Tensor& labelled, const std::vector<int64_t>& t);
+ClassSets select_most_confident(const Tensor& probs, const Tensor& labelled,
+                                const std::vector<int64_t>& t);
 
 ClassSets union_sets(const ClassSets& a, const ClassSets& b);
 ClassSets intersection_sets(const ClassSets& a, const ClassSets& b);

@@ -37,11 +37,19 @@ struct CotrainingConfig {
   double budget_factor = 3.0;  // t_k = floor(budget_factor · η · n_k / n_L)
 };
 
-enum class Method { lp, gcn_with_validation, gcn_without_validation, cotraining, self_training, union_, intersection };
-inline constexpr std::array<Method, 7> kMethods = {Method::lp,           Method::gcn_with_validation,
-                                                   Method::gcn_without_validation, Method::cotraining,
-                                                   Method::self_training, Method::union_,
-                                                   Method::intersection};
+enum class Method {
+  lp,
+  gcn_with_validation,
+  gcn_without_validation,
+  cotraining,
+  self_training,
+  union_,
+  intersection
+};
+inline constexpr std::array<Method, 7> kMethods = {
+    Method::lp,          Method::gcn_with_validation, Method::gcn_without_validation,
+    Method::cotraining,  Method::self_training,       Method::union_,
+    Method::intersection};
 const char* method_name(Method m);  // "LP", "GCN+V", "GCN-V", "Co-training", ...
 
 struct SplitOutcome {
@@ -57,8 +65,8 @@ struct SplitOutcome {
 
 // Runs every method on `split` (train_idx labelled; val_idx GCN+V's validation set; test_idx the
 // rest). GCN runs draw their parameters from seed, seed + 1, ... .
-SplitOutcome run_split(const CotrainingGraph& g, const ParWalks& walks, const data::NodeSplit& split,
-                       const CotrainingConfig& cfg, uint64_t seed);
+SplitOutcome run_split(const CotrainingGraph& g, const ParWalks& walks,
+                       const data::NodeSplit& split, const CotrainingConfig& cfg, uint64_t seed);
 
 // --- over-smoothing ------------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ namespace stackgrad::algo {
 namespace {
 
 // Connected components by union-find with path halving; ids numbered in order of first node.
-std::vector<int64_t> connected_components(const std::vector<int64_t>& edge_list, int64_t n, int64_t* count) {
+std::vector<int64_t> connected_components(const std::vector<int64_t>& edge_list, int64_t n,
+                                          int64_t* count) {
   std::vector<int64_t> parent(static_cast<size_t>(n));
   std::iota(parent.begin(), parent.end(), 0);
   auto find = [&](int64_t v) {
@@ -35,20 +36,24 @@ std::vector<int64_t> connected_components(const std::vector<int64_t>& edge_list,
 
 }  // namespace
 
-ParWalks::ParWalks(const Tensor& edges, int64_t n, ParWalksOptions options) : n_(n), options_(options) {
+ParWalks::ParWalks(const Tensor& edges, int64_t n, ParWalksOptions options)
+    : n_(n), options_(options) {
   SG_CHECK(edges.defined() && edges.dtype() == DType::i64 && edges.dim() == 2 && edges.size(1) == 2,
            "ParWalks: edges must be i64 [E, 2]");
   SG_CHECK(n >= 1, "ParWalks: n must be >= 1, got ", n);
   SG_CHECK(options.alpha > 0, "ParWalks: alpha must be > 0, got ", options.alpha);
-  SG_CHECK(options.tol > 0 && options.max_iter >= 1, "ParWalks: need tol > 0 and max_iter >= 1, got tol ",
-           options.tol, ", max_iter ", options.max_iter);
+  SG_CHECK(options.tol > 0 && options.max_iter >= 1,
+           "ParWalks: need tol > 0 and max_iter >= 1, got tol ", options.tol, ", max_iter ",
+           options.max_iter);
   const std::vector<int64_t> edge_list = edges.contiguous().to_vector<int64_t>();
-  for (int64_t v : edge_list) SG_CHECK(v >= 0 && v < n, "ParWalks: edge endpoint ", v, " outside [0, ", n, ")");
+  for (int64_t v : edge_list)
+    SG_CHECK(v >= 0 && v < n, "ParWalks: edge endpoint ", v, " outside [0, ", n, ")");
 
   // L + αI = D - A + αI from the symmetric adjacency of ones (duplicate edges counted once).
-  Tensor A = from_edge_list(index_select(edges, 1, from_vector<int64_t>({0})).reshape({-1}),
-                            index_select(edges, 1, from_vector<int64_t>({1})).reshape({-1}), n, Tensor(),
-                            /*symmetric=*/true, DType::f64);
+  Tensor A =
+      from_edge_list(index_select(edges, 1, from_vector<int64_t>({0})).reshape({-1}),
+                     index_select(edges, 1, from_vector<int64_t>({1})).reshape({-1}), n, Tensor(),
+                     /*symmetric=*/true, DType::f64);
   const auto crow = csr_crow(A).to_vector<int64_t>(), col = csr_col(A).to_vector<int64_t>();
   const auto val = csr_values(A).to_vector<double>();
   std::vector<int64_t> rows, cols;
@@ -61,27 +66,31 @@ ParWalks::ParWalks(const Tensor& edges, int64_t n, ParWalksOptions options) : n_
     }
     rows.push_back(i), cols.push_back(i), vals.push_back(degree + options.alpha);
   }
-  shifted_laplacian_ = sparse_csr_from_coo(from_vector(rows), from_vector(cols), from_vector(vals), {n, n});
+  shifted_laplacian_ =
+      sparse_csr_from_coo(from_vector(rows), from_vector(cols), from_vector(vals), {n, n});
 
   const std::vector<int64_t> comp = connected_components(edge_list, n, &num_components_);
   component_ = from_vector(comp);
   std::vector<double> size(size_t(num_components_), 0.0);
   for (int64_t c : comp) size[size_t(c)] += 1;
   component_size_ = from_vector(size, {num_components_, 1});
-  membership_ = sparse_csr_from_coo(component_, arange(n), full({n}, 1.0, DType::f64), {num_components_, n});
+  membership_ =
+      sparse_csr_from_coo(component_, arange(n), full({n}, 1.0, DType::f64), {num_components_, n});
   membership_t_ = sparse_transpose(membership_);
 }
 
 Tensor ParWalks::solve(const Tensor& B_in) const {
-  SG_CHECK(B_in.defined() && B_in.dim() == 2 && B_in.size(0) == n_, "ParWalks::solve: expected B [", n_,
-           ", m], got ", B_in.defined() ? shape_str(B_in.shape()) : "undefined");
+  SG_CHECK(B_in.defined() && B_in.dim() == 2 && B_in.size(0) == n_, "ParWalks::solve: expected B [",
+           n_, ", m], got ", B_in.defined() ? shape_str(B_in.shape()) : "undefined");
   NoGradGuard no_grad;
   const Tensor B = B_in.to(DType::f64).contiguous();
   // Split every column into its per-component mean and the zero-mean rest b⊥.
   const Tensor means = spmm(membership_, B) / component_size_;  // [components, m]
-  const Tensor mean_part = spmm(membership_t_, means);           // [N, m]
+  const Tensor mean_part = spmm(membership_t_, means);          // [N, m]
   Tensor R = B - mean_part;
-  auto project = [&](const Tensor& X) { return X - spmm(membership_t_, spmm(membership_, X) / component_size_); };
+  auto project = [&](const Tensor& X) {
+    return X - spmm(membership_t_, spmm(membership_, X) / component_size_);
+  };
 
   // Block CG, one step size per column. The vector updates are fused loops over the raw
   // arrays (three passes per step instead of a dozen engine ops); the product with L + αI is
@@ -93,7 +102,9 @@ Tensor ParWalks::solve(const Tensor& B_in) const {
   std::vector<double> rs(columns, 0.0), b_norm2(columns), step(columns), rs_new(columns);
   const double* r = R.data_ptr<double>();
   // Entry i = row * m + j of an [N, m] array belongs to column j.
-#define FOR_EACH_ENTRY for (int64_t row = 0, i = 0; row < n_; ++row) for (size_t j = 0; j < size_t(m); ++j, ++i)
+#define FOR_EACH_ENTRY                          \
+  for (int64_t row = 0, i = 0; row < n_; ++row) \
+    for (size_t j = 0; j < size_t(m); ++j, ++i)
   FOR_EACH_ENTRY rs[j] += r[i] * r[i];
   for (int64_t j = 0; j < m; ++j) b_norm2[size_t(j)] = std::max(rs[size_t(j)], 1e-300);
   // A column that has converged is frozen (step 0 from then on): stepping on with a residual at
@@ -104,7 +115,8 @@ Tensor ParWalks::solve(const Tensor& B_in) const {
     double w = 0;
     for (size_t j = 0; j < columns; ++j) {
       const double ratio = rs[j] / b_norm2[j];
-      SG_CHECK(std::isfinite(ratio), "ParWalks::solve: conjugate gradient broke down (non-finite residual)");
+      SG_CHECK(std::isfinite(ratio),
+               "ParWalks::solve: conjugate gradient broke down (non-finite residual)");
       if (ratio <= tol2) done[j] = 1;
       w = std::max(w, ratio);
     }
@@ -139,18 +151,21 @@ Tensor ParWalks::solve(const Tensor& B_in) const {
 #undef FOR_EACH_ENTRY
   last_iterations_ = it;
   last_residual_ = std::sqrt(worst);
-  SG_CHECK(worst <= tol2, "ParWalks::solve: conjugate gradient did not reach tol ", options_.tol, " in ",
-           options_.max_iter, " steps (relative residual ", std::sqrt(worst), "); raise --cg-max-iter or --cg-tol");
+  SG_CHECK(worst <= tol2, "ParWalks::solve: conjugate gradient did not reach tol ", options_.tol,
+           " in ", options_.max_iter, " steps (relative residual ", std::sqrt(worst),
+           "); raise --cg-max-iter or --cg-tol");
   return project(Y) + mean_part / options_.alpha;
 }
 
 Tensor ParWalks::columns(const Tensor& idx) const {
-  SG_CHECK(idx.defined() && idx.dtype() == DType::i64 && idx.dim() == 1, "ParWalks::columns: idx must be i64 [m]");
+  SG_CHECK(idx.defined() && idx.dtype() == DType::i64 && idx.dim() == 1,
+           "ParWalks::columns: idx must be i64 [m]");
   const std::vector<int64_t> nodes = idx.contiguous().to_vector<int64_t>();
   std::vector<int64_t> missing;
   for (int64_t v : nodes) {
     SG_CHECK(v >= 0 && v < n_, "ParWalks::columns: node ", v, " outside [0, ", n_, ")");
-    if (!cache_.count(v) && std::find(missing.begin(), missing.end(), v) == missing.end()) missing.push_back(v);
+    if (!cache_.count(v) && std::find(missing.begin(), missing.end(), v) == missing.end())
+      missing.push_back(v);
   }
   std::unordered_map<int64_t, std::vector<double>> fresh;
   last_iterations_ = 0;
@@ -171,7 +186,8 @@ Tensor ParWalks::columns(const Tensor& idx) const {
   double* o = out.data_ptr<double>();
   for (int64_t j = 0; j < m; ++j) {
     auto hit = cache_.find(nodes[size_t(j)]);
-    const std::vector<double>& column = hit != cache_.end() ? hit->second : fresh.at(nodes[size_t(j)]);
+    const std::vector<double>& column =
+        hit != cache_.end() ? hit->second : fresh.at(nodes[size_t(j)]);
     for (int64_t i = 0; i < n_; ++i) o[i * m + j] = column[size_t(i)];
   }
   return out;
@@ -179,15 +195,16 @@ Tensor ParWalks::columns(const Tensor& idx) const {
 
 Tensor parwalks_predict(const Tensor& P_cols, const Tensor& train_labels) {
   SG_CHECK(P_cols.dim() == 2 && train_labels.dim() == 1 && P_cols.size(1) == train_labels.numel(),
-           "parwalks_predict: expected P_cols [N, m] and train_labels [m], got ", shape_str(P_cols.shape()), " and ",
-           shape_str(train_labels.shape()));
+           "parwalks_predict: expected P_cols [N, m] and train_labels [m], got ",
+           shape_str(P_cols.shape()), " and ", shape_str(train_labels.shape()));
   return index_select(train_labels, 0, argmax(P_cols, 1));
 }
 
-Tensor parwalks_class_scores(const Tensor& P_cols, const Tensor& train_labels, int64_t num_classes) {
+Tensor parwalks_class_scores(const Tensor& P_cols, const Tensor& train_labels,
+                             int64_t num_classes) {
   SG_CHECK(P_cols.dim() == 2 && train_labels.dim() == 1 && P_cols.size(1) == train_labels.numel(),
-           "parwalks_class_scores: expected P_cols [N, m] and train_labels [m], got ", shape_str(P_cols.shape()),
-           " and ", shape_str(train_labels.shape()));
+           "parwalks_class_scores: expected P_cols [N, m] and train_labels [m], got ",
+           shape_str(P_cols.shape()), " and ", shape_str(train_labels.shape()));
   return mm(P_cols, one_hot(train_labels, num_classes).to(P_cols.dtype()));
 }
 

@@ -4,8 +4,8 @@
 // P = (L + αI)^-1, and α = 1e-6 makes the walks long: they reach the whole connected component.
 //
 //   algo::ParWalks walks(ds.edges, ds.num_nodes);            // α = 1e-6
-//   Tensor P_cols = walks.columns(train_idx);                // f64 [N, |train_idx|] = P[:, train_idx]
-//   Tensor pred = algo::parwalks_predict(P_cols, train_labels);  // the LP baseline
+//   Tensor P_cols = walks.columns(train_idx);                // f64 [N, |train_idx|] = P[:,
+//   train_idx] Tensor pred = algo::parwalks_predict(P_cols, train_labels);  // the LP baseline
 //
 // Solving with α = 1e-6. On a connected component c with n_c nodes, L's null vector is the
 // indicator 1_c, so (L + αI) has one eigenvalue α per component and the rest >= λ2(c) + α:
@@ -27,8 +27,8 @@
 namespace stackgrad::algo {
 
 struct ParWalksOptions {
-  double alpha = 1e-6;      // absorption rate (Li, Han and Wu's value)
-  double tol = 1e-9;        // CG stops when every column's ||b⊥ - M y|| <= tol ||b⊥||
+  double alpha = 1e-6;       // absorption rate (Li, Han and Wu's value)
+  double tol = 1e-9;         // CG stops when every column's ||b⊥ - M y|| <= tol ||b⊥||
   int64_t max_iter = 10000;  // CG steps at most (not converging in time is an error)
   // columns() keeps the columns it solved for, up to this many bytes, and solves only for nodes
   // it has not seen: P does not depend on the split, and 20 splits of Cora at six label rates

@@ -22,10 +22,12 @@ Tensor edge_tensor(const std::vector<std::pair<int64_t, int64_t>>& edges) {
 }
 
 // The dense (L + αI)^-1 of an undirected graph, straight from the definition.
-Tensor dense_absorption(const std::vector<std::pair<int64_t, int64_t>>& edges, int64_t n, double alpha) {
+Tensor dense_absorption(const std::vector<std::pair<int64_t, int64_t>>& edges, int64_t n,
+                        double alpha) {
   Tensor M = zeros({n, n}, DType::f64);
   double* m = M.data_ptr<double>();
-  for (auto [u, v] : edges) m[u * n + v] -= 1, m[v * n + u] -= 1, m[u * n + u] += 1, m[v * n + v] += 1;
+  for (auto [u, v] : edges)
+    m[u * n + v] -= 1, m[v * n + u] -= 1, m[u * n + u] += 1, m[v * n + v] += 1;
   for (int64_t i = 0; i < n; ++i) m[i * n + i] += alpha;
   return inverse(M);
 }
@@ -53,7 +55,8 @@ TEST(LabelBudget, EtaAndTkByHand) {
   EXPECT_EQ(b.per_class, (std::vector<int64_t>{3, 1, 1}));
   // Cora: 2708 nodes, 5278 edges: d̄ = 3.898, η = 178.2.
   EXPECT_NEAR(algo::label_budget(2708, 5278, {1}).eta, 178.2, 0.05);
-  EXPECT_EQ(algo::count_per_class(from_vector<int64_t>({2, 0, 2, 2}), 3), (std::vector<int64_t>{1, 0, 3}));
+  EXPECT_EQ(algo::count_per_class(from_vector<int64_t>({2, 0, 2, 2}), 3),
+            (std::vector<int64_t>{1, 0, 3}));
 }
 
 TEST(ParWalks, MatchesTheDenseInverseWithTinyAlpha) {
@@ -65,7 +68,8 @@ TEST(ParWalks, MatchesTheDenseInverseWithTinyAlpha) {
   const Tensor dense = index_select(dense_absorption(kToy, 7, alpha), 1, idx);
   const auto a = ours.to_vector<double>(), b = dense.to_vector<double>();
   ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-7 * std::abs(b[i]) + 1e-9) << "entry " << i;
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_NEAR(a[i], b[i], 1e-7 * std::abs(b[i]) + 1e-9) << "entry " << i;
   // Entries run to 1 / (α n_c) = 2.5e5 on the 4-node component; the ranking lives in the O(1)
   // differences within a column, which must survive too.
   for (int64_t j = 0; j < 5; ++j)
@@ -106,7 +110,8 @@ TEST(ParWalks, CoraSplitThatOnceBrokeDownStaysFinite) {
   if (!have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
   const data::GraphDataset cora = data::load_planetoid("cora");
   Generator gen(7919 * 4);
-  const data::NodeSplit split = data::balanced_split_rate(cora.labels, 0.04, {.val = 500, .test = -1}, gen);
+  const data::NodeSplit split =
+      data::balanced_split_rate(cora.labels, 0.04, {.val = 500, .test = -1}, gen);
   algo::ParWalks walks(cora.edges, cora.num_nodes);
   const Tensor P = walks.columns(split.train_idx);
   for (double v : P.to_vector<double>()) ASSERT_TRUE(std::isfinite(v));
@@ -123,7 +128,8 @@ TEST(CoTraining, AddsExactlyTheExpectedNodes) {
   for (int64_t v = 0; v < 7; ++v) e.push_back({v, v + 1});
   algo::ParWalks walks(edge_tensor(e), 11);
   const Tensor labelled = from_vector<int64_t>({0, 7, 8});
-  const Tensor scores = algo::parwalks_class_scores(walks.columns(labelled), from_vector<int64_t>({0, 1, 1}), 2);
+  const Tensor scores =
+      algo::parwalks_class_scores(walks.columns(labelled), from_vector<int64_t>({0, 1, 1}), 2);
   algo::ClassSets sets = algo::select_top_scores(scores, labelled, {2, 2});
   EXPECT_EQ(sets, (algo::ClassSets{{1, 2}, {9, 10}}));
   sets = algo::select_top_scores(scores, labelled, {1, 0});
@@ -143,7 +149,8 @@ TEST(SelfTraining, PicksTheMostConfidentPerPredictedClass) {
                                            {6, 2});
   algo::ClassSets sets = algo::select_most_confident(probs, from_vector<int64_t>({0}), {2, 1});
   EXPECT_EQ(sets, (algo::ClassSets{{1, 5}, {3}}));
-  sets = algo::select_most_confident(probs, from_vector<int64_t>({0, 5}), {5, 5});  // t beyond what exists
+  sets = algo::select_most_confident(probs, from_vector<int64_t>({0, 5}),
+                                     {5, 5});  // t beyond what exists
   EXPECT_EQ(sets, (algo::ClassSets{{1, 2}, {3, 4}}));
 }
 
@@ -172,15 +179,18 @@ TEST(GcnCotraining, HundredEpochGcnOnCoraPublicSplitBeats75Percent) {
   EXPECT_TRUE(g.features.is_sparse()) << "bag-of-words features should take the sparse path";
   algo::CotrainingConfig cfg;
   cfg.gcn.epochs = 100;
-  const train::NodeTask task{.labels = cora.labels, .train_idx = cora.train_idx, .val_idx = cora.val_idx,
+  const train::NodeTask task{.labels = cora.labels,
+                             .train_idx = cora.train_idx,
+                             .val_idx = cora.val_idx,
                              .test_idx = cora.test_idx};
   const algo::GcnFit fit = algo::fit_gcn(g.adj, g.features, g.num_classes, task, cfg.gcn, 0);
   ASSERT_EQ(fit.trace.size(), 100u);
   EXPECT_GT(fit.trace.back().test_accuracy, 0.75);
   // The kept logits are those of the epoch select_highest_train_accuracy picks.
   const train::EpochRecord best = train::select_highest_train_accuracy(fit.trace);
-  EXPECT_DOUBLE_EQ(train::accuracy(fit.logits_at_highest_train_accuracy, cora.labels, cora.test_idx),
-                   best.test_accuracy);
+  EXPECT_DOUBLE_EQ(
+      train::accuracy(fit.logits_at_highest_train_accuracy, cora.labels, cora.test_idx),
+      best.test_accuracy);
   const train::EpochRecord best_val = train::select_best_validation(fit.trace);
   EXPECT_DOUBLE_EQ(train::accuracy(fit.logits_at_best_validation, cora.labels, cora.test_idx),
                    best_val.test_accuracy);
@@ -192,15 +202,18 @@ TEST(GcnCotraining, OneSplitRunsEveryMethodOnASyntheticGraph) {
   const algo::CotrainingGraph g = algo::prepare_graph(ds, false);
   const algo::ParWalks walks(ds.edges, ds.num_nodes);
   Generator split_gen(4);
-  const data::NodeSplit split = data::balanced_split_rate(ds.labels, 0.03, {.val = 50, .test = -1}, split_gen);
+  const data::NodeSplit split =
+      data::balanced_split_rate(ds.labels, 0.03, {.val = 50, .test = -1}, split_gen);
   algo::CotrainingConfig cfg;
   cfg.gcn.epochs = 40;
   cfg.gcn.row_normalize = false;
   const algo::SplitOutcome o = algo::run_split(g, walks, split, cfg, 0);
   for (double acc : o.accuracy) EXPECT_GT(acc, 0.45) << "3 classes: chance is 1/3";
-  const int64_t t_total = std::accumulate(o.budget.per_class.begin(), o.budget.per_class.end(), int64_t(0));
+  const int64_t t_total =
+      std::accumulate(o.budget.per_class.begin(), o.budget.per_class.end(), int64_t(0));
   EXPECT_EQ(o.added[0].added, t_total) << "co-training adds exactly sum t_k";
-  EXPECT_EQ(o.added[1].added, t_total) << "self-training too (every class is predicted often enough)";
+  EXPECT_EQ(o.added[1].added, t_total)
+      << "self-training too (every class is predicted often enough)";
   EXPECT_LE(o.added[3].added, o.added[0].added);
   EXPECT_GE(o.added[2].added, o.added[0].added);
 }
