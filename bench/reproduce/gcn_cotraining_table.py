@@ -44,7 +44,7 @@ for dataset in sorted({k[0] for k in acc}):
             cells.append(f"{100 * mean:.1f} ± {100 * std:.1f}")
         print(f"| {m} | " + " | ".join(cells) + " |")
     print()
-    if any(added[(dataset, r, e)][2] for r in rates for e in EXPANSIONS):
+    if any(added[(dataset, r, e)][0] for r in rates for e in EXPANSIONS):
         print(f"| {dataset}: pseudo-labels added (share correct) | " + " | ".join(f"{100 * r:g}%" for r in rates) + " |")
         print("| --- |" + " --- |" * len(rates))
         for e in EXPANSIONS:
