@@ -7,6 +7,7 @@
 //   ./build/gcn_cotraining --dataset cora --experiment oversmoothing --plot-dir plots
 #include <cmath>
 #include <cstdio>
+#include <algorithm>
 #include <map>
 
 #include "algorithms/gcn_cotraining/experiment.h"
@@ -233,6 +234,56 @@ void run_public(const data::GraphDataset& ds, const train::CommonFlags& common,
               100 * nv.std);
 }
 
+// Why LP and co-training are weak where they are: for the first split of each rate, how many
+// nodes lie in components without a labelled node, LP's accuracy inside and outside labelled
+// components, and where co-training's pseudo-labels fall (giant component or small ones).
+void run_diagnosis(const data::GraphDataset& ds, const train::CommonFlags& common,
+                   const std::vector<double>& rates, int64_t validation, double budget_factor,
+                   const algo::ParWalksOptions& walk_options) {
+  const algo::ParWalks walks(ds.edges, ds.num_nodes, walk_options);
+  const std::vector<int64_t> comp = walks.component().to_vector<int64_t>();
+  const std::vector<int64_t> labels = ds.labels.to_vector<int64_t>();
+  std::vector<int64_t> size(size_t(walks.num_components()), 0);
+  for (int64_t c : comp) ++size[size_t(c)];
+  const int64_t giant = std::max_element(size.begin(), size.end()) - size.begin();
+  std::printf("%s: %lld components, the largest has %lld of %lld nodes\n", ds.name.c_str(),
+              (long long)size.size(), (long long)size[size_t(giant)], (long long)ds.num_nodes);
+  for (double rate : rates) {
+    Generator gen(common.seed * 1000003 + 7919 * uint64_t(std::llround(rate * 1e6)));  // split 0
+    const data::NodeSplit split =
+        data::balanced_split_rate(ds.labels, rate, {.val = validation, .test = -1}, gen);
+    const Tensor y = index_select(ds.labels, 0, split.train_idx);
+    const Tensor P = walks.columns(split.train_idx);
+    std::vector<char> labelled_comp(size.size(), 0);
+    for (int64_t v : split.train_idx.to_vector<int64_t>()) labelled_comp[size_t(comp[size_t(v)])] = 1;
+    const std::vector<int64_t> pred = algo::parwalks_predict(P, y).to_vector<int64_t>();
+    int64_t in = 0, in_ok = 0, out = 0, out_ok = 0;
+    for (int64_t v : cat({split.val_idx, split.test_idx}).to_vector<int64_t>()) {
+      const bool ok = pred[size_t(v)] == labels[size_t(v)];
+      if (labelled_comp[size_t(comp[size_t(v)])]) ++in, in_ok += ok;
+      else ++out, out_ok += ok;
+    }
+    const algo::LabelBudget b = algo::label_budget(
+        ds.num_nodes, ds.num_edges(), algo::count_per_class(y, ds.num_classes), budget_factor);
+    const algo::ClassSets co = algo::select_top_scores(
+        algo::parwalks_class_scores(P, y, ds.num_classes), split.train_idx, b.per_class);
+    int64_t g = 0, g_ok = 0, small = 0, small_ok = 0;
+    for (size_t k = 0; k < co.size(); ++k)
+      for (int64_t v : co[k]) {
+        const bool ok = labels[size_t(v)] == int64_t(k);
+        if (comp[size_t(v)] == giant) ++g, g_ok += ok;
+        else ++small, small_ok += ok;
+      }
+    auto pct = [](int64_t a, int64_t b) { return b ? 100.0 * double(a) / double(b) : 0.0; };
+    std::printf(
+        "%s %s: %.1f%% of the unlabelled nodes lie in components without a label; LP %.1f%% right "
+        "inside labelled components, %.1f%% outside; co-training adds %lld in the largest "
+        "component (%.0f%% right), %lld elsewhere (%.0f%% right)\n",
+        ds.name.c_str(), percent(rate).c_str(), pct(out, in + out), pct(in_ok, in), pct(out_ok, out),
+        (long long)g, pct(g_ok, g), (long long)small, pct(small_ok, small));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -277,8 +328,9 @@ int main(int argc, char** argv) {
       ->check(train::non_negative());
   app.add_option(
          "--experiment", experiment,
-         "table, oversmoothing, public (GCN+V / GCN-V on the public split) or all (default table)")
-      ->check(CLI::IsMember({"table", "oversmoothing", "public", "all"}));
+         "table, oversmoothing, public (GCN+V / GCN-V on the public split), diagnosis (components, "
+                 "LP and co-training inside and outside them) or all (default table)")
+      ->check(CLI::IsMember({"table", "oversmoothing", "public", "diagnosis", "all"}));
   app.add_option("--max-layers", max_layers, "over-smoothing: GCN depths 1..N (default 10)")
       ->check(train::positive());
   app.add_option("--max-power", max_power, "over-smoothing: S̃^k X for k up to N (default 64)")
@@ -298,6 +350,8 @@ int main(int argc, char** argv) {
     if (all || experiment == "table")
       run_table(ds, common, rates, validation, cfg, walks, metrics, table_path);
     if (all || experiment == "public") run_public(ds, common, cfg.gcn, metrics);
+    if (all || experiment == "diagnosis")
+      run_diagnosis(ds, common, rates, validation, cfg.budget_factor, walks);
     if (all || experiment == "oversmoothing")
       run_oversmoothing(ds, common, cfg.gcn, max_layers, max_power, plot_dir, metrics);
     return 0;
