@@ -11,3 +11,4 @@
 #include "datasets/transforms.h"
 #include "datasets/dataloader.h"
 #include "datasets/graph_split.h"
+#include "datasets/uniforms.h"

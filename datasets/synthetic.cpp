@@ -5,31 +5,12 @@
 #include <numbers>
 
 #include "datasets/graph_split.h"
+#include "datasets/uniforms.h"
 #include "engine/ops/random.h"
 
 namespace stackgrad::data {
 
 namespace {
-
-// Uniform doubles in (0, 1) drawn from the generator in blocks, for loops that need an unknown
-// number of draws (geometric skips) without one engine call per number.
-class Uniforms {
- public:
-  explicit Uniforms(Generator& gen) : gen_(gen) {}
-  double next() {
-    if (pos_ == buf_.size()) {
-      buf_ = rand({4096}, gen_, DType::f64).to_vector<double>();
-      pos_ = 0;
-    }
-    // rand is in [0, 1); map 0 away so log(u) stays finite.
-    return std::max(buf_[pos_++], 1e-300);
-  }
-
- private:
-  Generator& gen_;
-  std::vector<double> buf_;
-  size_t pos_ = 0;
-};
 
 // Adds each pair (i, j) with lo_i <= i < hi_i, lo_j <= j < hi_j, i < j, with probability p, by
 // jumping over the pairs that are skipped (the gap to the next success is geometric).

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <set>
 
-#include "algorithms/sbg/uniforms.h"
+#include "datasets/uniforms.h"
 #include "engine/core/error.h"
 
 namespace stackgrad::algo {
@@ -65,7 +65,7 @@ PurchaseLog synthetic_purchases(const SyntheticConfig& c, Generator& gen) {
   SG_CHECK(c.min_session_items >= 1 && c.min_session_items <= c.max_session_items &&
                c.max_session_items <= c.items_per_bundle,
            "synthetic_purchases: session sizes must lie in [1, items_per_bundle]");
-  Uniforms u(gen);
+  data::Uniforms u(gen);
   PurchaseLog log;
   log.name = c.session_signal ? "synthetic" : "synthetic-random-sessions";
   const int64_t per_category = c.bundles_per_category * c.items_per_bundle;

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <unordered_set>
 
-#include "algorithms/sbg/uniforms.h"
+#include "datasets/uniforms.h"
 #include "engine/stackgrad.h"
 #include "nn/optim/adam.h"
 #include "train/metrics.h"
@@ -45,7 +45,7 @@ std::vector<std::vector<int64_t>> sample_candidates(const PurchaseLog& log,
                                                     const std::vector<int64_t>& purchases,
                                                     int64_t candidates, Generator& gen) {
   SG_CHECK(candidates >= 1, "sample_candidates: candidates must be >= 1, got ", candidates);
-  Uniforms u(gen);
+  data::Uniforms u(gen);
   const int64_t C = std::min(candidates, log.num_items);
   std::vector<std::vector<int64_t>> out;
   for (int64_t p : purchases) {
@@ -174,7 +174,7 @@ Tensor ProductSearch::user_query(const std::vector<int64_t>& idx, Generator& gen
 Tensor ProductSearch::loss(const std::vector<int64_t>& idx, Generator& gen) {
   const int64_t B = int64_t(idx.size()), d = cfg.dim, k = cfg.negatives, kw = cfg.word_negatives;
   Tensor uq = user_query(idx, gen);
-  Uniforms u(gen);
+  data::Uniforms u(gen);
   std::vector<int64_t> items;
   std::vector<float> target;
   std::vector<int64_t> lm_items, lm_words;

@@ -10,19 +10,11 @@
 #include "datasets/datasets.h"
 #include "engine/stackgrad.h"
 #include "nn/graph.h"
+#include "tests/support/have_dataset.h"
 
 using namespace stackgrad;
 
 namespace {
-
-bool have_cora() {
-  try {
-    data::find_dataset({"planetoid/cora"}, {"features.npy", "edges.npy", "labels.npy"});
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
-}
 
 Tensor ids(const std::vector<int64_t>& v) { return from_vector(v); }
 
@@ -185,7 +177,7 @@ TEST(Agc, FilteringHelpsOnANoisyCsbm) {
 }
 
 TEST(Agc, CoraAtThePapersOrderBeats60Percent) {
-  if (!have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
+  if (!stackgrad::testing::have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
   const data::GraphDataset cora = data::load_planetoid("cora");
   const Tensor S = nn::gcn_norm(cora.edges, cora.num_nodes, true, DType::f64);
   const Tensor X = nn::graph_filter::low_pass(S, cora.features.to(DType::f64), 12);

@@ -12,6 +12,7 @@
 #include "datasets/datasets.h"
 #include "engine/stackgrad.h"
 #include "nn/graph.h"
+#include "tests/support/have_dataset.h"
 
 using namespace stackgrad;
 
@@ -35,15 +36,6 @@ std::set<std::pair<int64_t, int64_t>> edge_set(const Tensor& csr) {
   for (size_t i = 0; i + 1 < crow.size(); ++i)
     for (int64_t e = crow[i]; e < crow[i + 1]; ++e) out.insert({int64_t(i), col[size_t(e)]});
   return out;
-}
-
-bool have_cora() {
-  try {
-    data::load_planetoid("cora");
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
 }
 
 }  // namespace
@@ -189,7 +181,7 @@ TEST(Dsgc, TwoDimensionalFilterHelpsOnCsbm) {
 }
 
 TEST(Dsgc, CoraShortRunsBeatThresholds) {
-  if (!have_cora()) GTEST_SKIP() << "Cora not found";
+  if (!stackgrad::testing::have_cora()) GTEST_SKIP() << "Cora not found";
   data::GraphDataset ds = data::load_planetoid("cora");
   const Tensor x = data::row_normalize_features(ds.features);
   const Tensor F = algo::attribute_filter(algo::attribute_graph(ds.features));

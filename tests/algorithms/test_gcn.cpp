@@ -5,22 +5,12 @@
 
 #include "algorithms/gcn/gcn.h"
 #include "datasets/datasets.h"
+#include "tests/support/have_dataset.h"
 
 using namespace stackgrad;
 
-namespace {
-bool have_cora() {
-  try {
-    data::find_dataset({"planetoid/cora"}, {"features.npy", "edges.npy", "labels.npy"});
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
-}
-}  // namespace
-
 TEST(GcnProof, CoraBeats75PercentWithin100Epochs) {
-  if (!have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
+  if (!stackgrad::testing::have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
   data::GraphDataset cora = data::load_planetoid("cora");
   algo::GcnConfig cfg;
   cfg.epochs = 100;
@@ -33,7 +23,7 @@ TEST(GcnProof, CoraBeats75PercentWithin100Epochs) {
 }
 
 TEST(GcnProof, SameSeedSameRunToTheLastBit) {
-  if (!have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
+  if (!stackgrad::testing::have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
   data::GraphDataset cora = data::load_planetoid("cora");
   algo::GcnConfig cfg;
   cfg.epochs = 10;
@@ -46,7 +36,7 @@ TEST(GcnProof, SameSeedSameRunToTheLastBit) {
 }
 
 TEST(GcnProof, EarlyStoppingStopsOnARisingValidationLoss) {
-  if (!have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
+  if (!stackgrad::testing::have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
   data::GraphDataset cora = data::load_planetoid("cora");
   algo::GcnConfig cfg;
   cfg.epochs = 400;

@@ -10,6 +10,7 @@
 #include "datasets/datasets.h"
 #include "engine/stackgrad.h"
 #include "train/metrics.h"
+#include "tests/support/have_dataset.h"
 
 using namespace stackgrad;
 
@@ -30,15 +31,6 @@ Tensor dense_absorption(const std::vector<std::pair<int64_t, int64_t>>& edges, i
     m[u * n + v] -= 1, m[v * n + u] -= 1, m[u * n + u] += 1, m[v * n + v] += 1;
   for (int64_t i = 0; i < n; ++i) m[i * n + i] += alpha;
   return inverse(M);
-}
-
-bool have_cora() {
-  try {
-    data::find_dataset({"planetoid/cora"}, {"features.npy", "edges.npy", "labels.npy"});
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
 }
 
 // A triangle with a tail (0..3), one edge (4, 5), an isolated node 6: three components.
@@ -107,7 +99,7 @@ TEST(ParWalks, LabelPropagationTakesTheStrongestAbsorber) {
 TEST(ParWalks, CoraSplitThatOnceBrokeDownStaysFinite) {
   // On this 4% split one column converged within a step (a two-node component) and, stepped on
   // at the rounding floor, overflowed to NaN, sending LP to 30%. Converged columns now freeze.
-  if (!have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
+  if (!stackgrad::testing::have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
   const data::GraphDataset cora = data::load_planetoid("cora");
   Generator gen(7919 * 4);
   const data::NodeSplit split =
@@ -173,7 +165,7 @@ TEST(Expansion, UnionIntersectionAndTheTrainingTask) {
 // still climbing through 65-68% at epoch 50 (dense or sparse features, either weight decay) and
 // passes 80% by epoch 100.
 TEST(GcnCotraining, HundredEpochGcnOnCoraPublicSplitBeats75Percent) {
-  if (!have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
+  if (!stackgrad::testing::have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
   const data::GraphDataset cora = data::load_planetoid("cora");
   const algo::CotrainingGraph g = algo::prepare_graph(cora, true);
   EXPECT_TRUE(g.features.is_sparse()) << "bag-of-words features should take the sparse path";

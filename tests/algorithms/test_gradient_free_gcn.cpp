@@ -11,19 +11,11 @@
 #include "datasets/datasets.h"
 #include "engine/stackgrad.h"
 #include "nn/graph.h"
+#include "tests/support/have_dataset.h"
 
 using namespace stackgrad;
 
 namespace {
-
-bool have_cora() {
-  try {
-    data::find_dataset({"planetoid/cora"}, {"features.npy", "edges.npy", "labels.npy"});
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
-}
 
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   return max(abs(a.to(DType::f64) - b.to(DType::f64))).item();
@@ -175,7 +167,7 @@ TEST(GradientFreeGcn, ShortSweepOnASyntheticGraphShowsTheClaim) {
 }
 
 TEST(GradientFreeGcn, CoraPublicSplitSgcK2) {
-  if (!have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
+  if (!stackgrad::testing::have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
   data::GraphDataset cora = data::load_planetoid("cora");
   const Tensor X = algo::apply_filter(algo::Filter::sgc, nn::gcn_norm(cora.edges, cora.num_nodes),
                                       data::row_normalize_features(cora.features), 2);

@@ -10,20 +10,12 @@
 #include "datasets/datasets.h"
 #include "engine/stackgrad.h"
 #include "nn/graph.h"
+#include "tests/support/have_dataset.h"
 
 using namespace stackgrad;
 using algo::Filter;
 
 namespace {
-
-bool have_cora() {
-  try {
-    data::find_dataset({"planetoid/cora"}, {"features.npy", "edges.npy", "labels.npy"});
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
-}
 
 // A 6-node graph: a triangle 0-1-2 joined by the edge 2-3 to a path 3-4-5.
 Tensor small_edges() { return from_vector<int64_t>({0, 1, 1, 2, 0, 2, 2, 3, 3, 4, 4, 5}, {6, 2}); }
@@ -184,7 +176,7 @@ TEST(Selection, KeptModelIsTheRulesChoice) {
 }
 
 TEST(Glp, CoraPublicSplitBeats75Percent) {
-  if (!have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
+  if (!stackgrad::testing::have_cora()) GTEST_SKIP() << "planetoid/cora not found under any data root";
   const data::GraphDataset cora = data::load_planetoid("cora");
   const data::NodeSplit split = data::planetoid_public_split(cora);
   const Tensor S = nn::gcn_norm(cora.edges, cora.num_nodes);

@@ -1,8 +1,8 @@
-// Host-side random numbers for samplers with data-dependent draw counts (negative items, session
-// lengths): uniform doubles drawn from a Generator in blocks, so a run is reproducible per seed
-// without one engine call per number.
+// Host-side random numbers for samplers with data-dependent draw counts (geometric skips in graph
+// generators, negative items, session lengths): uniform doubles drawn from a Generator in blocks,
+// so a run is reproducible per seed without one engine call per number.
 //
-//   algo::Uniforms u(gen);
+//   data::Uniforms u(gen);
 //   int64_t item = u.below(num_items);   // uniform in [0, num_items)
 #pragma once
 
@@ -13,12 +13,12 @@
 #include "engine/ops/random.h"
 #include "engine/runtime/generator.h"
 
-namespace stackgrad::algo {
+namespace stackgrad::data {
 
 class Uniforms {
  public:
   explicit Uniforms(Generator& gen) : gen_(gen) {}
-  // Uniform in (0, 1).
+  // Uniform in (0, 1): rand is in [0, 1), and 0 is mapped away so that log(u) stays finite.
   double next() {
     if (pos_ == buf_.size()) {
       buf_ = rand({4096}, gen_, DType::f64).to_vector<double>();
@@ -39,4 +39,4 @@ class Uniforms {
   size_t pos_ = 0;
 };
 
-}  // namespace stackgrad::algo
+}  // namespace stackgrad::data
