@@ -307,8 +307,8 @@ def export_level(name, n_agents, width, height, n_cities, interval, seed):
     return level
 
 
-def export_round2_level(test, level_idx):
-    """One Round 2 evaluation level, made as the evaluation makes it, without episodes.
+def make_round2_env(test, level_idx):
+    """One Round 2 evaluation level as a flatland RailEnv, made as the evaluation makes it.
 
     The level is generated from its random_seed and saved as flatland's pickle, then loaded
     back and reset with regenerate_rail/regenerate_schedule and random_seed=1001 as
@@ -332,6 +332,14 @@ def export_round2_level(test, level_idx):
         RailEnvPersister.save(env, path, save_distance_maps=True)
         env, env_dict = RailEnvPersister.load_new(path)
         env.reset(regenerate_rail=True, regenerate_schedule=True, random_seed=EVALUATION_SEED)
+    return env
+
+
+def export_round2_level(test, level_idx):
+    """The level of make_round2_env as a level-file dict (no episodes)."""
+    n_agents, width, height, n_cities, interval, seeds = ROUND2[test]
+    mf = MalfunctionParameters(malfunction_rate=1.0 / interval, min_duration=20, max_duration=50)
+    env = make_round2_env(test, level_idx)
     paths = get_shortest_paths(env.distance_map)
     H, W = env.height, env.width
     return {

@@ -102,6 +102,22 @@ TEST(FlatlandBatch, WithoutAutoResetFinishedEnvsStay) {
   EXPECT_EQ(batch.env(0).elapsed_steps(), batch.env(0).max_episode_steps());
 }
 
+// A RailEnv moved (here by a growing vector) keeps a working distance map: it used to point into
+// the moved-from env's grid.
+TEST(FlatlandBatch, MovedRailEnvKeepsItsDistanceMap) {
+  const fl::Level& level = fixture_levels()[2];
+  const fl::RailEnv reference(level);
+  std::vector<fl::RailEnv> envs;
+  for (int i = 0; i < 9; ++i) envs.emplace_back(level);  // reallocates several times
+  const fl::AgentSpec& s = level.agents[0];
+  for (const fl::RailEnv& e : envs) {
+    EXPECT_EQ(e.distance_map().distance(0, s.initial_position, s.initial_direction),
+              reference.distance_map().distance(0, s.initial_position, s.initial_direction));
+    EXPECT_EQ(e.distance_map().shortest_path(0, s.initial_position, s.initial_direction).size(),
+              reference.distance_map().shortest_path(0, s.initial_position, s.initial_direction).size());
+  }
+}
+
 TEST(FlatlandBatch, WrongActionCountIsAnError) {
   fl::BatchEnv batch(fixture_levels(), {});
   batch.reset(1);
