@@ -1,6 +1,7 @@
 #include "planner.h"
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <numeric>
 #include <queue>
@@ -205,28 +206,15 @@ void Planner::replan_all(const RailEnv& env) {
     if (!a.position.on_map()) continue;
     for (int t = now_; t <= ready_time(env, i); ++t) reserve(index_of(a.position), t, i);
   }
-  auto travel = [&](int i) { return env.distance_map().path_length(i, env.spec(i).initial_position,
-                                                                   env.spec(i).initial_direction) *
-                                    (env.agents()[i].max_count + 1); };
   // A train off the map that has a saved action (a departure that was blocked) claims its
   // start cell at every step in flatland 3.0.15, whatever it is told: it goes first with them.
   auto committed = [&](int i) {
     const Agent& a = env.agents()[i];
     return a.position.on_map() || a.has_saved_action();
   };
-  // The first plan fixes each train's rank (earliest departure, then shortest travel time);
-  // replans keep it, except that committed trains go first, broken ones before the others (they
-  // cannot yield to anybody).
-  if (static_cast<int>(rank_.size()) != n) {
-    std::vector<int> by(n);
-    std::iota(by.begin(), by.end(), 0);
-    std::stable_sort(by.begin(), by.end(), [&](int x, int y) {
-      const int ex = env.spec(x).earliest_departure, ey = env.spec(y).earliest_departure;
-      return ex != ey ? ex < ey : travel(x) < travel(y);
-    });
-    rank_.assign(n, 0);
-    for (int r = 0; r < n; ++r) rank_[by[r]] = r;
-  }
+  // Replans keep the ranks chosen by reset(), except that committed trains go first, broken
+  // ones before the others (they cannot yield to anybody).
+  if (static_cast<int>(rank_.size()) != n) rank_ = make_rank(env, 0);
   auto broken = [&](int i) { return env.agents()[i].malfunction_counter > 0; };
   std::sort(order.begin(), order.end(), [&](int x, int y) {
     if (committed(x) != committed(y)) return committed(x);
@@ -290,8 +278,80 @@ void Planner::reset(const RailEnv& env) {
   stats_ = {};
   plans_.assign(n, {});
   needs_plan_.assign(n, 0);
-  rank_.clear();
-  replan_all(env);
+  // Plan with each ordering rule and keep the one whose plans promise the best total reward.
+  long long best = 0;
+  std::vector<std::vector<PlannedCell>> best_plans;
+  std::unordered_map<uint64_t, int> best_reservations;
+  std::vector<uint8_t> best_needs;
+  std::vector<int> best_rank;
+  const int rules = std::max(1, std::min(options_.orderings, kNumOrderings));
+  for (int rule = 0; rule < rules; ++rule) {
+    rank_ = make_rank(env, rule);
+    replan_all(env);
+    const long long reward = predicted_reward(env);
+    if (rule == 0 || reward > best) {
+      best = reward;
+      best_plans = plans_;
+      best_reservations = reservations_;
+      best_needs = needs_plan_;
+      best_rank = rank_;
+    }
+  }
+  plans_ = std::move(best_plans);
+  reservations_ = std::move(best_reservations);
+  needs_plan_ = std::move(best_needs);
+  rank_ = std::move(best_rank);
+}
+
+std::vector<int> Planner::make_rank(const RailEnv& env, int rule) const {
+  const int n = env.num_agents();
+  auto travel = [&](int i) {
+    return env.distance_map().path_length(i, env.spec(i).initial_position, env.spec(i).initial_direction) *
+           (env.agents()[i].max_count + 1);
+  };
+  auto slack = [&](int i) {
+    return env.spec(i).latest_arrival - env.spec(i).earliest_departure - travel(i);
+  };
+  std::vector<long long> primary(n), secondary(n);
+  for (int i = 0; i < n; ++i) {
+    switch (rule) {
+      case 1:  // shortest travel first
+        primary[i] = travel(i), secondary[i] = env.spec(i).earliest_departure;
+        break;
+      case 2:  // earliest deadline first
+        primary[i] = env.spec(i).latest_arrival, secondary[i] = travel(i);
+        break;
+      case 3:  // least slack first
+        primary[i] = slack(i), secondary[i] = env.spec(i).earliest_departure;
+        break;
+      default:  // earliest departure first
+        primary[i] = env.spec(i).earliest_departure, secondary[i] = travel(i);
+    }
+  }
+  std::vector<int> by(n);
+  std::iota(by.begin(), by.end(), 0);
+  std::stable_sort(by.begin(), by.end(), [&](int x, int y) {
+    return primary[x] != primary[y] ? primary[x] < primary[y] : secondary[x] < secondary[y];
+  });
+  std::vector<int> rank(n);
+  for (int r = 0; r < n; ++r) rank[by[r]] = r;
+  return rank;
+}
+
+// The end-of-episode reward the plans promise: lateness of planned arrivals, and the
+// cancellation penalty of trains without a plan.
+long long Planner::predicted_reward(const RailEnv& env) const {
+  long long total = 0;
+  for (int i = 0; i < env.num_agents(); ++i) {
+    const AgentSpec& s = env.spec(i);
+    if (env.agents()[i].state == TrainState::kDone) continue;
+    if (!plans_[i].empty()) {
+      total += std::min(s.latest_arrival - plans_[i].back().enter, 0);
+    } else {
+      total -= static_cast<long long>(std::ceil(env.shortest_path_length(i) / s.speed));
+    }
+  }
+  return total;
 }
 
 void Planner::act(const RailEnv& env, std::span<int> actions) {

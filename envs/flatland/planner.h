@@ -12,8 +12,10 @@
 //    t + k - 1 and may enter the next cell at t + k (or later: it may wait at the cell's exit).
 //    It enters its start cell one step after it becomes READY_TO_DEPART, i.e. at the earliest at
 //    max(earliest_departure, 1) + 1, and it leaves the map the moment it enters its target.
-// 2. Trains are planned one after the other (by earliest departure, then by shortest travel
-//    time; in a replan, trains on the map first, broken ones first of all). Each gets the earliest-arrival path found by A*
+// 2. Trains are planned one after the other in a priority order. At the start of an episode
+//    four orders are tried (earliest departure, shortest travel time, earliest deadline, least
+//    slack) and the one whose plans promise the best total reward is kept; replans keep it, but
+//    put trains on the map first, broken ones first of all. Each gets the earliest-arrival path found by A*
 //    over (cell, direction, time) states "ready to leave the cell at time t", with moves
 //    "wait one more step" and "enter the next cell" (which costs k steps), the heuristic being
 //    the distance-map distance times k. A state is allowed only where the reservation table of
@@ -52,7 +54,11 @@ struct PlannedCell {
 struct PlannerOptions {
   int max_expansions = 200000;  // A* states expanded per train before giving up
   int retry_every = 10;         // steps between new tries for trains left without a path
+  // reset() plans with this many ordering rules (earliest departure, shortest travel, earliest
+  // deadline, least slack) and keeps the best promised reward.
+  int orderings = 4;
 };
+inline constexpr int kNumOrderings = 4;
 
 struct PlannerStats {
   int replans = 0;          // full replans after a deviation
@@ -84,6 +90,8 @@ class Planner {
   };
 
   void replan_all(const RailEnv& env);
+  std::vector<int> make_rank(const RailEnv& env, int rule) const;
+  long long predicted_reward(const RailEnv& env) const;
   bool plan_agent(const RailEnv& env, int agent);
   void reserve_plan(int agent, int first_time);
   void unreserve(const RailEnv& env, int agent);

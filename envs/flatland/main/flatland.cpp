@@ -33,7 +33,7 @@ struct Options {
   std::string level, levels_dir, policy = "planner", render_dir, out;
   bool generate = false;
   int width = 30, height = 30, agents = 7, cities = 2;
-  int episodes = 1, render_every = 1, cell_px = 16;
+  int episodes = 1, render_every = 1, cell_px = 16, orderings = fl::kNumOrderings;
   uint64_t seed = 1;
   std::string malfunctions = "on";
 };
@@ -49,7 +49,7 @@ EpisodeResult play(const fl::Level& level, const Options& o, uint64_t seed, cons
   if (o.malfunctions == "off") copy.malfunction = {};
   fl::RailEnv env(std::move(copy));
   env.reset(seed);
-  fl::Planner planner;
+  fl::Planner planner({.orderings = o.orderings});
   fl::Rng rng(seed ^ 0x9e3779b97f4a7c15ULL);
   std::vector<int> actions(env.num_agents(), 0);
   const auto t0 = std::chrono::steady_clock::now();
@@ -175,6 +175,8 @@ int main(int argc, char** argv) {
   app.add_option("--render", o.render_dir, "write PNG snapshots into this directory");
   app.add_option("--render-every", o.render_every, "steps between snapshots")->check(CLI::Range(1, 1000000));
   app.add_option("--cell-px", o.cell_px, "pixels per grid cell in snapshots")->check(CLI::Range(4, 64));
+  app.add_option("--orderings", o.orderings, "planner: priority orders tried at the start (1-4)")
+      ->check(CLI::Range(1, fl::kNumOrderings))->capture_default_str();
   app.add_option("--out", o.out, "metrics JSON lines, one per episode");
   CLI11_PARSE(app, argc, argv);
   try {
