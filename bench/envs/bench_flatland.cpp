@@ -3,7 +3,8 @@
 // timed, as in bench/peers/flatland_python_bench.py, which runs this and flatland-rl 3.0.15
 // interleaved and prints the ratios.
 //
-//   ./build/bench_flatland --policy random --seconds 1 tests/fixtures/flatland/round2/Test_4_Level_0.json.gz
+//   ./build/bench_flatland --policy random --seconds 1
+//   tests/fixtures/flatland/round2/Test_4_Level_0.json.gz
 //   ./build/bench_flatland --batch 16 --threads 2 --seconds 1 LEVEL...   (BatchEnv, random actions)
 // Prints one JSON line: env_steps, agent_steps, seconds, env_steps_per_s, agent_steps_per_s.
 #include <CLI/CLI.hpp>
@@ -27,7 +28,8 @@ int main(int argc, char** argv) {
   uint64_t seed = 1;
   CLI::App app("bench_flatland: env steps per second of the C++ Flatland env", "bench_flatland");
   app.add_option("levels", files, "level files")->required();
-  app.add_option("--policy", policy, "random or shortest")->check(CLI::IsMember({"random", "shortest"}));
+  app.add_option("--policy", policy, "random or shortest")
+      ->check(CLI::IsMember({"random", "shortest"}));
   app.add_option("--seconds", seconds, "stepping time per level (at least one episode)");
   app.add_option("--batch", batch, "step a BatchEnv of this many copies of each level instead");
   app.add_option("--threads", threads, "BatchEnv threads");
@@ -74,9 +76,10 @@ int main(int argc, char** argv) {
     }
     timed += spent;
   }
-  std::printf("{\"policy\":\"%s\",\"batch\":%d,\"threads\":%d,\"env_steps\":%lld,\"agent_steps\":%lld,"
-              "\"seconds\":%.6f,\"env_steps_per_s\":%.1f,\"agent_steps_per_s\":%.1f}\n",
-              batch > 0 ? "random" : policy.c_str(), batch, threads, env_steps, agent_steps, timed,
-              env_steps / timed, agent_steps / timed);
+  std::printf(
+      "{\"policy\":\"%s\",\"batch\":%d,\"threads\":%d,\"env_steps\":%lld,\"agent_steps\":%lld,"
+      "\"seconds\":%.6f,\"env_steps_per_s\":%.1f,\"agent_steps_per_s\":%.1f}\n",
+      batch > 0 ? "random" : policy.c_str(), batch, threads, env_steps, agent_steps, timed,
+      env_steps / timed, agent_steps / timed);
   return 0;
 }

@@ -76,7 +76,8 @@ BatchEnv::~BatchEnv() = default;
 
 BatchEnv::BatchEnv(const std::vector<Level>& levels, BatchOptions options) : options_(options) {
   SG_CHECK(!levels.empty(), "BatchEnv: expected at least one level");
-  SG_CHECK(options.num_threads >= 0, "BatchEnv: num_threads must be >= 0, got ", options.num_threads);
+  SG_CHECK(options.num_threads >= 0, "BatchEnv: num_threads must be >= 0, got ",
+           options.num_threads);
   int threads = options.num_threads;
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   threads = std::min<int>(threads, static_cast<int>(levels.size()));

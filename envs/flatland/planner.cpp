@@ -15,7 +15,8 @@ namespace {
 int steps_per_cell(const Agent& a) { return a.max_count + 1; }
 
 // The moving action that takes a train at (position, direction) to `next`, or kStop if none.
-Action action_towards(const RailEnv& env, GridPos position, int direction, const PlannedCell& next) {
+Action action_towards(const RailEnv& env, GridPos position, int direction,
+                      const PlannedCell& next) {
   for (Action action : {Action::kForward, Action::kLeft, Action::kRight}) {
     if (!env.check_valid_action(action, position, direction)) continue;
     const Waypoint w = env.apply_action(action, position, direction);
@@ -66,7 +67,8 @@ bool Planner::plan_agent(const RailEnv& env, int agent) {
   Node root;
   const bool on_map = a.position.on_map();
   if (on_map) {
-    root = {grid.index(a.position), static_cast<int8_t>(a.direction), ready_time(env, agent), now_, -1};
+    root = {grid.index(a.position), static_cast<int8_t>(a.direction), ready_time(env, agent), now_,
+            -1};
   } else {
     const int ready = std::max({now_, s.earliest_departure, 1, now_ + a.malfunction_counter});
     root = {-1, static_cast<int8_t>(s.initial_direction), ready, -1, -1};
@@ -79,7 +81,8 @@ bool Planner::plan_agent(const RailEnv& env, int agent) {
     return n.cell < 0 ? int64_t{n.t} + 1 + int64_t{d} * k : int64_t{n.t} + 1 + int64_t{d - 1} * k;
   };
   auto state_key = [&](const Node& n) {
-    return (static_cast<uint64_t>(n.t) * (num_cells_ + 1) + (n.cell < 0 ? num_cells_ : n.cell)) * 4 +
+    return (static_cast<uint64_t>(n.t) * (num_cells_ + 1) + (n.cell < 0 ? num_cells_ : n.cell)) *
+               4 +
            n.dir;
   };
 
@@ -153,7 +156,8 @@ bool Planner::plan_agent(const RailEnv& env, int agent) {
   for (int id = goal_parent; id >= 0; id = nodes_[id].parent) {
     const Node& n = nodes_[id];
     const int parent = n.parent;
-    if (n.cell >= 0 && (parent < 0 || nodes_[parent].enter != n.enter || nodes_[parent].cell != n.cell)) {
+    if (n.cell >= 0 &&
+        (parent < 0 || nodes_[parent].enter != n.enter || nodes_[parent].cell != n.cell)) {
       plan.push_back({grid.pos(n.cell), n.dir, n.enter});
     }
   }
@@ -166,7 +170,8 @@ void Planner::reserve_plan(int agent, int first_time) {
   const std::vector<PlannedCell>& plan = plans_[agent];
   for (size_t i = 0; i + 1 < plan.size(); ++i) {
     const int cell = index_of(plan[i].position);
-    for (int t = std::max(plan[i].enter, first_time); t < plan[i + 1].enter; ++t) reserve(cell, t, agent);
+    for (int t = std::max(plan[i].enter, first_time); t < plan[i + 1].enter; ++t)
+      reserve(cell, t, agent);
   }
   if (!plan.empty()) reserve(index_of(plan.back().position), plan.back().enter, agent);
 }
@@ -174,7 +179,8 @@ void Planner::reserve_plan(int agent, int first_time) {
 int Planner::expected_cell(int agent, int t) const {
   const std::vector<PlannedCell>& plan = plans_[agent];
   int cell = -1;
-  for (size_t i = 0; i + 1 < plan.size() && plan[i].enter <= t; ++i) cell = index_of(plan[i].position);
+  for (size_t i = 0; i + 1 < plan.size() && plan[i].enter <= t; ++i)
+    cell = index_of(plan[i].position);
   return plan.empty() || plan.back().enter <= t ? -1 : cell;
 }
 
@@ -265,7 +271,8 @@ void Planner::unreserve(const RailEnv& env, int agent) {
   plans_[agent].clear();
   const Agent& a = env.agents()[agent];
   if (a.position.on_map()) {
-    for (int t = now_; t <= ready_time(env, agent); ++t) reservations_.try_emplace(key(index_of(a.position), t), agent);
+    for (int t = now_; t <= ready_time(env, agent); ++t)
+      reservations_.try_emplace(key(index_of(a.position), t), agent);
   }
 }
 
@@ -306,7 +313,8 @@ void Planner::reset(const RailEnv& env) {
 std::vector<int> Planner::make_rank(const RailEnv& env, int rule) const {
   const int n = env.num_agents();
   auto travel = [&](int i) {
-    return env.distance_map().path_length(i, env.spec(i).initial_position, env.spec(i).initial_direction) *
+    return env.distance_map().path_length(i, env.spec(i).initial_position,
+                                          env.spec(i).initial_direction) *
            (env.agents()[i].max_count + 1);
   };
   auto slack = [&](int i) {

@@ -15,11 +15,11 @@
 // 2. Trains are planned one after the other in a priority order. At the start of an episode
 //    four orders are tried (earliest departure, shortest travel time, earliest deadline, least
 //    slack) and the one whose plans promise the best total reward is kept; replans keep it, but
-//    put trains on the map first, broken ones first of all. Each gets the earliest-arrival path found by A*
-//    over (cell, direction, time) states "ready to leave the cell at time t", with moves
-//    "wait one more step" and "enter the next cell" (which costs k steps), the heuristic being
-//    the distance-map distance times k. A state is allowed only where the reservation table of
-//    the trains planned before it is free: one train per (cell, time), and no two trains
+//    put trains on the map first, broken ones first of all. Each gets the earliest-arrival path
+//    found by A* over (cell, direction, time) states "ready to leave the cell at time t", with
+//    moves "wait one more step" and "enter the next cell" (which costs k steps), the heuristic
+//    being the distance-map distance times k. A state is allowed only where the reservation table
+//    of the trains planned before it is free: one train per (cell, time), and no two trains
 //    swapping cells in one step. Off the map a train may wait for free. A found path is then
 //    reserved; a train with no path within max_episode_steps (or a search budget) stays off the
 //    map (it is tried again later), or, if it is already on the map, stays where it is.
@@ -104,7 +104,8 @@ class Planner {
   int ready_time(const RailEnv& env, int agent) const;
   int index_of(GridPos p) const { return p.row * width_ + p.col; }
   uint64_t key(int cell, int t) const {
-    return static_cast<uint64_t>(t) * static_cast<uint64_t>(num_cells_) + static_cast<uint64_t>(cell);
+    return static_cast<uint64_t>(t) * static_cast<uint64_t>(num_cells_) +
+           static_cast<uint64_t>(cell);
   }
 
   PlannerOptions options_;

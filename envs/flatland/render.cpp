@@ -53,14 +53,26 @@ std::array<uint8_t, 3> agent_color(int agent) {
   const double f = h - i, p = v * (1 - s), q = v * (1 - s * f), t = v * (1 - s * (1 - f));
   double r = v, g = t, b = p;
   switch (i % 6) {
-    case 1: r = q, g = v, b = p; break;
-    case 2: r = p, g = v, b = t; break;
-    case 3: r = p, g = q, b = v; break;
-    case 4: r = t, g = p, b = v; break;
-    case 5: r = v, g = p, b = q; break;
-    default: break;
+    case 1:
+      r = q, g = v, b = p;
+      break;
+    case 2:
+      r = p, g = v, b = t;
+      break;
+    case 3:
+      r = p, g = q, b = v;
+      break;
+    case 4:
+      r = t, g = p, b = v;
+      break;
+    case 5:
+      r = v, g = p, b = q;
+      break;
+    default:
+      break;
   }
-  return {static_cast<uint8_t>(r * 255), static_cast<uint8_t>(g * 255), static_cast<uint8_t>(b * 255)};
+  return {static_cast<uint8_t>(r * 255), static_cast<uint8_t>(g * 255),
+          static_cast<uint8_t>(b * 255)};
 }
 
 Image render(const RailEnv& env, const RenderOptions& options) {
@@ -112,17 +124,20 @@ Image render(const RailEnv& env, const RenderOptions& options) {
     for (int dy = 0; dy < px; ++dy) {
       for (int dx = 0; dx < px; ++dx) {
         const double ex = dx + 0.5 - px / 2.0, ey = dy + 0.5 - px / 2.0;
-        if (ex * ex + ey * ey <= radius * radius) fill(img, x + dx, y + dy, x + dx + 1, y + dy + 1, color);
+        if (ex * ex + ey * ey <= radius * radius)
+          fill(img, x + dx, y + dy, x + dx + 1, y + dy + 1, color);
       }
     }
-    const int mx = x + half + kColDelta[a.direction] * (px / 4), my = y + half + kRowDelta[a.direction] * (px / 4);
+    const int mx = x + half + kColDelta[a.direction] * (px / 4),
+              my = y + half + kRowDelta[a.direction] * (px / 4);
     fill(img, mx - track, my - track, mx + track + 1, my + track + 1, kWhite);
   }
   return img;
 }
 
 void write_png(const Image& image, const std::string& path) {
-  const int ok = stbi_write_png(path.c_str(), image.width, image.height, 3, image.rgb.data(), image.width * 3);
+  const int ok =
+      stbi_write_png(path.c_str(), image.width, image.height, 3, image.rgb.data(), image.width * 3);
   SG_CHECK(ok != 0, "write_png: cannot write '", path, "'");
 }
 

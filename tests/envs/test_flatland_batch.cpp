@@ -113,8 +113,9 @@ TEST(FlatlandBatch, MovedRailEnvKeepsItsDistanceMap) {
   for (const fl::RailEnv& e : envs) {
     EXPECT_EQ(e.distance_map().distance(0, s.initial_position, s.initial_direction),
               reference.distance_map().distance(0, s.initial_position, s.initial_direction));
-    EXPECT_EQ(e.distance_map().shortest_path(0, s.initial_position, s.initial_direction).size(),
-              reference.distance_map().shortest_path(0, s.initial_position, s.initial_direction).size());
+    EXPECT_EQ(
+        e.distance_map().shortest_path(0, s.initial_position, s.initial_direction).size(),
+        reference.distance_map().shortest_path(0, s.initial_position, s.initial_direction).size());
   }
 }
 

@@ -20,7 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-const std::string kLevel = std::string(STACKGRAD_FLATLAND_FIXTURES) + "/round2/Test_0_Level_0.json.gz";
+const std::string kLevel =
+    std::string(STACKGRAD_FLATLAND_FIXTURES) + "/round2/Test_0_Level_0.json.gz";
 
 TEST(FlatlandRender, PngHasGridSizeAndRailPixelsDifferFromEmptyOnes) {
   fl::RailEnv env(fl::load_level_file(kLevel).level);
@@ -77,7 +78,8 @@ TEST(FlatlandRender, UnwritablePathIsAnError) {
 // Runs the executable; returns its exit status and puts stdout + stderr in `output`.
 int run_flatland(const std::string& args, std::string& output) {
   const fs::path log = fs::temp_directory_path() / "flatland_cli_test.log";
-  const std::string cmd = std::string(STACKGRAD_FLATLAND_EXE) + " " + args + " > " + log.string() + " 2>&1";
+  const std::string cmd =
+      std::string(STACKGRAD_FLATLAND_EXE) + " " + args + " > " + log.string() + " 2>&1";
   const int status = std::system(cmd.c_str());
   std::ifstream in(log);
   std::stringstream ss;

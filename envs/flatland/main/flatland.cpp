@@ -44,7 +44,8 @@ struct EpisodeResult {
 };
 
 // One episode of `policy` on `level`; malfunctions from the level's parameters when on.
-EpisodeResult play(const fl::Level& level, const Options& o, uint64_t seed, const std::string& tag) {
+EpisodeResult play(const fl::Level& level, const Options& o, uint64_t seed,
+                   const std::string& tag) {
   fl::Level copy = level;
   if (o.malfunctions == "off") copy.malfunction = {};
   fl::RailEnv env(std::move(copy));
@@ -58,7 +59,8 @@ EpisodeResult play(const fl::Level& level, const Options& o, uint64_t seed, cons
     if (o.render_dir.empty() || env.elapsed_steps() % o.render_every != 0) return;
     char name[64];
     std::snprintf(name, sizeof name, "%s_%05d.png", tag.c_str(), env.elapsed_steps());
-    fl::write_png(fl::render(env, {.cell_px = o.cell_px}), (fs::path(o.render_dir) / name).string());
+    fl::write_png(fl::render(env, {.cell_px = o.cell_px}),
+                  (fs::path(o.render_dir) / name).string());
   };
   snapshot();
   while (!env.done()) {
@@ -72,9 +74,10 @@ EpisodeResult play(const fl::Level& level, const Options& o, uint64_t seed, cons
     env.step(actions);
     snapshot();
   }
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return {env.num_arrived(), env.num_agents(), env.elapsed_steps(), planner.stats().replans,
-          env.normalized_score(), seconds};
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return {env.num_arrived(),       env.num_agents(),       env.elapsed_steps(),
+          planner.stats().replans, env.normalized_score(), seconds};
 }
 
 // "Test_3_Level_7.json.gz" -> 3; -1 when the name does not say.
@@ -90,7 +93,8 @@ int run(const Options& o) {
   SG_CHECK(o.malfunctions == "on" || o.malfunctions == "off",
            "--malfunctions must be on or off, got '", o.malfunctions, "'");
   const int sources = !o.level.empty() + !o.levels_dir.empty() + o.generate;
-  SG_CHECK(sources == 1, "give exactly one of --level FILE, --levels DIR, --generate (got ", sources, ")");
+  SG_CHECK(sources == 1, "give exactly one of --level FILE, --levels DIR, --generate (got ",
+           sources, ")");
   if (!o.render_dir.empty()) fs::create_directories(o.render_dir);
   std::unique_ptr<std::ofstream> out;
   if (!o.out.empty()) {
@@ -115,12 +119,17 @@ int run(const Options& o) {
     }
     std::sort(files.begin(), files.end());
     SG_CHECK(!files.empty(), "--levels: no .json or .json.gz files in '", o.levels_dir, "'");
-    for (const auto& f : files) levels.emplace_back(fs::path(f).filename().string(), fl::load_level_file(f).level);
+    for (const auto& f : files)
+      levels.emplace_back(fs::path(f).filename().string(), fl::load_level_file(f).level);
   }
 
-  struct Sum { double score = 0, arrived = 0, seconds = 0; int n = 0; };
+  struct Sum {
+    double score = 0, arrived = 0, seconds = 0;
+    int n = 0;
+  };
   std::map<int, Sum> per_test;
-  std::printf("%-28s %3s %7s %8s %6s %8s %7s\n", "level", "ep", "arrived", "score", "steps", "seconds", "replans");
+  std::printf("%-28s %3s %7s %8s %6s %8s %7s\n", "level", "ep", "arrived", "score", "steps",
+              "seconds", "replans");
   for (const auto& [name, level] : levels) {
     for (int ep = 0; ep < o.episodes; ++ep) {
       const uint64_t seed = o.seed + ep;
@@ -143,7 +152,9 @@ int run(const Options& o) {
     }
   }
   if (!o.levels_dir.empty()) {
-    std::printf("\n| test | episodes | mean normalised score | arrival %% | seconds |\n|---|---|---|---|---|\n");
+    std::printf(
+        "\n| test | episodes | mean normalised score | arrival %% | seconds "
+        "|\n|---|---|---|---|---|\n");
     for (const auto& [test, s] : per_test) {
       std::printf("| %s | %d | %.3f | %.1f | %.2f |\n",
                   test < 0 ? "other" : std::to_string(test).c_str(), s.n, s.score / s.n,
@@ -159,24 +170,31 @@ int main(int argc, char** argv) {
   Options o;
   CLI::App app("flatland: play Flatland 3 levels with a planner or a simple policy", "flatland");
   app.add_option("--level", o.level, "a level file (.json or .json.gz)");
-  app.add_option("--levels", o.levels_dir, "run every level file in this directory; per-test table");
+  app.add_option("--levels", o.levels_dir,
+                 "run every level file in this directory; per-test table");
   app.add_flag("--generate", o.generate, "generate a level with the sparse generator");
   app.add_option("--width", o.width, "--generate: grid width")->check(CLI::Range(8, 1000));
   app.add_option("--height", o.height, "--generate: grid height")->check(CLI::Range(8, 1000));
   app.add_option("--agents", o.agents, "--generate: trains")->check(CLI::Range(1, 10000));
   app.add_option("--cities", o.cities, "--generate: cities at most")->check(CLI::Range(2, 1000));
   app.add_option("--policy", o.policy, "planner, shortest or random")
-      ->check(CLI::IsMember({"planner", "shortest", "random"}))->capture_default_str();
+      ->check(CLI::IsMember({"planner", "shortest", "random"}))
+      ->capture_default_str();
   app.add_option("--episodes", o.episodes, "episodes per level")->check(CLI::Range(1, 100000));
   app.add_option("--seed", o.seed, "seed of the generator, malfunctions and random policy")
       ->capture_default_str();
-  app.add_option("--malfunctions", o.malfunctions, "on: the level's malfunction parameters; off: none")
-      ->check(CLI::IsMember({"on", "off"}))->capture_default_str();
+  app.add_option("--malfunctions", o.malfunctions,
+                 "on: the level's malfunction parameters; off: none")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
   app.add_option("--render", o.render_dir, "write PNG snapshots into this directory");
-  app.add_option("--render-every", o.render_every, "steps between snapshots")->check(CLI::Range(1, 1000000));
-  app.add_option("--cell-px", o.cell_px, "pixels per grid cell in snapshots")->check(CLI::Range(4, 64));
+  app.add_option("--render-every", o.render_every, "steps between snapshots")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--cell-px", o.cell_px, "pixels per grid cell in snapshots")
+      ->check(CLI::Range(4, 64));
   app.add_option("--orderings", o.orderings, "planner: priority orders tried at the start (1-4)")
-      ->check(CLI::Range(1, fl::kNumOrderings))->capture_default_str();
+      ->check(CLI::Range(1, fl::kNumOrderings))
+      ->capture_default_str();
   app.add_option("--out", o.out, "metrics JSON lines, one per episode");
   CLI11_PARSE(app, argc, argv);
   try {
