@@ -137,6 +137,7 @@ int run(const Options& o) {
       const EpisodeResult r = play(level, o, seed, tag);
       std::printf("%-28s %3d %3d/%-3d %8.4f %6d %8.3f %7d\n", name.c_str(), ep, r.arrived, r.agents,
                   r.score, r.steps, r.seconds, r.replans);
+      std::fflush(stdout);  // long runs: show progress when redirected
       if (out) {
         *out << "{\"level\":\"" << name << "\",\"episode\":" << ep << ",\"seed\":" << seed
              << ",\"policy\":\"" << o.policy << "\",\"malfunctions\":\"" << o.malfunctions
