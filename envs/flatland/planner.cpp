@@ -259,6 +259,8 @@ void Planner::replan_all(const RailEnv& env) {
       if (!displaced.empty() && tries[i] < 3) queue.push_back(i);
     } else {
       needs_plan_[i] = 1;
+      retry_gap_[i] = options_.retry_every;
+      retry_at_[i] = now_ + retry_gap_[i];
     }
   }
 }
@@ -285,6 +287,8 @@ void Planner::reset(const RailEnv& env) {
   stats_ = {};
   plans_.assign(n, {});
   needs_plan_.assign(n, 0);
+  retry_at_.assign(n, 0);
+  retry_gap_.assign(n, options_.retry_every);
   // Plan with each ordering rule and keep the one whose plans promise the best total reward.
   long long best = 0;
   std::vector<std::vector<PlannedCell>> best_plans;
@@ -376,12 +380,17 @@ void Planner::act(const RailEnv& env, std::span<int> actions) {
   if (deviation) {
     ++stats_.replans;
     replan_all(env);
-  } else if (options_.retry_every > 0 && now_ % options_.retry_every == 0) {
+  } else if (options_.retry_every > 0) {
+    // Trains left without a path try again, at doubling intervals (a failed search can cost
+    // the whole expansion budget on a large level).
     for (int i = 0; i < n; ++i) {
-      if (!needs_plan_[i] || env.agents()[i].position.on_map()) continue;
+      if (!needs_plan_[i] || env.agents()[i].position.on_map() || now_ < retry_at_[i]) continue;
       if (plan_agent(env, i)) {
         needs_plan_[i] = 0;
         reserve_plan(i, now_);
+      } else {
+        retry_gap_[i] *= 2;
+        retry_at_[i] = now_ + retry_gap_[i];
       }
     }
   }

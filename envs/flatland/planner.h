@@ -22,7 +22,8 @@
 //    of the trains planned before it is free: one train per (cell, time), and no two trains
 //    swapping cells in one step. Off the map a train may wait for free. A found path is then
 //    reserved; a train with no path within max_episode_steps (or a search budget) stays off the
-//    map (it is tried again later), or, if it is already on the map, stays where it is.
+//    map (it is tried again after 10, 20, 40, ... steps), or, if it is already on the map, stays
+//    where it is.
 // 3. Execution: each step, every train gets the action that takes it to its next planned cell
 //    when the plan says to enter it (STOP at the cell's exit while the plan says wait). A train
 //    that is not where its plan says, or that a malfunction keeps from leaving its cell in time,
@@ -53,7 +54,7 @@ struct PlannedCell {
 
 struct PlannerOptions {
   int max_expansions = 200000;  // A* states expanded per train before giving up
-  int retry_every = 10;         // steps between new tries for trains left without a path
+  int retry_every = 10;  // steps before a train left without a path tries again (then doubling)
   // reset() plans with this many ordering rules (earliest departure, shortest travel, earliest
   // deadline, least slack) and keeps the best promised reward.
   int orderings = 4;
@@ -117,6 +118,7 @@ class Planner {
   std::vector<std::vector<PlannedCell>> plans_;
   std::vector<int> stuck_until_;  // on-map trains without a path: cell held until this time
   std::vector<uint8_t> needs_plan_;
+  std::vector<int> retry_at_, retry_gap_;  // when a train without a path tries next, and the gap
   std::vector<int> rank_;  // planning priority, fixed by the first plan of an episode
   // (time * cells + cell) -> agent holding it.
   std::unordered_map<uint64_t, int> reservations_;

@@ -36,6 +36,7 @@ struct Options {
   int episodes = 1, render_every = 1, cell_px = 16, orderings = fl::kNumOrderings;
   uint64_t seed = 1;
   std::string malfunctions = "on";
+  std::string tests;  // --levels: only these test numbers, e.g. "0-4" or "0,2"
 };
 
 struct EpisodeResult {
@@ -87,6 +88,27 @@ int test_of(const std::string& file) {
   return std::regex_search(file, m, re) ? std::stoi(m[1]) : -1;
 }
 
+// "0-4" or "0,2,5-7" -> wanted[test]; empty text -> empty (every test).
+std::vector<bool> parse_tests(const std::string& text) {
+  std::vector<bool> wanted;
+  if (text.empty()) return wanted;
+  static const std::regex re(R"((\d+)(?:-(\d+))?)");
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string part = text.substr(start, comma - start);
+    std::smatch m;
+    SG_CHECK(std::regex_match(part, m, re), "--tests: expected e.g. 0-4 or 0,2,5, got '", text,
+             "'");
+    const int lo = std::stoi(m[1]), hi = m[2].matched ? std::stoi(m[2]) : lo;
+    SG_CHECK(lo <= hi && hi < 1000, "--tests: bad range '", part, "'");
+    if (static_cast<int>(wanted.size()) <= hi) wanted.resize(hi + 1, false);
+    for (int t = lo; t <= hi; ++t) wanted[t] = true;
+    start = comma + 1;
+  }
+  return wanted;
+}
+
 int run(const Options& o) {
   SG_CHECK(o.policy == "planner" || o.policy == "shortest" || o.policy == "random",
            "--policy must be planner, shortest or random, got '", o.policy, "'");
@@ -113,9 +135,14 @@ int run(const Options& o) {
   } else {
     SG_CHECK(fs::is_directory(o.levels_dir), "--levels: '", o.levels_dir, "' is not a directory");
     std::vector<std::string> files;
+    const std::vector<bool> wanted = parse_tests(o.tests);
     for (const auto& e : fs::directory_iterator(o.levels_dir)) {
       const std::string name = e.path().filename().string();
-      if (name.ends_with(".json") || name.ends_with(".json.gz")) files.push_back(e.path().string());
+      if (!name.ends_with(".json") && !name.ends_with(".json.gz")) continue;
+      const int test = test_of(name);
+      if (!wanted.empty() && (test < 0 || test >= static_cast<int>(wanted.size()) || !wanted[test]))
+        continue;
+      files.push_back(e.path().string());
     }
     std::sort(files.begin(), files.end());
     SG_CHECK(!files.empty(), "--levels: no .json or .json.gz files in '", o.levels_dir, "'");
@@ -173,6 +200,7 @@ int main(int argc, char** argv) {
   app.add_option("--level", o.level, "a level file (.json or .json.gz)");
   app.add_option("--levels", o.levels_dir,
                  "run every level file in this directory; per-test table");
+  app.add_option("--tests", o.tests, "--levels: only Test_<t>_ files with t in e.g. 0-4 or 0,2,5");
   app.add_flag("--generate", o.generate, "generate a level with the sparse generator");
   app.add_option("--width", o.width, "--generate: grid width")->check(CLI::Range(8, 1000));
   app.add_option("--height", o.height, "--generate: grid height")->check(CLI::Range(8, 1000));
