@@ -5,7 +5,7 @@
 namespace stackgrad::flatland {
 
 void DistanceMap::compute(const RailGrid& grid, const std::vector<GridPos>& targets) {
-  grid_ = &grid;
+  grid_ = grid;
   targets_ = targets;
   rail_id_.assign(grid.size(), -1);
   int num_rail = 0;
@@ -64,8 +64,8 @@ int32_t DistanceMap::distance(int target, GridPos p, int orientation) const {
   SG_CHECK(target >= 0 && target < num_targets(), "DistanceMap::distance: target ", target,
            " out of range [0, ", num_targets(), ")");
   if (p == targets_[target]) return 0;
-  if (!grid_->in_bounds(p)) return kUnreachable;
-  const int rail = rail_id_[grid_->index(p)];
+  if (!grid_.in_bounds(p)) return kUnreachable;
+  const int rail = rail_id_[grid_.index(p)];
   if (rail < 0) return kUnreachable;
   return tables_[table_of_[target]][rail * 4 + orientation];
 }
@@ -81,7 +81,7 @@ std::vector<Waypoint> DistanceMap::shortest_path(int target, GridPos p, int orie
   int o = orientation;
   while (!(p == targets_[target])) {
     path.push_back({p, o});
-    const uint16_t cell = grid_->at(p);
+    const uint16_t cell = grid_.at(p);
     int best_dir = -1;
     int32_t best = kUnreachable;
     auto consider = [&](int exit) {

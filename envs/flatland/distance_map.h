@@ -40,7 +40,7 @@ class DistanceMap {
   std::vector<Waypoint> shortest_path(int target, GridPos p, int orientation) const;
 
  private:
-  const RailGrid* grid_ = nullptr;
+  RailGrid grid_;  // a copy, so that a copied or moved RailEnv keeps a valid distance map
   std::vector<GridPos> targets_;
   std::vector<int32_t> rail_id_;   // per cell: index among rail cells, -1 for empty cells
   std::vector<int32_t> table_of_;  // per target: which distance table it uses
