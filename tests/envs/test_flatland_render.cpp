@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include <unistd.h>
+
 #include "envs/flatland/level_io.h"
 #include "envs/flatland/render.h"
 
@@ -75,9 +77,10 @@ TEST(FlatlandRender, UnwritablePathIsAnError) {
   EXPECT_THROW(fl::write_png(fl::render(env), "/nonexistent-dir/x.png"), std::exception);
 }
 
-// Runs the executable; returns its exit status and puts stdout + stderr in `output`.
+// Runs the executable; returns its exit status and puts stdout + stderr in `output`. The log
+// file is named by process id: ctest runs the tests of this file as concurrent processes.
 int run_flatland(const std::string& args, std::string& output) {
-  const fs::path log = fs::temp_directory_path() / "flatland_cli_test.log";
+  const fs::path log = fs::temp_directory_path() / ("flatland_cli_test_" + std::to_string(getpid()) + ".log");
   const std::string cmd =
       std::string(STACKGRAD_FLATLAND_EXE) + " " + args + " > " + log.string() + " 2>&1";
   const int status = std::system(cmd.c_str());
