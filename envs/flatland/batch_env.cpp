@@ -1,76 +1,12 @@
 #include "batch_env.h"
 
-#include <atomic>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
 
 #include "engine/core/error.h"
+#include "envs/common/task_pool.h"
 
 namespace stackgrad::flatland {
-
-// Workers wait for a new generation, then take task indices from `next` until none are left;
-// the last to finish a task wakes the caller.
-struct BatchEnv::Pool {
-  explicit Pool(int workers) {
-    for (int w = 0; w < workers; ++w) threads.emplace_back([this] { work(); });
-  }
-  ~Pool() {
-    {
-      std::lock_guard lock(mutex);
-      stop = true;
-    }
-    wake.notify_all();
-    for (std::thread& t : threads) t.join();
-  }
-  void run(int count, const std::function<void(int)>& fn) {
-    {
-      std::lock_guard lock(mutex);
-      task.store(&fn);
-      tasks.store(count);
-      next.store(0);
-      remaining.store(count);
-      ++generation;
-    }
-    wake.notify_all();
-    drain();
-    std::unique_lock lock(mutex);
-    finished.wait(lock, [&] { return remaining.load() == 0; });
-  }
-
- private:
-  void drain() {
-    for (int i = next.fetch_add(1); i < tasks.load(); i = next.fetch_add(1)) {
-      (*task.load())(i);
-      if (remaining.fetch_sub(1) == 1) {
-        std::lock_guard lock(mutex);
-        finished.notify_one();
-      }
-    }
-  }
-  void work() {
-    uint64_t seen = 0;
-    for (;;) {
-      {
-        std::unique_lock lock(mutex);
-        wake.wait(lock, [&] { return stop || generation != seen; });
-        if (stop) return;
-        seen = generation;
-      }
-      drain();
-    }
-  }
-
-  std::vector<std::thread> threads;
-  std::mutex mutex;
-  std::condition_variable wake, finished;
-  // Atomic: a worker finishing the previous step may still read them while a new one starts.
-  std::atomic<const std::function<void(int)>*> task{nullptr};
-  std::atomic<int> tasks{0}, next{0}, remaining{0};
-  uint64_t generation = 0;
-  bool stop = false;
-};
 
 BatchEnv::~BatchEnv() = default;
 
@@ -81,7 +17,7 @@ BatchEnv::BatchEnv(const std::vector<Level>& levels, BatchOptions options) : opt
   int threads = options.num_threads;
   if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   threads = std::min<int>(threads, static_cast<int>(levels.size()));
-  if (threads > 1) pool_ = std::make_unique<Pool>(threads - 1);
+  if (threads > 1) pool_ = std::make_unique<envs::TaskPool>(threads - 1);
   envs_.reserve(levels.size());
   offsets_.push_back(0);
   for (const Level& level : levels) {

@@ -6,14 +6,9 @@
 //   std::vector<int> actions(batch.total_agents(), 2);
 //   batch.step(actions);                          // positions(), rewards(), dones(), ...
 //
-// Threads: a small pool of std::threads that sleep on a condition variable between steps; each
-// step hands out env indices through an atomic counter and the calling thread works too. Not
-// OpenMP: an env step takes microseconds, and OpenMP's spinning barriers collapse when the cores
-// are shared with other processes (measured: 24 s instead of 0.1 s for 700 steps of 5 small envs
-// on a busy 2-core machine, unless OMP_WAIT_POLICY=passive is set outside the program); the pool
-// also keeps the envs independent of the engine's OpenMP settings. Each env writes only its own
-// slice of the buffers, so the results do not depend on the number of threads: batched stepping
-// equals stepping each env alone, bit for bit.
+// Threads: an envs::TaskPool (envs/common/task_pool.h says why not OpenMP). Each env writes only
+// its own slice of the buffers, so the results do not depend on the number of threads: batched
+// stepping equals stepping each env alone, bit for bit.
 //
 // Auto-reset: when an env's episode ends, episode_done(k) is set, its score and arrivals are
 // kept (last_score, last_arrived), and the env is reset at once with its next seed (seed + k +
@@ -27,6 +22,7 @@
 #include <span>
 #include <vector>
 
+#include "envs/common/task_pool.h"
 #include "rail_env.h"
 
 namespace stackgrad::flatland {
@@ -69,8 +65,7 @@ class BatchEnv {
  private:
   void write_state(int k);  // positions, directions, states, action_required of env k
   void step_env(int k, std::span<const int> actions);
-  struct Pool;
-  std::unique_ptr<Pool> pool_;  // null with one thread
+  std::unique_ptr<envs::TaskPool> pool_;  // null with one thread
 
   BatchOptions options_;
   std::vector<RailEnv> envs_;

@@ -6,9 +6,12 @@
 #include <cstdlib>
 
 #include "engine/core/error.h"
-#include "json.h"
+#include "envs/common/json.h"
 
 namespace stackgrad::flatland {
+
+using envs::JsonValue;
+using envs::parse_json;
 
 namespace {
 

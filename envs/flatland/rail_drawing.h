@@ -10,10 +10,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "envs/common/rng.h"
 #include "grid.h"
-#include "rng.h"
 
 namespace stackgrad::flatland::drawing {
+
+using envs::Rng;
 
 uint16_t with_exit(uint16_t cell, int orientation, int direction);
 int manhattan(GridPos a, GridPos b);

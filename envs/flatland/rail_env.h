@@ -17,11 +17,13 @@
 
 #include "agent.h"
 #include "distance_map.h"
+#include "envs/common/rng.h"
 #include "grid.h"
 #include "motion_check.h"
-#include "rng.h"
 
 namespace stackgrad::flatland {
+
+using envs::Rng;
 
 struct MalfunctionParams {
   double rate = 0.0;  // per agent and step, a malfunction starts with probability 1 - exp(-rate)

@@ -4,31 +4,16 @@
 
 #include "engine/core/error.h"
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
-#pragma GCC diagnostic ignored "-Wsign-compare"
-#define STB_IMAGE_WRITE_IMPLEMENTATION
-#include <stb/stb_image_write.h>
-#pragma GCC diagnostic pop
-
 namespace stackgrad::flatland {
+
+using envs::Rgb;
 
 namespace {
 
-using Rgb = std::array<uint8_t, 3>;
 constexpr Rgb kBackground{255, 255, 255};
 constexpr Rgb kRailCell{232, 232, 232};
 constexpr Rgb kTrack{70, 70, 70};
 constexpr Rgb kWhite{255, 255, 255};
-
-void fill(Image& img, int x0, int y0, int x1, int y1, Rgb c) {  // [x0, x1) x [y0, y1)
-  for (int y = std::max(0, y0); y < std::min(img.height, y1); ++y) {
-    for (int x = std::max(0, x0); x < std::min(img.width, x1); ++x) {
-      uint8_t* p = &img.rgb[(static_cast<size_t>(y) * img.width + x) * 3];
-      p[0] = c[0], p[1] = c[1], p[2] = c[2];
-    }
-  }
-}
 
 // Sides a train can pass through: every exit, and the side it enters by when facing o.
 int connected_sides(uint16_t cell) {
@@ -79,21 +64,19 @@ Image render(const RailEnv& env, const RenderOptions& options) {
   const int px = options.cell_px;
   SG_CHECK(px >= 4, "render: cell_px must be at least 4, got ", px);
   const RailGrid& grid = env.grid();
-  Image img{grid.width() * px, grid.height() * px, {}};
-  img.rgb.resize(static_cast<size_t>(img.width) * img.height * 3);
-  fill(img, 0, 0, img.width, img.height, kBackground);
+  Image img(grid.width() * px, grid.height() * px, kBackground);
   const int half = px / 2, track = std::max(1, px / 8);
   for (int r = 0; r < grid.height(); ++r) {
     for (int c = 0; c < grid.width(); ++c) {
       const uint16_t cell = grid.at(r, c);
       if (cell == 0) continue;
       const int x = c * px, y = r * px, cx = x + half, cy = y + half;
-      fill(img, x, y, x + px, y + px, kRailCell);
+      img.fill_rect(x, y, x + px, y + px, kRailCell);
       const int sides = connected_sides(cell);
-      if (sides & 1) fill(img, cx - track, y, cx + track, cy + track, kTrack);       // north
-      if (sides & 2) fill(img, cx - track, cy - track, x + px, cy + track, kTrack);  // east
-      if (sides & 4) fill(img, cx - track, cy - track, cx + track, y + px, kTrack);  // south
-      if (sides & 8) fill(img, x, cy - track, cx + track, cy + track, kTrack);       // west
+      if (sides & 1) img.fill_rect(cx - track, y, cx + track, cy + track, kTrack);       // north
+      if (sides & 2) img.fill_rect(cx - track, cy - track, x + px, cy + track, kTrack);  // east
+      if (sides & 4) img.fill_rect(cx - track, cy - track, cx + track, y + px, kTrack);  // south
+      if (sides & 8) img.fill_rect(x, cy - track, cx + track, cy + track, kTrack);       // west
     }
   }
   const int q = std::max(1, px / 4);
@@ -103,16 +86,16 @@ Image render(const RailEnv& env, const RenderOptions& options) {
     const Rgb color = agent_color(i);
     if (a.state != TrainState::kDone) {  // target: a small square
       const int x = s.target.col * px, y = s.target.row * px;
-      fill(img, x + q, y + q, x + px - q, y + px - q, color);
-      fill(img, x + q + 1, y + q + 1, x + px - q - 1, y + px - q - 1, kWhite);
-      fill(img, x + half - 1, y + half - 1, x + half + 1, y + half + 1, color);
+      img.fill_rect(x + q, y + q, x + px - q, y + px - q, color);
+      img.fill_rect(x + q + 1, y + q + 1, x + px - q - 1, y + px - q - 1, kWhite);
+      img.fill_rect(x + half - 1, y + half - 1, x + half + 1, y + half + 1, color);
     }
     if (is_off_map(a.state)) {  // waiting at its start: an outline
       const int x = s.initial_position.col * px, y = s.initial_position.row * px;
-      fill(img, x, y, x + px, y + 1, color);
-      fill(img, x, y + px - 1, x + px, y + px, color);
-      fill(img, x, y, x + 1, y + px, color);
-      fill(img, x + px - 1, y, x + px, y + px, color);
+      img.fill_rect(x, y, x + px, y + 1, color);
+      img.fill_rect(x, y + px - 1, x + px, y + px, color);
+      img.fill_rect(x, y, x + 1, y + px, color);
+      img.fill_rect(x + px - 1, y, x + px, y + px, color);
     }
   }
   for (int i = 0; i < env.num_agents(); ++i) {  // trains on the map: discs, marked where they face
@@ -125,20 +108,14 @@ Image render(const RailEnv& env, const RenderOptions& options) {
       for (int dx = 0; dx < px; ++dx) {
         const double ex = dx + 0.5 - px / 2.0, ey = dy + 0.5 - px / 2.0;
         if (ex * ex + ey * ey <= radius * radius)
-          fill(img, x + dx, y + dy, x + dx + 1, y + dy + 1, color);
+          img.fill_rect(x + dx, y + dy, x + dx + 1, y + dy + 1, color);
       }
     }
     const int mx = x + half + kColDelta[a.direction] * (px / 4),
               my = y + half + kRowDelta[a.direction] * (px / 4);
-    fill(img, mx - track, my - track, mx + track + 1, my + track + 1, kWhite);
+    img.fill_rect(mx - track, my - track, mx + track + 1, my + track + 1, kWhite);
   }
   return img;
-}
-
-void write_png(const Image& image, const std::string& path) {
-  const int ok =
-      stbi_write_png(path.c_str(), image.width, image.height, 3, image.rgb.data(), image.width * 3);
-  SG_CHECK(ok != 0, "write_png: cannot write '", path, "'");
 }
 
 }  // namespace stackgrad::flatland

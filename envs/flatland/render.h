@@ -15,27 +15,19 @@
 #include <string>
 #include <vector>
 
+#include "envs/common/image.h"
 #include "rail_env.h"
 
 namespace stackgrad::flatland {
 
-struct Image {
-  int width = 0;
-  int height = 0;
-  std::vector<uint8_t> rgb;  // row-major, 3 bytes per pixel
-  std::array<uint8_t, 3> pixel(int x, int y) const {
-    const size_t i = (static_cast<size_t>(y) * width + x) * 3;
-    return {rgb[i], rgb[i + 1], rgb[i + 2]};
-  }
-};
+using envs::Image;
+using envs::write_png;
 
 struct RenderOptions {
   int cell_px = 16;  // pixels per grid cell (at least 4)
 };
 
 Image render(const RailEnv& env, const RenderOptions& options = {});
-// Throws stackgrad::Error when the file cannot be written.
-void write_png(const Image& image, const std::string& path);
 
 // A distinct colour per agent (golden-ratio hues).
 std::array<uint8_t, 3> agent_color(int agent);

@@ -11,10 +11,12 @@
 #include <utility>
 #include <vector>
 
+#include "envs/common/rng.h"
 #include "rail_env.h"
-#include "rng.h"
 
 namespace stackgrad::flatland {
+
+using envs::Rng;
 
 struct SparseRailParams {
   int width = 30;

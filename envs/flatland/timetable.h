@@ -12,9 +12,11 @@
 #include <vector>
 
 #include "agent.h"
-#include "rng.h"
+#include "envs/common/rng.h"
 
 namespace stackgrad::flatland {
+
+using envs::Rng;
 
 struct Timetable {
   int max_episode_steps = 0;

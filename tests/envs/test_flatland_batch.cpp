@@ -7,7 +7,7 @@
 
 #include "envs/flatland/batch_env.h"
 #include "envs/flatland/level_io.h"
-#include "envs/flatland/rng.h"
+#include "envs/common/rng.h"
 
 namespace fl = stackgrad::flatland;
 

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "envs/flatland/json.h"
+#include "envs/common/json.h"
 #include "envs/flatland/level_io.h"
 #include "envs/flatland/policies.h"
 #include "envs/flatland/sparse_generator.h"
@@ -112,8 +112,8 @@ TEST(FlatlandGenerator, StatisticsMatchFlatland3015) {
   ASSERT_TRUE(in.good()) << dir;
   std::stringstream text;
   text << in.rdbuf();
-  const fl::JsonValue rows = fl::parse_json(text.str(), "generator_stats.json");
-  for (const fl::JsonValue& row : rows.as_array()) {
+  const stackgrad::envs::JsonValue rows = stackgrad::envs::parse_json(text.str(), "generator_stats.json");
+  for (const stackgrad::envs::JsonValue& row : rows.as_array()) {
     const int w = static_cast<int>(row.at("width").as_int());
     const int h = static_cast<int>(row.at("height").as_int());
     const int c = static_cast<int>(row.at("max_num_cities").as_int());

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "envs/flatland/grid.h"
-#include "envs/flatland/json.h"
+#include "envs/common/json.h"
 #include "envs/flatland/level_io.h"
 #include "envs/flatland/motion_check.h"
 #include "envs/flatland/rail_env.h"
@@ -385,8 +385,8 @@ TEST(FlatlandTimetable, EpisodeLengthAndWindows) {
 }
 
 TEST(FlatlandJson, NumericAndMixedArraysAndErrors) {
-  const fl::JsonValue v =
-      fl::parse_json(R"({"a": [1, -2, 3e2], "b": [1, "x", [2]], "c": 2.5, "a": [7]})", "t.json");
+  const stackgrad::envs::JsonValue v =
+      stackgrad::envs::parse_json(R"({"a": [1, -2, 3e2], "b": [1, "x", [2]], "c": 2.5, "a": [7]})", "t.json");
   EXPECT_EQ(v.at("a").as_int_vector("a"), (std::vector<int>{7}));  // the last repeated key wins
   ASSERT_EQ(v.at("b").as_array("b").size(), 3u);
   EXPECT_EQ(v.at("b").as_array("b")[1].as_string("b[1]"), "x");
@@ -396,7 +396,7 @@ TEST(FlatlandJson, NumericAndMixedArraysAndErrors) {
   EXPECT_THAT(stackgrad::testing::error_of([&] { v.at("b").as_int_vector("b"); }),
               HasSubstr("json: b: expected a number, got string"));
   EXPECT_THAT(stackgrad::testing::error_of([&] { v.at("d"); }), HasSubstr("missing key 'd'"));
-  EXPECT_THAT(stackgrad::testing::error_of([] { fl::parse_json("[1, 2", "u.json"); }),
+  EXPECT_THAT(stackgrad::testing::error_of([] { stackgrad::envs::parse_json("[1, 2", "u.json"); }),
               HasSubstr("u.json: unexpected end of input at byte 5"));
 }
 

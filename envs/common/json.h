@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-namespace stackgrad::flatland {
+namespace stackgrad::envs {
 
 class JsonValue {
  public:
@@ -44,4 +44,4 @@ class JsonValue {
 
 JsonValue parse_json(std::string_view text, const std::string& what);
 
-}  // namespace stackgrad::flatland
+}  // namespace stackgrad::envs

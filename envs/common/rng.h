@@ -1,5 +1,5 @@
 // A small, fast, seedable random generator for the environment (xoshiro256** seeded through
-// splitmix64). Flatland's Python draws come from numpy; bit-identical streams are not a goal,
+// splitmix64). The Python environments draw from numpy; bit-identical streams are not a goal,
 // the same seed giving the same episode is.
 //
 //   Rng rng(42);
@@ -9,7 +9,7 @@
 
 #include <cstdint>
 
-namespace stackgrad::flatland {
+namespace stackgrad::envs {
 
 class Rng {
  public:
@@ -55,4 +55,4 @@ class Rng {
   uint64_t s_[4];
 };
 
-}  // namespace stackgrad::flatland
+}  // namespace stackgrad::envs

@@ -5,7 +5,7 @@
 
 #include "engine/core/error.h"
 
-namespace stackgrad::flatland {
+namespace stackgrad::envs {
 
 namespace {
 const char* kind_name(JsonValue::Kind k) {
@@ -302,4 +302,4 @@ std::vector<int> JsonValue::as_int_vector(std::string_view what) const {
   return out;
 }
 
-}  // namespace stackgrad::flatland
+}  // namespace stackgrad::envs
