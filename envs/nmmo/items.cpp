@@ -94,19 +94,6 @@ void unlist(World& world, Item& item) {
   std::erase(world.market, item.id);
 }
 
-void log_item_event(World& world, const Entity& entity, EventCode code, const Item& item,
-                    int32_t price = 0) {
-  Event e;
-  e.ent_id = entity.id;
-  e.tick = world.tick + 1;
-  e.event = code;
-  e.type = static_cast<int16_t>(item.type);
-  e.level = item.level;
-  e.number = item.quantity;
-  e.gold = price;
-  world.log(e);
-}
-
 // GIVE_ITEM, GIVE_GOLD and DESTROY_ITEM rows only count: nmmo fills no column but the code.
 void log_count_event(World& world, const Entity& entity, EventCode code) {
   Event e;
@@ -135,6 +122,19 @@ bool valid_gift_target(const Entity& giver, const Entity& receiver) {
 }
 
 }  // namespace
+
+void log_item_event(World& world, const Entity& entity, EventCode code, const Item& item,
+                    int32_t price) {
+  Event e;
+  e.ent_id = entity.id;
+  e.tick = world.tick + 1;
+  e.event = code;
+  e.type = static_cast<int16_t>(item.type);
+  e.level = item.level;
+  e.number = item.quantity;
+  e.gold = price;
+  world.log(e);
+}
 
 int32_t create_item(World& world, ItemType type, int level, int quantity) {
   SG_CHECK(valid_type(type), "create_item: type ", static_cast<int>(type),
@@ -456,6 +456,17 @@ bool take_drop(World& world, Entity& killer, int32_t item_id) {
   }
   receive_item(world, killer, item_id);
   if (world.item(item_id).alive) log_item_event(world, killer, EventCode::kLootItem, dropped);
+  return true;
+}
+
+bool take_harvest(World& world, Entity& harvester, int32_t item_id) {
+  const Item harvested = checked_item(world, item_id, "take_harvest");
+  if (!harvester.is_player() || free_slots(world, harvester) <= 0) {
+    destroy_item(world, item_id);
+    return false;
+  }
+  receive_item(world, harvester, item_id);
+  log_item_event(world, harvester, EventCode::kHarvestItem, harvested);
   return true;
 }
 

@@ -81,5 +81,13 @@ void transfer_loot(World& world, Entity& victim, Entity* killer);
 // inventory when it has a free slot (LOOT_ITEM), otherwise destroyed. Returns whether it was
 // received.
 bool take_drop(World& world, Entity& killer, int32_t item_id);
+// A harvested item (A7, created by the caller): into the inventory when it has a free slot
+// (merging ammunition), with HARVEST_ITEM logged even for a merge; otherwise destroyed. nmmo
+// asks for a free slot even when the drop could merge into a stack.
+bool take_harvest(World& world, Entity& harvester, int32_t item_id);
+// Appends an item event row with nmmo's columns: type = item type id, level, number =
+// quantity, gold = price (for the codes that carry one).
+void log_item_event(World& world, const Entity& entity, EventCode code, const Item& item,
+                    int32_t price = 0);
 
 }  // namespace stackgrad::nmmo

@@ -688,6 +688,27 @@ TEST(NmmoItems, NpcDropsGoToAPlayerWithAFreeSlot) {
   EXPECT_EQ(w.events.size(), 1u);
 }
 
+TEST(NmmoItems, HarvestsNeedAFreeSlotEvenToMerge) {
+  nm::World w = make_world();
+  nm::Entity& p = w.players[0];
+  const int32_t arrows = nm::create_item(w, ItemType::kArrow, 2);
+  EXPECT_TRUE(nm::take_harvest(w, p, arrows));
+  const int32_t again = nm::create_item(w, ItemType::kArrow, 2);
+  EXPECT_TRUE(nm::take_harvest(w, p, again));
+  EXPECT_EQ(w.item(arrows).quantity, 2);
+  const auto harvested = events_of(w, EventCode::kHarvestItem);
+  ASSERT_EQ(harvested.size(), 2u);  // logged for the merge too
+  EXPECT_EQ(harvested[1].type, 14);
+  EXPECT_EQ(harvested[1].level, 2);
+  EXPECT_EQ(harvested[1].number, 1);
+  for (int i = 0; i < 11; ++i) give_new(w, p, ItemType::kTop, 1);
+  const int32_t lost = nm::create_item(w, ItemType::kArrow, 2);
+  EXPECT_FALSE(nm::take_harvest(w, p, lost));  // a matching stack, but no free slot
+  EXPECT_FALSE(w.item(lost).alive);
+  EXPECT_EQ(w.item(arrows).quantity, 2);
+  EXPECT_EQ(events_of(w, EventCode::kHarvestItem).size(), 2u);
+}
+
 TEST(NmmoItems, ItemLevelSumsEquippedLevels) {
   nm::World w = make_world();
   nm::Entity& p = w.players[0];
