@@ -203,7 +203,8 @@ int requirement_level(const Entity& entity, ItemType type) {
 
 int32_t equipped_id(const Entity& entity, EquipSlot slot) {
   if (slot == EquipSlot::kNone) return 0;
-  return slot_ref(const_cast<Equipment&>(entity.equipment), slot);
+  Equipment copy = entity.equipment;
+  return slot_ref(copy, slot);
 }
 
 int free_slots(const World& world, const Entity& entity) {
