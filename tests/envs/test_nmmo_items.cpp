@@ -256,6 +256,10 @@ TEST(NmmoItems, UseTogglesEquipmentAndReplacesTheSlot) {
   EXPECT_EQ(p.equipment.hat, hat);
   EXPECT_EQ(p.equipment.ammunition, arrows);
   EXPECT_EQ(nm::equipment_defense(w, p, Style::kMelee), 40);
+  EXPECT_EQ(nm::equipped_id(p, nm::EquipSlot::kHeld), rod);
+  EXPECT_EQ(nm::equipped_id(p, nm::EquipSlot::kAmmunition), arrows);
+  EXPECT_EQ(nm::equipped_id(p, nm::EquipSlot::kBottom), 0);
+  EXPECT_EQ(nm::equipped_id(p, nm::EquipSlot::kNone), 0);
   EXPECT_EQ(nm::equipment_attack(w, p, Style::kRange), 30);
   EXPECT_EQ(w.events.back().number, 4);  // the stack's quantity
   EXPECT_EQ(events_of(w, EventCode::kEquipItem).size(), 5u);
