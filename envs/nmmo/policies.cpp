@@ -62,27 +62,8 @@ int forage_direction(const World& w, const Entity& self, Rng& rng) {
 enum class Role { kForager, kFighter, kTrader };
 
 bool usable(const Entity& self, const Item& item) {
-  const int skill = requirement_skill(item.type);
-  const int level = skill >= 0 ? self.level[skill] : self.overall_level();
-  return item.alive && item.level <= level && !item.equipped && item.listed_price == 0;
-}
-
-int32_t equipped_in(const Entity& self, EquipSlot slot) {
-  switch (slot) {
-    case EquipSlot::kHat:
-      return self.equipment.hat;
-    case EquipSlot::kTop:
-      return self.equipment.top;
-    case EquipSlot::kBottom:
-      return self.equipment.bottom;
-    case EquipSlot::kHeld:
-      return self.equipment.held;
-    case EquipSlot::kAmmunition:
-      return self.equipment.ammunition;
-    case EquipSlot::kNone:
-      break;
-  }
-  return 0;
+  return item.alive && item.level <= requirement_level(self, item.type) && !item.equipped &&
+         item.listed_price == 0;
 }
 
 bool is_weapon(ItemType t) {
@@ -123,7 +104,7 @@ int32_t item_to_use(const World& w, const Entity& self, Role role) {
     const EquipSlot slot = equip_slot(item.type);
     if (slot == EquipSlot::kNone) continue;
     const int value = equip_value(role, item);
-    const int32_t current = equipped_in(self, slot);
+    const int32_t current = equipped_id(self, slot);
     const int gain = value - (current != 0 ? equip_value(role, w.item(current)) : 0);
     if (value > 0 && gain > best_gain) best = id, best_gain = gain;
   }
@@ -154,7 +135,7 @@ int32_t item_to_sell(const World& w, const Entity& self) {
     const Item& item = w.item(id);
     if (item.equipped || item.listed_price > 0 || !item.alive) continue;
     if (is_consumable(item.type)) continue;
-    const int32_t current = equipped_in(self, equip_slot(item.type));
+    const int32_t current = equipped_id(self, equip_slot(item.type));
     const bool worse = current != 0 && equip_value(Role::kTrader, w.item(current)) >=
                                            equip_value(Role::kTrader, item);
     if (is_weapon(item.type) || is_ammunition(item.type) || worse) return id;
@@ -178,9 +159,8 @@ int32_t item_to_buy(const World& w, const Entity& self, Role role) {
     if (item.type == ItemType::kRation) {
       useful = role == Role::kTrader && !has_ration && std::min(self.food, self.water) < 70;
     } else if (equip_slot(item.type) != EquipSlot::kNone) {
-      const int skill = requirement_skill(item.type);
-      const int level = skill >= 0 ? self.level[skill] : self.overall_level();
-      const int32_t current = equipped_in(self, equip_slot(item.type));
+      const int level = requirement_level(self, item.type);
+      const int32_t current = equipped_id(self, equip_slot(item.type));
       useful = item.level <= level &&
                equip_value(role, item) > (current ? equip_value(role, w.item(current)) : 0);
     }
