@@ -693,6 +693,8 @@ TEST(NmmoTaskSpecs, SamplingFrequenciesFollowWeights) {
   std::vector<nm::TaskSpec> zero(2);
   zero[0].sampling_weight = zero[1].sampling_weight = 0;
   EXPECT_THAT(error_of([&] { nm::sample_specs(zero, 1, rng); }), HasSubstr("no spec"));
+  zero[1].sampling_weight = -2;
+  EXPECT_THAT(error_of([&] { nm::sample_specs(zero, 1, rng); }), HasSubstr("spec 1"));
 }
 
 TEST(NmmoTaskSpecs, AgentTasksResolveTeamTargets) {

@@ -138,6 +138,7 @@ struct PlayerEventStats {
   std::array<std::array<std::array<int64_t, kLevelBins>, kLastItemType + 1>, kItemKinds> items{};
 };
 
+// Not thread-safe (per-tick caches): one per env, updated and read by the env's thread.
 class GameState {
  public:
   explicit GameState(const World& world);
@@ -155,7 +156,9 @@ class GameState {
   // Bit m set when material m is in the player's vision window (Config::vision_radius);
   // computed once per tick per player. The player must be alive.
   uint32_t seen_materials(const Entity& player) const;
-  // Whether entity `target` (player or NPC) is alive and within Chebyshev vision radius.
+  // Whether entity `target` (player or NPC) is alive and within Chebyshev vision radius. nmmo's
+  // Entity observation keeps at most Config::player_n_obs (100) of them; with 128 players and
+  // at most 256 NPCs a 15x15 window holding more is not modelled.
   bool sees_entity(const Entity& player, int32_t target) const;
 
  private:

@@ -423,7 +423,12 @@ void write_task_specs_file(const std::string& path, std::span<const TaskSpec> sp
 std::vector<int> sample_specs(std::span<const TaskSpec> specs, int count, envs::Rng& rng) {
   std::vector<double> cumulative(specs.size());
   double total = 0.0;
-  for (size_t i = 0; i < specs.size(); ++i) cumulative[i] = total += specs[i].sampling_weight;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const double w = specs[i].sampling_weight;
+    SG_CHECK(w >= 0.0 && std::isfinite(w), "nmmo sample_specs: spec ", i, " (", spec_name(specs[i]),
+             ") has sampling_weight ", w, "; weights must be finite and >= 0");
+    cumulative[i] = total += w;
+  }
   SG_CHECK(total > 0.0, "nmmo sample_specs: no spec has a positive sampling_weight (", specs.size(),
            " specs)");
   std::vector<int> picks(static_cast<size_t>(std::max(count, 0)));
