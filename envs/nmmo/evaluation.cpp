@@ -14,6 +14,15 @@ std::vector<PolicyKind> policies_for(const std::string& name, const Config& conf
   return kinds;
 }
 
+std::vector<int> eval_task_picks(int n_specs, int player_n, int episode) {
+  SG_CHECK(n_specs >= 1, "nmmo: eval_task_picks: no task specs");
+  std::vector<int> picks(player_n);
+  for (int i = 0; i < player_n; ++i) {
+    picks[i] = static_cast<int>((i + static_cast<int64_t>(episode) * player_n) % n_specs);
+  }
+  return picks;
+}
+
 Episode::Episode(const Config& config, uint64_t seed, int map_id, std::vector<PolicyKind> policies)
     : seed_(seed), kinds_(std::move(policies)) {
   config.validate();
@@ -47,9 +56,26 @@ void Episode::step(std::span<const AgentAction> actions) {
   record_after_step();
 }
 
+void Episode::set_tasks(std::vector<Task> tasks) {
+  tasks_ = std::move(tasks);
+  if (!game_state_) game_state_ = std::make_unique<GameState>(world_);
+}
+
 void Episode::record_after_step() {
+  std::vector<int32_t> current, died;
   for (size_t i = 0; i < death_tick_.size(); ++i) {
-    if (death_tick_[i] == 0 && !world_.players[i].alive) death_tick_[i] = world_.tick;
+    const int32_t id = static_cast<int32_t>(i) + 1;
+    if (world_.players[i].alive) {
+      current.push_back(id);
+    } else if (death_tick_[i] == 0) {
+      death_tick_[i] = world_.tick;
+      current.push_back(id);
+      died.push_back(id);
+    }
+  }
+  if (game_state_) {
+    game_state_->update();
+    compute_rewards(*game_state_, tasks_, current, died);
   }
   npc_sum_ += static_cast<double>(world_.npcs.size());
 }

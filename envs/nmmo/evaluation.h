@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "envs/nmmo/policies.h"
+#include "envs/nmmo/tasks/task.h"
+#include "envs/nmmo/tasks/task_spec.h"
 #include "envs/nmmo/world.h"
 
 namespace stackgrad::nmmo {
@@ -22,10 +24,22 @@ namespace stackgrad::nmmo {
 // fighter, trader and random.
 std::vector<PolicyKind> policies_for(const std::string& name, const Config& config);
 
+// The evaluation's assignment of tasks: player i (0-based) of episode `episode` gets spec
+// (i + episode * player_n) % n_specs, so that every task is played about equally often.
+std::vector<int> eval_task_picks(int n_specs, int player_n, int episode);
+
 class Episode {
  public:
   // Resets the world (realm.h reset) and makes one policy per player, seeded from `seed`.
   Episode(const Config& config, uint64_t seed, int map_id, std::vector<PolicyKind> policies);
+
+  Episode(const Episode&) = delete;  // the task state points into world_
+  Episode& operator=(const Episode&) = delete;
+
+  // Tasks evaluated after every step as nmmo's env does (while an assignee is alive or died
+  // this tick); without a call, none.
+  void set_tasks(std::vector<Task> tasks);
+  const std::vector<Task>& tasks() const { return tasks_; }
 
   // Over when the horizon is reached or every player is dead.
   bool done() const;
@@ -56,6 +70,8 @@ class Episode {
   std::vector<std::unique_ptr<Policy>> policies_;
   std::vector<AgentAction> actions_;
   std::vector<int> death_tick_;  // 0 while alive
+  std::unique_ptr<GameState> game_state_;
+  std::vector<Task> tasks_;
   double npc_sum_ = 0.0;
 };
 

@@ -52,6 +52,10 @@ TEST(NmmoExecutable, FlagAndFileErrors) {
   EXPECT_NE(out.find("cannot open '/nonexistent/ep.nmmo'"), std::string::npos) << out;
   EXPECT_EQ(run_nmmo(kSmall + " --replay /nonexistent/dir/ep.nmmo", out), 1);
   EXPECT_NE(out.find("cannot write"), std::string::npos) << out;
+  EXPECT_EQ(run_nmmo(kSmall + " --tasks /nonexistent/tasks.json", out), 1);
+  EXPECT_NE(out.find("/nonexistent/tasks.json"), std::string::npos) << out;
+  EXPECT_EQ(run_nmmo("--eval --tasks /tmp/t.json", out), 1);
+  EXPECT_NE(out.find("do not give --tasks"), std::string::npos) << out;
   EXPECT_EQ(run_nmmo("--help", out), 0);
   for (const char* flag :
        {"--map-size", "--agents", "--npcs", "--horizon", "--policy", "--tasks", "--eval",
@@ -98,6 +102,30 @@ TEST(NmmoExecutable, SmallRunWritesSnapshotsAndAReplayThatPlaysBack) {
   EXPECT_EQ(lines_of(one), lines_of(two));
   fs::remove_all(dir);
   fs::remove(replay);
+}
+
+TEST(NmmoExecutable, TaskFileAndEvaluationReportCompletionAndScore) {
+  const fs::path tasks =
+      fs::temp_directory_path() / ("nmmo_cli_tasks_" + std::to_string(getpid()) + ".json");
+  std::ofstream(tasks) << R"({"task_specs": [
+    {"predicate": {"fn": "TickGE", "kwargs": {"num_tick": 8}}},
+    {"predicate": {"fn": "CountEvent", "kwargs": {"event": "GO_FARTHEST", "N": 64}}}]})";
+  std::string out;
+  ASSERT_EQ(run_nmmo(kSmall + " --policy forager --tasks " + tasks.string(), out), 0) << out;
+  // 64 agents, each with one of the two specs; TickGE(8) is completed by everybody alive at 8.
+  EXPECT_NE(out.find("tasks: 64 assigned (2 of 2 specs played)"), std::string::npos) << out;
+  EXPECT_NE(out.find("weighted task score"), std::string::npos) << out;  // eval categories
+  std::ofstream(tasks) << "{\"task_specs\": [{\"predicate\": {\"fn\": \"Teleport\"}}]}";
+  EXPECT_EQ(run_nmmo(kSmall + " --tasks " + tasks.string(), out), 1);
+  EXPECT_NE(out.find("Teleport"), std::string::npos) << out;
+  fs::remove(tasks);
+
+  // The evaluation protocol on a small square: 128 agents in 16 teams, all 63 tasks played.
+  ASSERT_EQ(run_nmmo("--eval --map-size 32 --horizon 16 --episodes 1", out), 0) << out;
+  EXPECT_NE(out.find("128 players"), std::string::npos) << out;
+  EXPECT_NE(out.find("tasks: 128 assigned (63 of 63 specs played)"), std::string::npos) << out;
+  EXPECT_NE(out.find("weighted task score"), std::string::npos) << out;
+  EXPECT_NE(out.find("survival"), std::string::npos) << out;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -24,6 +25,8 @@
 #include "envs/nmmo/realm.h"
 #include "envs/nmmo/render.h"
 #include "envs/nmmo/replay.h"
+#include "envs/nmmo/tasks/curriculum.h"
+#include "envs/nmmo/tasks/task_spec.h"
 
 namespace nmmo = stackgrad::nmmo;
 namespace fs = std::filesystem;
@@ -43,6 +46,9 @@ struct EpisodeReport {
   int map_id = 0, ticks = 0, alive = 0, players = 0;
   double mean_lifetime = 0.0, mean_npcs = 0.0, seconds = 0.0;
   uint64_t hash = 0;
+  std::vector<int> task_spec;  // per task: the spec index, its max progress, completion
+  std::vector<double> task_progress;
+  std::vector<bool> task_completed;
 };
 
 nmmo::Config config_of(const Options& o) {
@@ -69,7 +75,8 @@ nmmo::Config config_of(const Options& o) {
 }
 
 // Runs one episode with snapshots and a replay file as asked.
-EpisodeReport play_episode(const nmmo::Config& config, const Options& o, int index,
+EpisodeReport play_episode(const nmmo::Config& config, const Options& o,
+                           const std::vector<nmmo::TaskSpec>& specs, int index,
                            std::atomic<long>& ticks_done) {
   const auto t0 = std::chrono::steady_clock::now();
   EpisodeReport rep;
@@ -77,6 +84,16 @@ EpisodeReport play_episode(const nmmo::Config& config, const Options& o, int ind
   rep.map_id = 1 + static_cast<int>((rep.seed - 1) % config.map_n);
   nmmo::Episode ep(config, rep.seed, rep.map_id,
                    nmmo::policies_for(o.eval ? "mixed" : o.policy, config));
+  if (!specs.empty()) {
+    // Evaluation: the 63 tasks in turn; a task file: nmmo's sampling by weight (A13.4).
+    nmmo::Rng rng(nmmo::policy_seed(rep.seed, 0));
+    rep.task_spec =
+        o.eval ? nmmo::eval_task_picks(static_cast<int>(specs.size()), config.player_n, index)
+               : nmmo::sample_specs(specs, config.player_n, rng);
+    std::vector<int32_t> agents(config.player_n);
+    for (int i = 0; i < config.player_n; ++i) agents[i] = i + 1;
+    ep.set_tasks(nmmo::make_agent_tasks(specs, rep.task_spec, agents));
+  }
   std::unique_ptr<nmmo::ReplayWriter> replay;
   if (!o.replay_out.empty()) {
     replay = std::make_unique<nmmo::ReplayWriter>(o.replay_out, config, rep.seed, rep.map_id);
@@ -105,8 +122,61 @@ EpisodeReport play_episode(const nmmo::Config& config, const Options& o, int ind
   rep.mean_lifetime = ep.mean_lifetime();
   rep.mean_npcs = ep.mean_alive_npcs();
   rep.hash = nmmo::state_hash(ep.world());
+  for (const nmmo::Task& t : ep.tasks()) {
+    rep.task_progress.push_back(t.max_progress());
+    rep.task_completed.push_back(t.completed());
+  }
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return rep;
+}
+
+// Task completion over all episodes, and the evaluation's weighted score (A13.7) when every
+// spec belongs to one of its six categories.
+void report_tasks(const std::vector<nmmo::TaskSpec>& specs,
+                  const std::vector<EpisodeReport>& reports) {
+  std::vector<std::vector<double>> progress(specs.size());
+  int tasks = 0, completed = 0;
+  double progress_sum = 0.0;
+  for (const EpisodeReport& r : reports) {
+    for (size_t k = 0; k < r.task_spec.size(); ++k) {
+      progress[r.task_spec[k]].push_back(r.task_progress[k]);
+      ++tasks;
+      completed += r.task_completed[k];
+      progress_sum += r.task_progress[k];
+    }
+  }
+  int played = 0;
+  for (const auto& p : progress) played += !p.empty();
+  std::printf(
+      "tasks: %d assigned (%d of %zu specs played), %.1f%% completed, mean max progress "
+      "%.3f\n",
+      tasks, played, specs.size(), 100.0 * completed / std::max(1, tasks),
+      progress_sum / std::max(1, tasks));
+  std::array<int, nmmo::kNumEvalCategories> per_category{};
+  std::vector<int> category(specs.size());
+  for (size_t i = 0; i < specs.size(); ++i) {
+    try {
+      category[i] = static_cast<int>(nmmo::eval_category(specs[i]));
+    } catch (const stackgrad::Error&) {
+      return;  // not an evaluation task set: no weighted score
+    }
+    ++per_category[category[i]];
+  }
+  std::array<double, nmmo::kNumEvalCategories> part{};
+  for (size_t i = 0; i < specs.size(); ++i) {
+    if (progress[i].empty()) continue;
+    double mean = 0.0;
+    for (double v : progress[i]) mean += v / progress[i].size();
+    part[category[i]] += 100.0 / nmmo::kNumEvalCategories / per_category[category[i]] * mean;
+  }
+  std::printf("weighted task score: %.2f / 100 (%zu-task set)\n",
+              nmmo::eval_weighted_score(specs, progress), specs.size());
+  for (int c = 0; c < nmmo::kNumEvalCategories; ++c) {
+    if (per_category[c] == 0) continue;
+    std::printf("  %-12s %2d tasks  %5.2f / %.2f\n",
+                std::string(nmmo::eval_category_name(static_cast<nmmo::EvalCategory>(c))).c_str(),
+                per_category[c], part[c], 100.0 / nmmo::kNumEvalCategories);
+  }
 }
 
 int play_replay_file(const Options& o) {
@@ -145,6 +215,12 @@ int run(const Options& o) {
   SG_CHECK(o.tasks_file.empty() || !o.eval,
            "--eval uses the 63 evaluation tasks; do not give --tasks as well");
   const nmmo::Config config = config_of(o);
+  std::vector<nmmo::TaskSpec> specs;
+  if (o.eval) specs = nmmo::eval_tasks();
+  if (!o.tasks_file.empty()) {
+    specs = nmmo::read_task_specs_file(o.tasks_file);
+    SG_CHECK(!specs.empty(), "--tasks: '", o.tasks_file, "' has no task specs");
+  }
   nmmo::policies_for(o.policy, config);  // a bad --policy fails before any episode runs
   if (!o.render_dir.empty()) fs::create_directories(o.render_dir);
 
@@ -174,7 +250,7 @@ int run(const Options& o) {
   std::exception_ptr error;
   pool.run(o.episodes, [&](int e) {
     try {
-      reports[e] = play_episode(config, o, e, ticks_done);
+      reports[e] = play_episode(config, o, specs, e, ticks_done);
     } catch (...) {
       std::lock_guard<std::mutex> lock(print);
       if (!error) error = std::current_exception();
@@ -204,6 +280,7 @@ int run(const Options& o) {
   }
   std::printf("survival: mean lifetime %.1f ticks, alive at the end %.1f%%\n", lifetime,
               100.0 * alive);
+  if (!specs.empty()) report_tasks(specs, reports);
   std::printf("speed: %.0f agent-steps per second (%.2f s)\n", ticks * config.player_n / seconds,
               seconds);
   if (!o.replay_out.empty()) {
