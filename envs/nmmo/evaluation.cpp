@@ -1,5 +1,7 @@
 #include "evaluation.h"
 
+#include <utility>
+
 #include "engine/core/error.h"
 #include "envs/nmmo/realm.h"
 
@@ -14,12 +16,13 @@ std::vector<PolicyKind> policies_for(const std::string& name, const Config& conf
   return kinds;
 }
 
-std::vector<int> eval_task_picks(int n_specs, int player_n, int episode) {
+std::vector<int> eval_task_picks(int n_specs, int player_n, int episode, Rng& rng) {
   SG_CHECK(n_specs >= 1, "nmmo: eval_task_picks: no task specs");
   std::vector<int> picks(player_n);
   for (int i = 0; i < player_n; ++i) {
     picks[i] = static_cast<int>((i + static_cast<int64_t>(episode) * player_n) % n_specs);
   }
+  for (int i = player_n - 1; i > 0; --i) std::swap(picks[i], picks[rng.randint(0, i + 1)]);
   return picks;
 }
 

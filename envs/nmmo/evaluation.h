@@ -24,9 +24,11 @@ namespace stackgrad::nmmo {
 // fighter, trader and random.
 std::vector<PolicyKind> policies_for(const std::string& name, const Config& config);
 
-// The evaluation's assignment of tasks: player i (0-based) of episode `episode` gets spec
-// (i + episode * player_n) % n_specs, so that every task is played about equally often.
-std::vector<int> eval_task_picks(int n_specs, int player_n, int episode);
+// The evaluation's assignment of tasks: specs (k + episode * player_n) % n_specs for
+// k = 0..player_n-1, so that every task is played about equally often, shuffled among the
+// players with `rng` (in turn, they would follow the team order and give one policy's teams the
+// same tasks in every episode).
+std::vector<int> eval_task_picks(int n_specs, int player_n, int episode, Rng& rng);
 
 class Episode {
  public:

@@ -288,8 +288,9 @@ class GathererPolicy final : public Policy {
   Wander wander_;
 };
 
-// Attacks the entity in reach it hurts most relative to its health, with the style that hurts
-// most; seeks visible NPCs and players when healthy and fed; forages when low.
+// Attacks the entity in reach it kills in the fewest hits, with the style that hurts most; seeks
+// visible NPCs no stronger than itself (and players who attacked it) when healthy and fed;
+// forages when low.
 class FighterPolicy final : public Policy {
  public:
   using Policy::Policy;
@@ -298,9 +299,13 @@ class FighterPolicy final : public Policy {
   AgentAction act(const World& w, const Entity& self) override {
     AgentAction a;
     const int immunity = w.config.combat_spawn_immunity;
+    // NPCs are prey; players only when they attacked it or are much weaker (a fighter that
+    // attacks every player it meets empties the map of everybody, itself included).
     auto attackable = [&](const Entity& e) {
-      return e.id != self.id &&
-             (e.is_npc() || (e.time_alive >= immunity && self.time_alive >= immunity));
+      if (e.id == self.id) return false;
+      if (e.is_npc()) return true;
+      if (e.time_alive < immunity || self.time_alive < immunity) return false;
+      return e.id == self.attacker_id || 2 * e.health < self.health;
     };
     // Attack: fewest hits to kill, then the most damage.
     double best_hits = 1e9;
@@ -332,7 +337,7 @@ class FighterPolicy final : public Policy {
         const Entity& e = *w.entity(id);
         if (!attackable(e)) continue;
         const int level = std::max({e.level[0], e.level[1], e.level[2]});
-        if (level > my_level + 1) continue;
+        if (e.is_npc() ? level > my_level : e.id != self.attacker_id) continue;
         const int score = chebyshev(self.row, self.col, e.row, e.col) + 4 * level;
         if (score < prey_score) prey = id, prey_score = score;
       }

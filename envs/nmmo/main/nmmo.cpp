@@ -46,6 +46,9 @@ struct EpisodeReport {
   int map_id = 0, ticks = 0, alive = 0, players = 0;
   double mean_lifetime = 0.0, mean_npcs = 0.0, seconds = 0.0;
   uint64_t hash = 0;
+  // By policy kind: players, summed lifetimes, alive at the end, and deaths by kind of killer.
+  std::array<double, nmmo::kNumPolicyKinds> kind_players{}, kind_lifetime{}, kind_alive{};
+  std::array<double, nmmo::kNumPolicyKinds> kind_killed_by_npc{}, kind_killed_by_player{};
   std::vector<int> task_spec;  // per task: the spec index, its max progress, completion
   std::vector<double> task_progress;
   std::vector<bool> task_completed;
@@ -85,10 +88,10 @@ EpisodeReport play_episode(const nmmo::Config& config, const Options& o,
   nmmo::Episode ep(config, rep.seed, rep.map_id,
                    nmmo::policies_for(o.eval ? "mixed" : o.policy, config));
   if (!specs.empty()) {
-    // Evaluation: the 63 tasks in turn; a task file: nmmo's sampling by weight (A13.4).
+    // Evaluation: the 63 tasks about equally often; a task file: nmmo's sampling by weight (A13.4).
     nmmo::Rng rng(nmmo::policy_seed(rep.seed, 0));
     rep.task_spec =
-        o.eval ? nmmo::eval_task_picks(static_cast<int>(specs.size()), config.player_n, index)
+        o.eval ? nmmo::eval_task_picks(static_cast<int>(specs.size()), config.player_n, index, rng)
                : nmmo::sample_specs(specs, config.player_n, rng);
     std::vector<int32_t> agents(config.player_n);
     for (int i = 0; i < config.player_n; ++i) agents[i] = i + 1;
@@ -120,6 +123,15 @@ EpisodeReport play_episode(const nmmo::Config& config, const Options& o,
   rep.alive = ep.alive_players();
   rep.players = config.player_n;
   rep.mean_lifetime = ep.mean_lifetime();
+  for (int id = 1; id <= config.player_n; ++id) {
+    const int k = static_cast<int>(ep.policies()[id - 1]);
+    const nmmo::Entity& p = ep.world().players[id - 1];
+    rep.kind_players[k] += 1;
+    rep.kind_lifetime[k] += ep.lifetime(id);
+    rep.kind_alive[k] += p.alive;
+    rep.kind_killed_by_npc[k] += !p.alive && p.killer_id < 0;
+    rep.kind_killed_by_player[k] += !p.alive && p.killer_id > 0;
+  }
   rep.mean_npcs = ep.mean_alive_npcs();
   rep.hash = nmmo::state_hash(ep.world());
   for (const nmmo::Task& t : ep.tasks()) {
@@ -280,6 +292,22 @@ int run(const Options& o) {
   }
   std::printf("survival: mean lifetime %.1f ticks, alive at the end %.1f%%\n", lifetime,
               100.0 * alive);
+  std::array<double, nmmo::kNumPolicyKinds> players{}, life{}, living{}, by_npc{}, by_player{};
+  for (const EpisodeReport& r : reports) {
+    for (int k = 0; k < nmmo::kNumPolicyKinds; ++k) {
+      players[k] += r.kind_players[k], life[k] += r.kind_lifetime[k], living[k] += r.kind_alive[k];
+      by_npc[k] += r.kind_killed_by_npc[k], by_player[k] += r.kind_killed_by_player[k];
+    }
+  }
+  for (int k = 0; k < nmmo::kNumPolicyKinds; ++k) {
+    if (players[k] == 0) continue;
+    std::printf(
+        "  %-12s %5.0f agents: mean lifetime %6.1f, alive %5.1f%%, killed by NPCs %5.1f%%, "
+        "by players %5.1f%%\n",
+        std::string(nmmo::policy_name(static_cast<nmmo::PolicyKind>(k))).c_str(), players[k],
+        life[k] / players[k], 100.0 * living[k] / players[k], 100.0 * by_npc[k] / players[k],
+        100.0 * by_player[k] / players[k]);
+  }
   if (!specs.empty()) report_tasks(specs, reports);
   std::printf("speed: %.0f agent-steps per second (%.2f s)\n", ticks * config.player_n / seconds,
               seconds);
@@ -311,7 +339,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"random", "forager", "fighter", "trader", "mixed", "idle",
                              "random_move", "forager_rule"}))
       ->capture_default_str();
-  app.add_option("--tasks", o.tasks_file, "task specs (JSON); each agent gets one, round robin");
+  app.add_option("--tasks", o.tasks_file,
+                 "task specs (JSON); each agent draws one by sampling_weight");
   app.add_flag("--eval", o.eval,
                "the competition protocol: 16 teams x 8 agents with mixed policies, the 63 "
                "evaluation tasks, held-out maps");
