@@ -167,7 +167,8 @@ Image render(const World& world, const RenderOptions& options, const Tracks* tra
       }
     }
   }
-  const int dot = std::max(0, view.px / 2 - 1);
+  // Players a little larger than their tile, outlined, so that they stand out on small tiles.
+  const int dot = std::max(1, view.px / 2);
   for (const Entity& n : world.npcs) {
     if (!n.alive || !view.contains(n.row, n.col)) continue;
     const int x = view.x(n.col), y = view.y(n.row);
@@ -177,6 +178,7 @@ Image render(const World& world, const RenderOptions& options, const Tracks* tra
   }
   for (const Entity& p : world.players) {
     if (!p.alive || !view.contains(p.row, p.col)) continue;
+    draw_disc(img, view.x(p.col) + half, view.y(p.row) + half, dot + 1, {0, 0, 0});
     draw_disc(img, view.x(p.col) + half, view.y(p.row) + half, dot, team_color(team_of(p)));
   }
   return img;
