@@ -536,6 +536,37 @@ TEST(NmmoRulesResources, DrinkingBesideWaterAndEatingFoilage) {
   EXPECT_EQ(w.players[1].food, 95);
 }
 
+TEST(NmmoRulesResources, DeathFogClosesInFromTheEdge) {
+  // A6: from tick `fog`, a player farther than the safe radius from the centre takes
+  // max(0, (d - C/2) + speed * (tick - fog + 1)). Centre (10, 10), C/2 = 8; a player at d = 5
+  // with speed 1 takes 0, 0, 0, 1, 2, ... in ticks 0, 1, 2, 3, 4, ...
+  nm::World w = grass_world();
+  w.config.death_fog_start = 0;
+  w.config.death_fog_speed = 1.0;
+  w.config.death_fog_safe_radius = 2;
+  add_player(w, 5, 10);
+  add_player(w, 10, 11);  // d = 1: safe
+  std::vector<int> health;
+  for (int k = 0; k < 6; ++k) {
+    for (nm::Entity& p : w.players) p.food = p.water = 10;  // no regeneration
+    nm::step(w, no_actions(w));
+    health.push_back(w.players[0].health);
+  }
+  EXPECT_EQ(health, (std::vector<int>{100, 100, 100, 99, 97, 94}));
+  EXPECT_EQ(w.players[0].damage, 3);
+  EXPECT_EQ(w.players[1].health, 100);
+  // A fractional fog damage is rounded up (health is an integer here).
+  nm::World v = grass_world();
+  v.config.death_fog_start = 0;
+  v.config.death_fog_speed = 0.25;
+  v.config.death_fog_safe_radius = 2;
+  add_player(v, 2, 10).food = 10;  // on the ring: d - C/2 = 0
+  v.players[0].water = 10;
+  nm::step(v, no_actions(v));
+  EXPECT_EQ(v.players[0].health, 99);
+  EXPECT_EQ(v.players[0].killer_id, 0);
+}
+
 // ---- Harvesting, experience, regrowth (A7, A2.1)
 // ---------------------------------------------------
 
@@ -787,6 +818,39 @@ TEST(NmmoRulesTickOrder, LowerIdsActFirstWithinAPriority) {
   EXPECT_TRUE(w.players[0].alive);
   EXPECT_FALSE(w.players[1].alive);
   EXPECT_EQ(count_events(w, nm::EventCode::kScoreHit), 1);
+}
+
+TEST(NmmoRulesTickOrder, UseComesBeforeAttackAndGiftsNeedTheSameTile) {
+  // Use (10) equips the spear before Attack (50) in the same tick: melee attack 15 + 15 * 1 = 30
+  // on top of 25: int(55 * 15 / 20) = 41.
+  nm::World w = grass_world();
+  add_player(w, 5, 5);
+  add_player(w, 5, 6);
+  const int32_t spear = nm::create_item(w, nm::ItemType::kSpear, 1);
+  nm::receive_item(w, w.players[0], spear);
+  auto actions = no_actions(w);
+  actions[0] = attack_action(nm::Style::kMelee, 2);
+  actions[0].use_item = spear;
+  nm::step(w, actions);
+  EXPECT_EQ(w.players[0].equipment.held, spear);
+  EXPECT_EQ(w.players[1].health, 100 - 41);
+
+  // GiveGold (30) needs both on one tile: refused at distance 1, done after moving together
+  // (Move is 60, so the gift waits for the next tick).
+  nm::World v = grass_world();
+  add_player(v, 5, 5).gold = 10;
+  add_player(v, 5, 6);
+  auto give = no_actions(v);
+  give[0].give_gold_amount = 3;
+  give[0].give_gold_target = 2;
+  give[0].move = static_cast<int8_t>(nm::Direction::kEast);
+  nm::step(v, give);
+  EXPECT_EQ(v.players[0].gold, 10);
+  EXPECT_EQ(v.players[0].col, 6);
+  give[0].move = -1;
+  nm::step(v, give);
+  EXPECT_EQ(v.players[0].gold, 7);
+  EXPECT_EQ(v.players[1].gold, 4);
 }
 
 // ---- NPCs (A3.2)
