@@ -40,15 +40,8 @@ void npc_death_drops(World& world, Entity& npc, Entity* killer) {
   for (ItemType type : {npc.npc_drop_armour, npc.npc_drop_tool}) {
     if (type == ItemType::kNone) continue;
     world.rng.uniform();  // nmmo's Drop.roll draws even at probability 1
-    if (killer == nullptr || !killer->is_player() || free_slots(world, *killer) <= 0) continue;
-    const int32_t id = create_item(world, type, level);
-    if (receive_item(world, *killer, id)) {
-      Event e = rules::make_event(world, *killer, EventCode::kLootItem);
-      e.type = static_cast<int16_t>(type);
-      e.level = world.item(id).level;
-      e.number = world.item(id).quantity;
-      world.log(e);
-    }
+    // To a player killer with a free slot (LOOT_ITEM), else destroyed.
+    if (killer != nullptr) take_drop(world, *killer, create_item(world, type, level));
   }
 }
 
@@ -68,10 +61,9 @@ int combat_damage(const World& world, const Entity& attacker, Style style, const
   // Players: the highest of all 8 skills; NPCs only have their combat levels (the rest are 0).
   const int skill_defense =
       c.progression_base_defense + c.progression_level_defense * target.overall_level();
-  const int equip_offense =
-      attacker.is_npc() ? attacker.npc_offense : equipment_attack(world, attacker, style);
-  const int equip_defense =
-      target.is_npc() ? target.npc_defense : equipment_defense(world, target, style);
+  // NPCs: their scalar offense and defense, the same for every style (A3.2).
+  const int equip_offense = equipment_attack(world, attacker, style);
+  const int equip_defense = equipment_defense(world, target, style);
   const int offense = skill_offense + equip_offense, defense = skill_defense + equip_defense;
   const double multiplier = weakness_multiplier(c, style, target);
   const double scale =

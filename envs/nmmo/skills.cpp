@@ -56,15 +56,8 @@ void process_drops(World& world, Entity& player, const Profession& prof) {
   const double probs[2] = {1.0, c.weapon_drop_prob};
   for (int k = 0; k < 2; ++k) {
     if (drops[k] == ItemType::kNone || !(world.rng.uniform() < probs[k])) continue;
-    if (free_slots(world, player) <= 0) continue;
-    const int32_t id = create_item(world, drops[k], level);
-    const int quantity = world.item(id).quantity;
-    receive_item(world, player, id);
-    Event e = make_event(world, player, EventCode::kHarvestItem);
-    e.type = static_cast<int16_t>(drops[k]);
-    e.level = static_cast<int16_t>(level);
-    e.number = quantity;
-    world.log(e);
+    // Kept (HARVEST_ITEM) only with a free slot, else destroyed, as in nmmo.
+    take_harvest(world, player, create_item(world, drops[k], level));
   }
   add_exp(world, player, prof.skill,
           prof.consumable ? c.progression_consumable_xp : c.progression_ammunition_xp);
@@ -206,7 +199,7 @@ void update_player(World& world, Entity& p) {
 
 void update_npc(World& world, Entity& npc) {
   if (npc.damage == 0) npc.attacker_id = 0;
-  npc.item_level = npc.npc_item_level;
+  update_item_level(world, npc);
   npc.damage = 0;
   npc.time_alive += 1;
   npc.health = static_cast<int16_t>(

@@ -1112,30 +1112,48 @@ TEST(NmmoRulesEpisode, WrongActionCountOrValuesAreNamed) {
             std::string::npos);
 }
 
-// ticks/s of the competition world (Medium: 128 random-moving agents, 128 NPCs) on one thread.
-TEST(NmmoRulesSpeed, MediumWorldTicksPerSecond) {
-  nm::World w;
-  w.config = nm::Config::medium();
-  nm::reset(w, 1, 1);
-  stackgrad::envs::Rng policy(1);
-  const int ticks = 1024;
-  const auto start = std::chrono::steady_clock::now();
-  double first128 = 0;
-  for (int t = 0; t < ticks; ++t) {
-    nm::step(w, random_actions(w, policy, false));
-    if (t == 127) {
-      first128 = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+// ticks/s of the competition world (Medium: 128 agents moving at random, 128 NPCs) on one
+// thread, best of 3 episodes of 1024 ticks (the machine may be shared). With `immortal` the
+// agents' food and water are topped up before every tick, so all 128 live the whole episode
+// (the NMMO 2.0 paper's benchmark disables mortality); otherwise most starve within ~100 ticks.
+double medium_ticks_per_second(bool immortal, int* alive_at_end) {
+  double best = 0;
+  for (int episode = 0; episode < 3; ++episode) {
+    nm::World w;
+    w.config = nm::Config::medium();
+    nm::reset(w, 1 + episode, 1);
+    stackgrad::envs::Rng policy(episode);
+    const auto start = std::chrono::steady_clock::now();
+    for (int t = 0; t < 1024; ++t) {
+      if (immortal) {
+        for (nm::Entity& p : w.players) p.food = p.water = 100;
+      }
+      nm::step(w, random_actions(w, policy, false));
     }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    best = std::max(best, 1024 / seconds);
+    *alive_at_end = 0;
+    for (const nm::Entity& p : w.players) *alive_at_end += p.alive;
+    EXPECT_EQ(w.tick, 1024);
+    EXPECT_EQ(static_cast<int>(w.npcs.size()), 128);
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return best;
+}
+
+TEST(NmmoRulesSpeed, MediumWorldTicksPerSecond) {
   int alive = 0;
-  for (const nm::Entity& p : w.players) alive += p.alive;
+  const double mortal = medium_ticks_per_second(false, &alive);
   std::printf(
-      "Medium, 128 agents (random moves), %zu NPCs: %.0f ticks/s over %d ticks (%d agents alive at "
-      "the end); first 128 ticks: %.0f ticks/s\n",
-      w.npcs.size(), ticks / seconds, ticks, alive, 128 / first128);
-  EXPECT_EQ(w.tick, ticks);
+      "Medium, 128 agents moving at random, 128 NPCs, one thread: %.0f ticks/s (%d agents "
+      "alive after 1024 ticks)\n",
+      mortal, alive);
+  const double immortal = medium_ticks_per_second(true, &alive);
+  std::printf(
+      "... with food and water topped up every tick: %.0f ticks/s = %.0f agent steps/s "
+      "(%d agents alive after 1024 ticks)\n",
+      immortal, immortal * 128, alive);
+  EXPECT_EQ(alive, 128);
 }
 
 }  // namespace
