@@ -182,8 +182,8 @@ TEST(NmmoRulesCombat, DamageTableMatchesTheFormula) {
   const nm::ItemType weapons[3] = {nm::ItemType::kSpear, nm::ItemType::kBow, nm::ItemType::kWand};
   int checked = 0;
   for (int s = 0; s < 3; ++s) {
-    for (int armour = 0; armour <= 10; armour += 2) {
-      for (int weapon = 0; weapon <= 10; weapon += 5) {
+    for (int armour = 0; armour <= 10; ++armour) {
+      for (int weapon = 0; weapon <= 10; ++weapon) {
         nm::World w = grass_world();
         add_player(w, 5, 5);
         add_player(w, 5, 6);
@@ -215,7 +215,7 @@ TEST(NmmoRulesCombat, DamageTableMatchesTheFormula) {
       }
     }
   }
-  EXPECT_EQ(checked, 3 * 6 * 3 * 100);
+  EXPECT_EQ(checked, 3 * 11 * 11 * 100);
 }
 
 TEST(NmmoRulesCombat, WeaknessFollowsTheDominantStyleByExperience) {
