@@ -81,13 +81,13 @@ int max_attack(const Item& item) {
   return *std::max_element(item.attack.begin(), item.attack.end());
 }
 
-// How much `role` values having `item` in its slot (0: not worth equipping). Weapons and
-// ammunition count for fighters only; tools (which raise harvest drop levels) for the others.
+// How much `role` values having `item` in its slot (0: not worth equipping). Weapons count for
+// fighters only, tools (which raise harvest drop levels) for the others; ammunition costs
+// nothing to wear, so everybody equips its best stack.
 int equip_value(Role role, const Item& item) {
   if (is_armour(item.type)) return 1 + item.defense[0];
-  if (is_weapon(item.type) || is_ammunition(item.type)) {
-    return role == Role::kFighter ? 1 + max_attack(item) : 0;
-  }
+  if (is_ammunition(item.type)) return 1 + max_attack(item);
+  if (is_weapon(item.type)) return role == Role::kFighter ? 1 + max_attack(item) : 0;
   if (is_tool(item.type)) return role == Role::kFighter ? 1 : 1 + item.level;
   return 0;
 }
@@ -125,31 +125,41 @@ int32_t item_to_destroy(const World& w, const Entity& self, Role role) {
   return worst;
 }
 
-// Asking price: a few gold per level, so that traders with a little gold can buy.
-int price_of(const Item& item) { return std::clamp(1 + 2 * item.level, 1, 99); }
+// Asking price: the item's level in gold. Players start with 1 gold (A9), so level-1 items
+// must cost 1 for a market to start.
+int price_of(const Item& item) { return std::clamp<int>(item.level, 1, 99); }
 
-// An item the trader does not need: weapons and ammunition, and equipment no better than what
-// it wears. Consumables are kept (one of each is eaten when low).
+// An item the trader does not need: weapons, equipment no better than what it wears, and every
+// consumable beyond the first of its type (the first is kept for when it runs low).
 int32_t item_to_sell(const World& w, const Entity& self) {
+  std::array<bool, kLastItemType + 1> kept{};
   for (int32_t id : self.inventory) {
     const Item& item = w.item(id);
     if (item.equipped || item.listed_price > 0 || !item.alive) continue;
-    if (is_consumable(item.type)) continue;
+    if (is_consumable(item.type)) {
+      if (!kept[static_cast<int>(item.type)]) {
+        kept[static_cast<int>(item.type)] = true;
+        continue;
+      }
+      return id;
+    }
     const int32_t current = equipped_id(self, equip_slot(item.type));
     const bool worse = current != 0 && equip_value(Role::kTrader, w.item(current)) >=
                                            equip_value(Role::kTrader, item);
-    if (is_weapon(item.type) || is_ammunition(item.type) || worse) return id;
+    if (is_weapon(item.type) || worse) return id;
   }
   return 0;
 }
 
-// The cheapest affordable listing that `role` would use now: food when low (traders),
-// equipment upgrades it can wear.
+// The cheapest affordable listing that `role` would use now: a ration or potion when low and
+// without one (traders), equipment upgrades it can wear.
 int32_t item_to_buy(const World& w, const Entity& self, Role role) {
   if (free_slots(w, self) == 0) return 0;
-  const bool has_ration =
-      std::any_of(self.inventory.begin(), self.inventory.end(),
-                  [&](int32_t id) { return w.item(id).type == ItemType::kRation; });
+  auto has = [&](ItemType type) {
+    return std::any_of(self.inventory.begin(), self.inventory.end(),
+                       [&](int32_t id) { return w.item(id).type == type; });
+  };
+  const bool has_ration = has(ItemType::kRation), has_potion = has(ItemType::kPotion);
   int32_t best = 0;
   int best_price = 1 << 30;
   for (int32_t id : w.market) {
@@ -158,6 +168,8 @@ int32_t item_to_buy(const World& w, const Entity& self, Role role) {
     bool useful = false;
     if (item.type == ItemType::kRation) {
       useful = role == Role::kTrader && !has_ration && std::min(self.food, self.water) < 70;
+    } else if (item.type == ItemType::kPotion) {
+      useful = role == Role::kTrader && !has_potion && self.health < 60;
     } else if (equip_slot(item.type) != EquipSlot::kNone) {
       const int level = requirement_level(self, item.type);
       const int32_t current = equipped_id(self, equip_slot(item.type));

@@ -254,9 +254,17 @@ TEST(NmmoPolicies, ScriptedAgentsUseTheirItems) {
   EXPECT_EQ(fighter->act(w, p).use_item, spear);  // the weapon is the bigger gain
   const nm::AgentAction t = trader->act(w, p);
   EXPECT_EQ(t.sell_item, spear);
-  EXPECT_EQ(t.sell_price, 3);
-  p.food = 30;  // low: eat before anything else
+  EXPECT_EQ(t.sell_price, 1);  // the level
+  p.food = 30;                 // low: eat before anything else
   EXPECT_EQ(forager->act(w, p).use_item, ration);
+  p.food = 100;
+  w.item(hat).equipped = true, p.equipment.hat = hat;
+  w.item(spear).listed_price = 1;  // listed: neither used nor listed again
+  const int32_t arrows = add_item(w, p, nm::ItemType::kArrow, 1);
+  w.item(arrows).attack[1] = 30;
+  const int32_t second_ration = add_item(w, p, nm::ItemType::kRation, 1);
+  EXPECT_EQ(forager->act(w, p).use_item, arrows);         // ammunition is worn by everybody
+  EXPECT_EQ(trader->act(w, p).sell_item, second_ration);  // one ration is kept
   p.latest_combat_tick = w.tick + 1;  // in combat: item actions would be refused
   EXPECT_EQ(forager->act(w, p).use_item, 0);
 }

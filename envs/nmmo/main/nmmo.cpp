@@ -164,6 +164,19 @@ void report_tasks(const std::vector<nmmo::TaskSpec>& specs,
       "%.3f\n",
       tasks, played, specs.size(), 100.0 * completed / std::max(1, tasks),
       progress_sum / std::max(1, tasks));
+  if (specs.size() <= 20) {  // a short list: one line per spec
+    std::vector<int> done(specs.size(), 0);
+    for (const EpisodeReport& r : reports) {
+      for (size_t k = 0; k < r.task_spec.size(); ++k) done[r.task_spec[k]] += r.task_completed[k];
+    }
+    for (size_t i = 0; i < specs.size(); ++i) {
+      double mean = 0.0;
+      for (double v : progress[i]) mean += v / progress[i].size();
+      std::printf("  %-64s %4zu agents, %5.1f%% completed, mean max progress %.3f\n",
+                  nmmo::spec_name(specs[i]).substr(0, 64).c_str(), progress[i].size(),
+                  100.0 * done[i] / std::max<size_t>(1, progress[i].size()), mean);
+    }
+  }
   std::array<int, nmmo::kNumEvalCategories> per_category{};
   std::vector<int> category(specs.size());
   for (size_t i = 0; i < specs.size(); ++i) {
