@@ -228,7 +228,6 @@ void reset(World& world, uint64_t seed, int map_id) {
   c.validate();
   SG_CHECK(map_id >= 1 && map_id <= c.map_n, "nmmo::reset: map_id must be in [1, map_n = ", c.map_n,
            "], got ", map_id);
-  world.rng.seed(seed);
   world.map_id = map_id;
   world.tick = 0;
   world.tiles = cached_terrain(c, map_id);
@@ -239,7 +238,12 @@ void reset(World& world, uint64_t seed, int map_id) {
   world.npcs.clear();
   world.next_npc_id = -1;
   world.npc_respawn_dangers.clear();
+  // nmmo generates each map once, resources included, and loads the same map at every reset: the
+  // resources come from a generator seeded by the map (and the evaluation flip), not the episode.
+  world.rng.seed(0x6e6d6d6f00000000ull + 2ull * static_cast<uint64_t>(map_id) +
+                 (c.terrain_flip_seed ? 1 : 0));
   place_profession_resources(world);
+  world.rng.seed(seed);
   spawn_players(world);
   rules::spawn_npcs(world);
 }

@@ -1054,6 +1054,26 @@ TEST(NmmoRulesEpisode, SameSeedSameEpisode) {
   EXPECT_TRUE(differs);
 }
 
+// nmmo loads the same pre-generated map (resources included) at every reset; the episode seed
+// only moves the players and NPCs.
+TEST(NmmoRulesEpisode, AMapKeepsItsResourcesAcrossEpisodes) {
+  nm::World a, b, other;
+  a.config = b.config = other.config = nm::Config::small();
+  a.config.map_n = b.config.map_n = other.config.map_n = 2;
+  nm::reset(a, 1, 1);
+  nm::reset(b, 2, 1);
+  nm::reset(other, 1, 2);
+  EXPECT_EQ(a.tiles, b.tiles);
+  EXPECT_NE(a.tiles, other.tiles);
+  bool players_differ = false;
+  for (size_t i = 0; i < a.players.size(); ++i) {
+    players_differ |= a.players[i].row != b.players[i].row || a.players[i].col != b.players[i].col;
+  }
+  EXPECT_TRUE(players_differ);
+  // Resources are really there (the fractal alone has no ore).
+  EXPECT_GT(std::count(a.tiles.begin(), a.tiles.end(), nm::Material::kOre), 0);
+}
+
 TEST(NmmoRulesEpisode, SmallPresetSmokeRunKeepsInvariants) {
   nm::World w;
   w.config = nm::Config::small();
