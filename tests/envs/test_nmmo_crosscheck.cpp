@@ -7,14 +7,14 @@
 //
 // Episodes: nmmo's reference has 8 per scenario; here 32 (seeds 1..32, the four maps 8 times
 // each), which costs about 2 s and leaves the reference's own spread as the main uncertainty.
-// Profession resources: nmmo generated its four maps once (resources included); here they are
-// placed per episode from the episode seed (terrain.h), one more reason for harvest rates to
-// differ by seed.
+// Profession resources: nmmo generated its four maps once, resources included; here each map's
+// resources are drawn from a generator seeded by the map id, so every episode on a map has the
+// same ones too, but not nmmo's layout: harvest rates may differ by map.
 //
 // Tolerance of a mean: the largest of 5% of the reference, three standard errors of the
 // difference of the two means (each side's standard error from its seed-to-seed spread:
 // per_seed in the fixture, our episodes here) and an absolute floor for small rates and
-// fractions. Maps differ a lot (a random agent lives 45 to 80 ticks on average depending on
+// fractions. Maps differ a lot (random agents live 47 to 74 ticks on average depending on
 // the map), so for most statistics the standard-error term is the larger one.
 //
 // One rule differs on purpose (envs/nmmo/combat.cpp): nmmo's Attack does not check that its
