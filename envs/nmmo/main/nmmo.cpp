@@ -297,11 +297,11 @@ int run(const Options& o) {
   progress.join();
   if (error) std::rethrow_exception(error);
 
-  double lifetime = 0.0, alive = 0.0, ticks = 0.0;
+  double lifetime = 0.0, alive = 0.0, agent_steps = 0.0;
   for (const EpisodeReport& r : reports) {
     lifetime += r.mean_lifetime / o.episodes;
     alive += double(r.alive) / r.players / o.episodes;
-    ticks += r.ticks;
+    agent_steps += r.mean_lifetime * r.players;  // steps of living players
   }
   std::printf("survival: mean lifetime %.1f ticks, alive at the end %.1f%%\n", lifetime,
               100.0 * alive);
@@ -322,8 +322,8 @@ int run(const Options& o) {
         100.0 * by_player[k] / players[k]);
   }
   if (!specs.empty()) report_tasks(specs, reports);
-  std::printf("speed: %.0f agent-steps per second (%.2f s)\n", ticks * config.player_n / seconds,
-              seconds);
+  std::printf("speed: %.0f agent-steps (of living players) per second (%.2f s)\n",
+              agent_steps / seconds, seconds);
   if (!o.replay_out.empty()) {
     std::printf("replay written to %s (state hash %016llx)\n", o.replay_out.c_str(),
                 static_cast<unsigned long long>(reports[0].hash));
