@@ -173,6 +173,9 @@ ObservationWriter::ObservationWriter(const Config& config, int task_dim)
   market_count_.assign(n, 0);
   tile_filled_.assign(n, 0);
   market_rows_.assign(static_cast<size_t>(layout_.market_size()), 0);
+  const int cell = config.vision_diameter();
+  cells_per_side_ = (config.map_size() + cell - 1) / cell;
+  cell_start_.assign(static_cast<size_t>(cells_per_side_) * cells_per_side_ + 1, 0);
 }
 
 void ObservationWriter::bind(const ObsBuffers& b) {
@@ -217,6 +220,24 @@ void ObservationWriter::gather(const World& world) {
   };
   for (const Entity& p : world.players) add(p);
   for (const Entity& npc : world.npcs) add(npc);
+
+  // Counting sort of the candidates into cells (stable: candidate order within a cell).
+  const int cell = config_.vision_diameter(), side = cells_per_side_;
+  std::fill(cell_start_.begin(), cell_start_.end(), 0);
+  cell_of_.resize(candidates_.size());
+  for (size_t c = 0; c < candidates_.size(); ++c) {
+    const int cr = std::clamp(candidates_[c].row / cell, 0, side - 1);
+    const int cc = std::clamp(candidates_[c].col / cell, 0, side - 1);
+    cell_of_[c] = cr * side + cc;
+    ++cell_start_[cell_of_[c] + 1];
+  }
+  for (int k = 0; k < side * side; ++k) cell_start_[k + 1] += cell_start_[k];
+  cell_items_.resize(candidates_.size());
+  std::vector<int32_t>& fill = visible_;  // reused as the per-cell write cursor
+  fill.assign(cell_start_.begin(), cell_start_.end() - 1);
+  for (size_t c = 0; c < candidates_.size(); ++c) {
+    cell_items_[fill[cell_of_[c]]++] = static_cast<int32_t>(c);
+  }
 
   market_ids_.clear();
   market_owner_.clear();
@@ -267,10 +288,21 @@ void ObservationWriter::write_alive(const World& world, const Entity& self, int 
   // Tile: the window row-major with absolute coordinates. nmmo's map border (16 Void tiles)
   // keeps the window on the map; should it leave the map, those tiles read as Void.
   int16_t* tile = buf_.tile.data() + static_cast<size_t>(i) * L.tile_size();
+  const int size = world.size(), diameter = 2 * radius + 1, c0 = self.col - radius;
+  const bool cols_inside = c0 >= 0 && c0 + diameter <= size;
   for (int dr = -radius; dr <= radius; ++dr) {
     const int r = self.row + dr;
-    for (int dc = -radius; dc <= radius; ++dc, tile += kTileCols) {
-      const int c = self.col + dc;
+    if (cols_inside && r >= 0 && r < size) {  // the usual case: a whole row of the map
+      const Material* src = world.tiles.data() + static_cast<size_t>(r) * size + c0;
+      for (int k = 0; k < diameter; ++k, tile += kTileCols) {
+        tile[0] = static_cast<int16_t>(r);
+        tile[1] = static_cast<int16_t>(c0 + k);
+        tile[2] = static_cast<int16_t>(src[k]);
+      }
+      continue;
+    }
+    for (int k = 0; k < diameter; ++k, tile += kTileCols) {
+      const int c = c0 + k;
       tile[0] = static_cast<int16_t>(r);
       tile[1] = static_cast<int16_t>(c);
       tile[2] = world.in_bounds(r, c) ? static_cast<int16_t>(world.material(r, c)) : 0;
@@ -280,14 +312,26 @@ void ObservationWriter::write_alive(const World& world, const Entity& self, int 
 
   // Entity: every candidate within Chebyshev distance vision_radius, self included, in the
   // candidates' order, at most entity_rows.
+  // Only the cells the window touches are scanned; sorting restores the candidates' order.
   visible_.clear();
-  for (int c = 0; c < static_cast<int>(candidates_.size()); ++c) {
-    const Candidate& cand = candidates_[c];
-    if (chebyshev(cand.row, cand.col, self.row, self.col) <= radius) {
-      visible_.push_back(c);
-      if (static_cast<int>(visible_.size()) == L.entity_rows) break;
+  const int cell = config_.vision_diameter(), side = cells_per_side_;
+  const int cr0 = std::clamp((self.row - radius) / cell, 0, side - 1),
+            cr1 = std::clamp((self.row + radius) / cell, 0, side - 1),
+            cc0 = std::clamp((self.col - radius) / cell, 0, side - 1),
+            cc1 = std::clamp((self.col + radius) / cell, 0, side - 1);
+  for (int cr = cr0; cr <= cr1; ++cr) {
+    for (int cc = cc0; cc <= cc1; ++cc) {
+      const int k = cr * side + cc;
+      for (int j = cell_start_[k]; j < cell_start_[k + 1]; ++j) {
+        const Candidate& cand = candidates_[cell_items_[j]];
+        if (chebyshev(cand.row, cand.col, self.row, self.col) <= radius) {
+          visible_.push_back(cell_items_[j]);
+        }
+      }
     }
   }
+  std::sort(visible_.begin(), visible_.end());
+  if (static_cast<int>(visible_.size()) > L.entity_rows) visible_.resize(L.entity_rows);
   int16_t* ent = buf_.entity.data() + static_cast<size_t>(i) * L.entity_size();
   int32_t* ent_ids = entity_ids_.data() + static_cast<size_t>(i) * L.entity_rows;
   const int n_ent = static_cast<int>(visible_.size());

@@ -201,6 +201,10 @@ class ObservationWriter {
   std::vector<int32_t> entity_count_, inventory_count_, market_count_;
   std::vector<uint8_t> tile_filled_;
   std::vector<int32_t> visible_;  // scratch: candidate indices visible to one agent
+  // Candidates bucketed by grid cells of vision_diameter tiles (a window touches at most 2x2
+  // cells): cell_start_[cell] .. cell_start_[cell + 1] index cell_items_, in candidate order.
+  int cells_per_side_ = 0;
+  std::vector<int32_t> cell_start_, cell_items_, cell_of_;
 };
 
 }  // namespace stackgrad::nmmo

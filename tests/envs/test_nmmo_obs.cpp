@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "envs/common/rng.h"
 #include "envs/nmmo/observation.h"
 #include "support/error_of.h"
 
@@ -244,6 +245,42 @@ TEST(NmmoObs, EntityRowsStopAtPlayerNObs) {
   Obs obs(w.config);
   obs.write(w);
   EXPECT_THAT(obs.entity_id_column(0), ::testing::ElementsAre(1, -1, -2, -3, -4, -5));
+}
+
+// The writer scans only the grid cells a window touches; a brute-force scan of every entity
+// must give the same rows, in the same order, for crowds that straddle cell borders.
+TEST(NmmoObs, EntityRowsMatchABruteForceScan) {
+  nm::Config c = test_config();
+  c.player_n = 4;
+  c.player_n_obs = 12;
+  stackgrad::envs::Rng rng(3);
+  for (int trial = 0; trial < 20; ++trial) {
+    nm::World w = make_world(c);
+    for (nm::Entity& p : w.players) {
+      p.row = static_cast<int16_t>(rng.randint(16, 48));
+      p.col = static_cast<int16_t>(rng.randint(16, 48));
+    }
+    for (int k = 1; k <= 60; ++k) {
+      w.npcs.push_back(make_entity(-k, static_cast<int>(rng.randint(16, 48)),
+                                   static_cast<int>(rng.randint(16, 48))));
+    }
+    Obs obs(c);
+    obs.write(w);
+    for (int a = 0; a < c.player_n; ++a) {
+      std::vector<int32_t> expected;
+      auto visit = [&](const nm::Entity& e) {
+        if (static_cast<int>(expected.size()) < c.player_n_obs &&
+            nm::chebyshev(e.row, e.col, w.players[a].row, w.players[a].col) <= c.vision_radius) {
+          expected.push_back(e.id);
+        }
+      };
+      for (const nm::Entity& p : w.players) visit(p);
+      for (const nm::Entity& n : w.npcs) visit(n);
+      const std::span<const int32_t> got = obs.writer.entity_ids(a);
+      ASSERT_EQ(std::vector<int32_t>(got.begin(), got.end()), expected)
+          << "trial " << trial << " agent " << a;
+    }
+  }
 }
 
 TEST(NmmoObs, InventoryAndMarketRowsCarryTheItemColumns) {
