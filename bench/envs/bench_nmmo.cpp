@@ -94,25 +94,64 @@ int count_active(std::span<const uint8_t> alive_before) {
   return n;
 }
 
-Result run_single(const nm::EnvOptions& options, double seconds, uint64_t seed, double* write_us) {
+// Every argument drawn uniformly among the entries its mask allows (the no-op included): the
+// Python peer's "immortal" policy, which exercises combat, items and the market.
+void masked_actions(const nm::ObsBuffers& obs, const nm::ObsLayout& L, int first, int n,
+                    std::span<int32_t> out, stackgrad::envs::Rng& rng) {
+  int allowed[2048];
+  for (int i = 0; i < n; ++i) {
+    const int8_t* m = obs.action_mask.data() + static_cast<size_t>(first + i) * L.mask_size();
+    int32_t* a = out.data() + static_cast<size_t>(first + i) * nm::kNumActionArgs;
+    for (int k = 0; k < nm::kNumActionArgs; ++k) {
+      int count = 0;
+      for (int v = 0; v < L.arg_size[k]; ++v) {
+        if (m[L.mask_offset[k] + v]) allowed[count++] = v;
+      }
+      a[k] = count ? allowed[rng.randint(0, count)] : 0;
+    }
+  }
+}
+
+struct Params {
+  double seconds = 2.0;       // time-based runs
+  int warmup = 0, ticks = 0;  // ticks > 0: one episode, `warmup` ticks untimed, then `ticks`
+  int map = 1;
+  bool masked = false;  // policy: masked (all arguments) instead of S2 moves
+  uint64_t seed = 1;
+  bool done(const Result& r, int measured) const {
+    return ticks > 0 ? measured >= ticks : r.seconds >= seconds;
+  }
+};
+
+void choose_actions(const Params& p, const nm::ObsBuffers& obs, const nm::ObsLayout& L, int first,
+                    int n, std::span<int32_t> out, stackgrad::envs::Rng& rng) {
+  if (p.masked) {
+    masked_actions(obs, L, first, n, out, rng);
+  } else {
+    moves_from_masks(obs, L, first, n, out, rng);
+  }
+}
+
+Result run_single(const nm::EnvOptions& options, const Params& p, double* write_us) {
   Result r;
   r.name = options.observations ? "single/obs" : "single/no_obs";
   nm::Env env(options);
-  stackgrad::envs::Rng rng(seed);
+  stackgrad::envs::Rng rng(p.seed + 1000);
   std::vector<nm::AgentAction> actions(env.num_agents());
   std::vector<int32_t> flat(static_cast<size_t>(env.num_agents()) * nm::kNumActionArgs);
   double write_seconds = 0.0;
   long long writes = 0;
-  for (uint64_t episode = 0; episode == 0 || r.seconds < seconds; ++episode) {
-    env.reset(seed + episode);
+  int measured = 0;
+  for (uint64_t episode = 0; !p.done(r, measured); ++episode) {
+    env.reset(p.seed + episode, p.map);
     ++r.episodes;
-    while (!env.episode_done() && (episode == 0 || r.seconds < seconds)) {
+    for (int t = 0; !env.episode_done() && !p.done(r, measured); ++t) {
       int alive = 0;
-      for (const nm::Entity& p : env.world().players) alive += p.alive;
+      for (const nm::Entity& player : env.world().players) alive += player.alive;
       Clock::time_point t0;
       if (options.observations) {
-        moves_from_masks(env.observations(), env.observer().layout(), 0, env.num_agents(), flat,
-                         rng);
+        choose_actions(p, env.observations(), env.observer().layout(), 0, env.num_agents(), flat,
+                       rng);
         t0 = Clock::now();
         env.step(std::span<const int32_t>(flat));
       } else {
@@ -120,8 +159,11 @@ Result run_single(const nm::EnvOptions& options, double seconds, uint64_t seed, 
         t0 = Clock::now();
         env.step(std::span<const nm::AgentAction>(actions));
       }
-      r.seconds += since(t0);
+      const double dt = since(t0);
+      if (t < p.warmup) continue;
+      r.seconds += dt;
       ++r.ticks;
+      ++measured;
       r.agent_steps += alive;
       r.slot_steps += env.num_agents();
       if (options.observations && write_us && r.ticks % 8 == 0) {
@@ -131,30 +173,32 @@ Result run_single(const nm::EnvOptions& options, double seconds, uint64_t seed, 
         ++writes;
       }
     }
+    if (p.ticks > 0) break;  // one episode, however far it got
   }
   if (write_us && writes) *write_us = 1e6 * write_seconds / writes;
   return r;
 }
 
-Result run_batch(const nm::EnvOptions& options, int envs, int threads, double seconds,
-                 uint64_t seed) {
+Result run_batch(const nm::EnvOptions& options, int envs, int threads, const Params& p) {
   Result r;
   r.name = "batch/t" + std::to_string(threads);
   r.envs = envs;
   r.threads = threads;
   nm::BatchEnv batch(envs, options, {.num_threads = threads, .auto_reset = true});
-  batch.reset(seed);
+  batch.reset(p.seed);
   std::vector<stackgrad::envs::Rng> rngs;
-  for (int k = 0; k < envs; ++k) rngs.emplace_back(seed + 1000 + k);
+  for (int k = 0; k < envs; ++k) rngs.emplace_back(p.seed + 1000 + k);
   std::vector<int32_t> flat(static_cast<size_t>(batch.total_agents()) * nm::kNumActionArgs);
   const int n = batch.agents_per_env();
-  while (r.seconds < seconds) {
+  for (int t = 0; !p.done(r, t - p.warmup); ++t) {
     for (int k = 0; k < envs; ++k) {
-      moves_from_masks(batch.observations(), batch.layout(), batch.offset(k), n, flat, rngs[k]);
+      choose_actions(p, batch.observations(), batch.layout(), batch.offset(k), n, flat, rngs[k]);
     }
     const auto t0 = Clock::now();
     batch.step(std::span<const int32_t>(flat));
-    r.seconds += since(t0);
+    const double dt = since(t0);
+    if (t < p.warmup) continue;
+    r.seconds += dt;
     r.ticks += envs;
     r.agent_steps += count_active(batch.active());
     r.slot_steps += batch.total_agents();
@@ -184,50 +228,67 @@ std::string to_json(const Result& r) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  double seconds = 2.0;
+  Params p;
   int envs = 4, agents = 128, npcs = 128, horizon = 1024;
-  uint64_t seed = 1;
   bool no_mortality = false;
-  std::string out;
+  std::string policy = "s2", out;
   CLI::App app("bench_nmmo: agent-steps per second of the C++ Neural MMO env, random moves",
                "bench_nmmo");
-  app.add_option("--seconds", seconds, "stepping time per measurement");
+  app.add_option("--seconds", p.seconds, "stepping time per measurement (without --ticks)");
+  app.add_option("--ticks", p.ticks,
+                 "measure this many ticks of one episode per row instead (per env for batches)");
+  app.add_option("--warmup", p.warmup, "with --ticks: untimed ticks first");
+  app.add_option("--map", p.map, "map id (MAP_N is 4, as in the cross-check protocol)")
+      ->check(CLI::Range(1, 4));
+  app.add_option("--policy", policy,
+                 "s2 (random open moves) or masked (every argument random "
+                 "among its mask; rows with observations only)")
+      ->check(CLI::IsMember({"s2", "masked"}));
   app.add_option("--envs", envs, "envs of the BatchEnv runs");
   app.add_option("--agents", agents, "players (Medium: 128)");
   app.add_option("--npcs", npcs, "NPCs (Medium: 128)");
   app.add_option("--horizon", horizon, "ticks per episode (Medium: 1024)");
-  app.add_option("--seed", seed, "seed of the episodes and the random moves");
+  app.add_option("--seed", p.seed, "seed of the episodes and the random actions");
   app.add_flag("--no-mortality", no_mortality,
                "no food or water depletion (agents still die in combat)");
   app.add_option("--out", out, "also write the results to this JSON file");
   CLI11_PARSE(app, argc, argv);
+  p.masked = policy == "masked";
 
   nm::EnvOptions options;
   options.config = nm::Config::medium();
   options.config.player_n = agents;
   options.config.npc_n = npcs;
   options.config.horizon = horizon;
+  options.config.map_n = 4;
   if (no_mortality) options.config.resource_depletion_rate = 0;
   const std::string load_before = load_average();
 
   std::vector<Result> results;
   options.observations = false;
-  results.push_back(run_single(options, seconds, seed, nullptr));
+  results.push_back(run_single(options, p, nullptr));
   options.observations = true;
   double write_us = 0.0;
-  results.push_back(run_single(options, seconds, seed, &write_us));
-  for (int threads : {1, 2}) results.push_back(run_batch(options, envs, threads, seconds, seed));
+  results.push_back(run_single(options, p, &write_us));
+  for (int threads : {1, 2}) results.push_back(run_batch(options, envs, threads, p));
 
+  // The observation ratio compares like with like only under S2 (the no_obs row moves by S2).
   const double obs_cost = results[0].agent_steps_per_s() / results[1].agent_steps_per_s();
   const double scaling = results[3].agent_steps_per_s() / results[2].agent_steps_per_s();
   std::ostringstream json;
   json << "{\"bench\":\"nmmo\",\"config\":{\"preset\":\"medium\",\"player_n\":" << agents
-       << ",\"npc_n\":" << npcs << ",\"horizon\":" << horizon
-       << ",\"no_mortality\":" << (no_mortality ? "true" : "false") << ",\"policy\":\"S2\""
-       << ",\"seed\":" << seed << "},\"hardware_threads\":" << std::thread::hardware_concurrency()
+       << ",\"npc_n\":" << npcs << ",\"horizon\":" << horizon << ",\"map\":" << p.map
+       << ",\"no_mortality\":" << (no_mortality ? "true" : "false") << ",\"policy\":\"" << policy
+       << "\",\"seed\":" << p.seed << ",\"ticks\":" << p.ticks << ",\"warmup\":" << p.warmup
+       << "},\"hardware_threads\":" << std::thread::hardware_concurrency()
        << ",\"loadavg_before\":" << load_before << ",\"loadavg_after\":" << load_average()
-       << ",\"obs_write_us_per_tick\":" << write_us << ",\"ratio_no_obs_over_obs\":" << obs_cost
-       << ",\"ratio_2_threads_over_1\":" << scaling << ",\"results\":[";
+       << ",\"obs_write_us_per_tick\":" << write_us << ",\"ratio_no_obs_over_obs\":";
+  if (p.masked) {
+    json << "null";
+  } else {
+    json << obs_cost;
+  }
+  json << ",\"ratio_2_threads_over_1\":" << scaling << ",\"results\":[";
   for (size_t i = 0; i < results.size(); ++i) json << (i ? "," : "") << to_json(results[i]);
   json << "]}";
   std::printf("%s\n", json.str().c_str());
