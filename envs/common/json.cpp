@@ -251,6 +251,12 @@ const JsonValue& JsonValue::at(const std::string& key) const {
   fail("json: missing key '", key, "'");
 }
 
+const std::vector<std::pair<std::string, JsonValue>>& JsonValue::as_object(
+    std::string_view what) const {
+  SG_CHECK(kind_ == Kind::kObject, "json: ", what, ": expected an object, got ", kind_name(kind_));
+  return object_;
+}
+
 const std::vector<JsonValue>& JsonValue::as_array(std::string_view what) const {
   SG_CHECK(kind_ == Kind::kArray, "json: ", what, ": expected an array, got ", kind_name(kind_));
   if (array_.empty() && !numbers_.empty()) {

@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace stackgrad::envs {
@@ -30,6 +31,9 @@ class JsonValue {
   const std::string& as_string(std::string_view what = "value") const;
   // An array of integers, flattened.
   std::vector<int> as_int_vector(std::string_view what = "value") const;
+  // The members of an object in file order (for readers that reject unknown keys).
+  const std::vector<std::pair<std::string, JsonValue>>& as_object(
+      std::string_view what = "value") const;
 
  private:
   friend class JsonParser;

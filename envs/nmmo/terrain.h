@@ -23,6 +23,10 @@ double snoise2(double x, double y);
 // the profession resources: Void border, Water / Grass / Foilage / Stone by the fractal.
 std::vector<Material> generate_terrain(const Config& config, int map_id);
 
+// The fractal value of every tile (row-major, in [0, 1]) that generate_terrain thresholds:
+// <= terrain_water Water, <= terrain_grass Grass, <= terrain_foilage Foilage, else Stone.
+std::vector<double> terrain_fractal(const Config& config, int map_id);
+
 // generate_terrain, computed once per (terrain settings, map id) and kept for the process
 // (thread-safe); maps are reused across episodes as nmmo loads its pre-generated map files.
 const std::vector<Material>& cached_terrain(const Config& config, int map_id);
