@@ -29,10 +29,6 @@ Env::Env(EnvOptions options)
       writer_(options_.config, kTaskEncodingDim) {
   SG_CHECK(options_.early_stop_agents >= 0, "nmmo::Env: early_stop_agents must be >= 0, got ",
            options_.early_stop_agents);
-  for (size_t s = 0; s < options_.task_specs.size(); ++s) {
-    SG_CHECK(options_.task_specs[s].sampling_weight >= 0.0, "nmmo::Env: task_specs[", s,
-             "] has a negative sampling_weight");
-  }
   const size_t n = static_cast<size_t>(num_agents());
   world_->config = options_.config;
   agent_task_.assign(n, -1);

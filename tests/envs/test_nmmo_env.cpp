@@ -197,6 +197,42 @@ TEST(NmmoEnv, StayAliveRewardsOnePerTickAndDeathMinusOne) {
   EXPECT_EQ(env.rewards()[3], 1.0f);
 }
 
+TEST(NmmoEnv, SampledTasksRewardProgressAndCompletion) {
+  nm::EnvOptions o = small_options();
+  nm::TaskSpec never, tick4;
+  never.predicate = nm::PredicateExpr::leaf(nm::PredicateId::kSuccess);
+  never.sampling_weight = 0.0;  // never drawn
+  tick4.predicate = nm::PredicateExpr::leaf(nm::PredicateId::kTickGE, {.num_tick = 4});
+  o.task_specs = {never, tick4};
+  nm::Env env(o);
+  env.reset(6);
+  const nm::TaskEncoding code = nm::encode_task(tick4);
+  for (int i = 0; i < 64; ++i) {
+    ASSERT_EQ(env.task_spec_index()[i], 1);
+    const float* task = env.observations().task.data() + static_cast<size_t>(i) * code.size();
+    ASSERT_TRUE(std::equal(code.begin(), code.end(), task)) << i;
+  }
+  ASSERT_EQ(env.tasks().size(), 64u);
+  const std::vector<int32_t> stay = stay_actions(env.observer().layout(), 64);
+  // TickGE(4) as a Task (A13.3): progress tick / 4, rewarded by its increase, 1 on completion.
+  for (int t = 1; t <= 3; ++t) {
+    env.step(stay);
+    EXPECT_FLOAT_EQ(env.rewards()[7], 0.25f) << "tick " << t;
+    EXPECT_FLOAT_EQ(env.infos()[7].progress, 0.25f * t);
+    EXPECT_EQ(env.infos()[7].completed, 0);
+  }
+  nm::Entity& p = env.mutable_world().players[9];
+  p.health = 1;
+  p.food = p.water = 0;
+  env.step(stay);
+  EXPECT_FLOAT_EQ(env.rewards()[7], 1.0f);
+  EXPECT_EQ(env.infos()[7].completed, 1);
+  EXPECT_FLOAT_EQ(env.rewards()[9], -1.0f);  // death overrides the completion
+  env.step(stay);
+  EXPECT_FLOAT_EQ(env.rewards()[7], 0.0f);
+  EXPECT_FLOAT_EQ(env.infos()[7].max_progress, 1.0f);
+}
+
 TEST(NmmoEnv, EveryoneIsDoneAtTheHorizon) {
   nm::Env env(small_options(/*horizon=*/4));
   env.reset(1);
