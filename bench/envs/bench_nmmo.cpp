@@ -13,12 +13,15 @@
 //   batch/tN        BatchEnv of --envs envs with N = 1, 2 threads, observations on (auto-resets
 //                   of finished episodes inside the timed steps)
 // Agent-steps count the agents alive at the start of each tick (those nmmo steps and reports
-// on); slot-steps count player_n per tick. Episodes end at the horizon or when everyone died
-// (random walkers starve; --no-mortality sets the depletion rate to 0 like the NMMO 2.0
-// paper's speed measurement). On a shared machine only the ratios between rows are reliable.
+// on); slot-steps count player_n per tick. Rates are given per wall second and per CPU-second
+// of the process (= per core; less sensitive to other processes on the machine). Episodes end at
+// the horizon or when everyone died (random walkers starve; --no-mortality sets the depletion rate
+// to 0 like the NMMO 2.0 paper's speed measurement). On a shared machine only the ratios between
+// rows are reliable.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -38,12 +41,21 @@ double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// CPU time of the whole process (all threads): steps per CPU-second are steps per core, and
+// unlike wall time they hardly move when other processes share the cores.
+double cpu_now() {
+  timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 struct Result {
   std::string name;
   int envs = 1, threads = 1;
   long long ticks = 0, agent_steps = 0, slot_steps = 0, episodes = 0;
-  double seconds = 0.0;
+  double seconds = 0.0, cpu_seconds = 0.0;
   double agent_steps_per_s() const { return agent_steps / seconds; }
+  double agent_steps_per_cpu_s() const { return agent_steps / cpu_seconds; }
   double ticks_per_s() const { return ticks / seconds; }
 };
 
@@ -149,19 +161,23 @@ Result run_single(const nm::EnvOptions& options, const Params& p, double* write_
       int alive = 0;
       for (const nm::Entity& player : env.world().players) alive += player.alive;
       Clock::time_point t0;
+      double c0 = 0.0;
       if (options.observations) {
         choose_actions(p, env.observations(), env.observer().layout(), 0, env.num_agents(), flat,
                        rng);
+        c0 = cpu_now();
         t0 = Clock::now();
         env.step(std::span<const int32_t>(flat));
       } else {
         moves_from_world(env.world(), actions, rng);
+        c0 = cpu_now();
         t0 = Clock::now();
         env.step(std::span<const nm::AgentAction>(actions));
       }
-      const double dt = since(t0);
+      const double dt = since(t0), dc = cpu_now() - c0;
       if (t < p.warmup) continue;
       r.seconds += dt;
+      r.cpu_seconds += dc;
       ++r.ticks;
       ++measured;
       r.agent_steps += alive;
@@ -194,11 +210,13 @@ Result run_batch(const nm::EnvOptions& options, int envs, int threads, const Par
     for (int k = 0; k < envs; ++k) {
       choose_actions(p, batch.observations(), batch.layout(), batch.offset(k), n, flat, rngs[k]);
     }
+    const double c0 = cpu_now();
     const auto t0 = Clock::now();
     batch.step(std::span<const int32_t>(flat));
-    const double dt = since(t0);
+    const double dt = since(t0), dc = cpu_now() - c0;
     if (t < p.warmup) continue;
     r.seconds += dt;
+    r.cpu_seconds += dc;
     r.ticks += envs;
     r.agent_steps += count_active(batch.active());
     r.slot_steps += batch.total_agents();
@@ -219,9 +237,11 @@ std::string to_json(const Result& r) {
   std::snprintf(buf, sizeof buf,
                 "{\"name\":\"%s\",\"envs\":%d,\"threads\":%d,\"ticks\":%lld,\"agent_steps\":%lld,"
                 "\"slot_steps\":%lld,\"episodes\":%lld,\"seconds\":%.4f,\"ticks_per_s\":%.1f,"
-                "\"agent_steps_per_s\":%.1f,\"slot_steps_per_s\":%.1f}",
+                "\"agent_steps_per_s\":%.1f,\"slot_steps_per_s\":%.1f,\"cpu_seconds\":%.4f,"
+                "\"agent_steps_per_cpu_s\":%.1f}",
                 r.name.c_str(), r.envs, r.threads, r.ticks, r.agent_steps, r.slot_steps, r.episodes,
-                r.seconds, r.ticks_per_s(), r.agent_steps_per_s(), r.slot_steps / r.seconds);
+                r.seconds, r.ticks_per_s(), r.agent_steps_per_s(), r.slot_steps / r.seconds,
+                r.cpu_seconds, r.agent_steps_per_cpu_s());
   return buf;
 }
 
@@ -273,7 +293,8 @@ int main(int argc, char** argv) {
   for (int threads : {1, 2}) results.push_back(run_batch(options, envs, threads, p));
 
   // The observation ratio compares like with like only under S2 (the no_obs row moves by S2).
-  const double obs_cost = results[0].agent_steps_per_s() / results[1].agent_steps_per_s();
+  // Per CPU-second for the observation cost (robust to load), wall time for the thread scaling.
+  const double obs_cost = results[0].agent_steps_per_cpu_s() / results[1].agent_steps_per_cpu_s();
   const double scaling = results[3].agent_steps_per_s() / results[2].agent_steps_per_s();
   std::ostringstream json;
   json << "{\"bench\":\"nmmo\",\"config\":{\"preset\":\"medium\",\"player_n\":" << agents
@@ -288,14 +309,16 @@ int main(int argc, char** argv) {
   } else {
     json << obs_cost;
   }
-  json << ",\"ratio_2_threads_over_1\":" << scaling << ",\"results\":[";
+  json << ",\"ratio_2_threads_over_1_wall\":" << scaling << ",\"results\":[";
   for (size_t i = 0; i < results.size(); ++i) json << (i ? "," : "") << to_json(results[i]);
   json << "]}";
   std::printf("%s\n", json.str().c_str());
   for (const Result& r : results) {
-    std::fprintf(
-        stderr, "%-14s envs %d threads %d: %9.0f agent-steps/s  %8.1f ticks/s  (%lld ticks)\n",
-        r.name.c_str(), r.envs, r.threads, r.agent_steps_per_s(), r.ticks_per_s(), r.ticks);
+    std::fprintf(stderr,
+                 "%-14s envs %d threads %d: %9.0f agent-steps/s, %9.0f per CPU-s, %8.1f ticks/s "
+                 "(%lld ticks)\n",
+                 r.name.c_str(), r.envs, r.threads, r.agent_steps_per_s(),
+                 r.agent_steps_per_cpu_s(), r.ticks_per_s(), r.ticks);
   }
   if (!out.empty()) {
     std::ofstream f(out);
