@@ -197,6 +197,48 @@ TEST(NmmoEnv, StayAliveRewardsOnePerTickAndDeathMinusOne) {
   EXPECT_EQ(env.rewards()[3], 1.0f);
 }
 
+TEST(NmmoEnv, FlatActionsReachTheRealm) {
+  nm::Env env(small_options());
+  env.reset(8);
+  const nm::ObsLayout& L = env.observer().layout();
+  // Player 2 stands on player 1's tile, both past spawn immunity: player 1 may attack it.
+  nm::World& w = env.mutable_world();
+  w.players[1].row = w.players[0].row;
+  w.players[1].col = w.players[0].col;
+  w.players[0].time_alive = w.players[1].time_alive = 30;
+  env.refresh_observations();
+  const std::span<const int32_t> ids = env.observer().entity_ids(0);
+  const int row = static_cast<int>(std::find(ids.begin(), ids.end(), 2) - ids.begin());
+  ASSERT_LT(row, static_cast<int>(ids.size()));
+  const int8_t* attack = env.observations().action_mask.data() + L.offset(ActionArg::kAttackTarget);
+  ASSERT_EQ(attack[row], 1);
+  ASSERT_EQ(attack[L.size(ActionArg::kAttackTarget) - 1], 0);  // the no-op is masked out
+
+  std::vector<int32_t> actions = stay_actions(L, 64);
+  actions[static_cast<int>(ActionArg::kAttackTarget)] = row;
+  actions[static_cast<int>(ActionArg::kAttackStyle)] = static_cast<int>(nm::Style::kRange);
+  // Player 3 moves in its first open direction.
+  const int8_t* move = env.observations().action_mask.data() + 2 * L.mask_size() +
+                       L.offset(ActionArg::kMoveDirection);
+  const int dir = static_cast<int>(std::find(move, move + 4, 1) - move);
+  ASSERT_LT(dir, 4);
+  actions[2 * nm::kNumActionArgs + static_cast<int>(ActionArg::kMoveDirection)] = dir;
+  const int row3 = w.players[2].row, col3 = w.players[2].col;
+  env.step(actions);
+
+  EXPECT_EQ(env.world().players[2].row, row3 + nm::kDirRow[dir]);
+  EXPECT_EQ(env.world().players[2].col, col3 + nm::kDirCol[dir]);
+  int hits = 0;
+  for (const nm::Event& e : env.world().events) {
+    if (e.event == nm::EventCode::kScoreHit && e.ent_id == 1) {
+      ++hits;
+      EXPECT_EQ(e.type, nm::skill_event_id(nm::Skill::kRange));
+    }
+  }
+  EXPECT_EQ(hits, 1);
+  EXPECT_LT(env.world().players[1].health, 100);
+}
+
 TEST(NmmoEnv, SampledTasksRewardProgressAndCompletion) {
   nm::EnvOptions o = small_options();
   nm::TaskSpec never, tick4;
