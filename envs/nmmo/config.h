@@ -96,8 +96,8 @@ struct Config {
   // Optional systems.
   bool communication = false;
   int communication_num_tokens = 50;
-  int death_fog_start = -1;  // tick the fog starts; -1: off (the competition default)
-  double death_fog_speed = 1.0 / 16;
+  int death_fog_start = -1;      // tick the fog starts; -1: off (the competition default)
+  double death_fog_speed = 1.0;  // nmmo 2.0.3: PLAYER_DEATH_FOG_SPEED = 1
   int death_fog_safe_radius = 8;
 
   int map_size() const { return map_center + 2 * map_border; }

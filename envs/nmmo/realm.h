@@ -30,4 +30,9 @@ double danger(const Config& config, int row, int col);
 // Damage an attack would deal, without side effects (A5.3).
 int combat_damage(const World& world, const Entity& attacker, Style style, const Entity& target);
 
+// Tries to spawn one NPC at (row, col) as nmmo's NPC.spawn does (A3.2): refused (returns 0) on
+// an impassible tile; otherwise type, level, style, gold, equipment and drop table follow from
+// the danger of the tile and world.rng. Returns the new NPC's id. Ignores Config::npc_n.
+int32_t spawn_npc(World& world, int row, int col);
+
 }  // namespace stackgrad::nmmo

@@ -4,7 +4,7 @@
 //
 //   std::vector<Material> m = generate_terrain(config, /*map_id=*/1);    // deterministic
 //   const std::vector<Material>& same = cached_terrain(config, 1);       // generated once
-//   place_profession_resources(world);                                   // uses world.rng
+//   place_profession_resources(world);   // uses world.rng (reset seeds it by the map id)
 #pragma once
 
 #include <vector>

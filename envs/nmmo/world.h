@@ -123,6 +123,8 @@ struct Entity {
   Style npc_style = Style::kMelee;
   int16_t npc_offense = 0, npc_defense = 0, npc_item_level = 0;
   int32_t npc_target_id = 0;
+  // NPCs: the drop table drawn at spawn (A3.2), created at the NPC's level when it is killed.
+  ItemType npc_drop_armour = ItemType::kNone, npc_drop_tool = ItemType::kNone;
 
   bool is_player() const { return id > 0; }
   bool is_npc() const { return id < 0; }
