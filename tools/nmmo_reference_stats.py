@@ -7,7 +7,15 @@ Needs the pinned environment of tools/nmmo_requirements.txt (outside the reposit
     /tmp/nmmo-venv/bin/python tools/nmmo_reference_stats.py \
         --out tests/fixtures/nmmo/reference_stats.json
 
-Options: --episodes E (default 8), --scenarios S1,S3 (default all four). Progress goes to stderr.
+Options: --episodes E (default 8), --scenarios S1,S3 (default all four; "none" runs only the
+idle-lifetime sanity check). Progress goes to stderr. The fixture was made in parallel pieces:
+
+    python tools/nmmo_reference_stats.py --scenarios S1,S2,S3 --out /tmp/a.json &
+    python tools/nmmo_reference_stats.py --scenarios S4 --out /tmp/b.json &
+    python tools/nmmo_reference_stats.py --scenarios none --out /tmp/c.json
+    python tools/nmmo_reference_stats.py --merge /tmp/a.json /tmp/b.json /tmp/c.json \
+        --out tests/fixtures/nmmo/reference_stats.json
+
 The four maps are generated once with nmmo's own MapGenerator into a temporary PATH_MAPS (the
 profession resources of the maps draw from an RNG seeded with --map-seed, default 0); episode e
 then resets with map ((e-1) % 4) + 1 and seed e. The scripted policies draw from their own numpy
@@ -285,6 +293,40 @@ def run_episode(env, scenario, episode, checks):
     return st, lifetimes
 
 
+def idle_death_ticks(path_maps):
+    """Lifetime sanity against spec A6 (food and water 100, -5 per tick, so empty after tick 20;
+    then -10 HP per empty resource per tick from tick 21; regeneration needs both above 50):
+    idle agents away from water die at tick 25 (S1: every spawn tile is on the Grass ring, whose
+    inner neighbours never are Water), idle agents next to Water (drinking every tick) at tick 30.
+    The second case moves the 128 agents, right after reset, onto Grass tiles of map 1 that touch
+    Water and no Fish."""
+    env = nmmo.Env(make_config(path_maps, 0, 64))
+    env.reset(map_id=1, seed=1)
+    tiles = np.load(os.path.join(path_maps, "map1", "map.npy"))
+    near = [(r, c) for r in range(17, 143) for c in range(17, 143)
+            if tiles[r, c] == material.Grass.index
+            and any(tiles[r + dr, c + dc] == WATER for dr, dc in DELTAS[:4])
+            and not any(tiles[r + dr, c + dc] == material.Fish.index for dr, dc in DELTAS[:4])]
+    picks = np.linspace(0, len(near) - 1, len(env.realm.players)).astype(int)
+    for (agent_id, player), i in zip(env.realm.players.items(), picks):
+        r, c = near[i]
+        env.realm.map.tiles[player.pos].remove_entity(agent_id)
+        player.row.update(r)
+        player.col.update(c)
+        env.realm.map.tiles[r, c].add_entity(player)
+    death = {}
+    for tick in range(1, 65):
+        _, _, dones, _ = env.step({})
+        for agent_id in dones:
+            if agent_id not in env.realm.players:
+                death.setdefault(agent_id, tick)
+    events = env.realm.event_log.get_data()
+    drinks = int((events[:, EV["event"]] == EventCode.DRINK_WATER).sum())
+    return {"water_adjacent_death_ticks": sorted(set(death.values())),
+            "water_adjacent_dead": len(death),
+            "water_adjacent_drink_events_per_agent": drinks / len(death)}
+
+
 def map_materials(path_maps):
     """Material counts of the generated maps (lets the C++ generator be compared as well)."""
     out = {}
@@ -296,14 +338,44 @@ def map_materials(path_maps):
     return out
 
 
+def merge(paths, out):
+    """Several runs (e.g. S1-S3 and S4 in two processes) into one file; the runs must agree on
+    everything but their scenarios."""
+    merged = None
+    for path in paths:
+        with open(path) as f:
+            part = json.load(f)
+        if merged is None:
+            merged = part
+            continue
+        for key in ("nmmo_version", "python", "episodes", "map_seed", "config", "map_materials"):
+            assert part[key] == merged[key], f"{path}: {key} differs"
+        for name, stats in part["scenarios"].items():
+            assert name not in merged["scenarios"], f"{path}: {name} twice"
+            merged["scenarios"][name] = stats
+        for k, v in part["mask_checks"].items():
+            merged["mask_checks"][k] += v
+        if "idle_sanity" in part:
+            merged["idle_sanity"] = part["idle_sanity"]
+    merged["scenarios"] = dict(sorted(merged["scenarios"].items()))
+    with open(out, "w") as f:
+        json.dump(merged, f, indent=1)
+        f.write("\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
     ap.add_argument("--episodes", type=int, default=8)
     ap.add_argument("--scenarios", default="S1,S2,S3,S4")
     ap.add_argument("--map-seed", type=int, default=0)
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="only merge the outputs of runs with disjoint --scenarios into --out")
     ap.add_argument("--horizon-scale", type=float, default=1.0, help="shorten horizons (smoke runs only)")
     args = ap.parse_args()
+    if args.merge:
+        merge(args.merge, args.out)
+        return
 
     path_maps = tempfile.mkdtemp(prefix="nmmo_maps_")
     t0 = time.time()
@@ -322,8 +394,10 @@ def main():
         "map_materials": map_materials(path_maps),
         "scenarios": {},
     }
+    result["idle_sanity"] = idle_death_ticks(path_maps)
+    print(f"idle sanity: {result['idle_sanity']}", file=sys.stderr, flush=True)
     checks = {"move_mask_checked": 0, "attack_mask_checked": 0}
-    for scenario in args.scenarios.split(","):
+    for scenario in [s for s in args.scenarios.split(",") if s in SCENARIOS]:
         spec = dict(SCENARIOS[scenario])
         spec["horizon"] = max(1, int(spec["horizon"] * args.horizon_scale))
         SCENARIOS[scenario] = spec
