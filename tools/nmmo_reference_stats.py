@@ -12,7 +12,8 @@ idle-lifetime sanity check). Progress goes to stderr. The fixture was made in pa
 
     python tools/nmmo_reference_stats.py --scenarios S1,S2,S3 --out /tmp/a.json &
     python tools/nmmo_reference_stats.py --scenarios S4 --out /tmp/b.json &
-    python tools/nmmo_reference_stats.py --scenarios none --out /tmp/c.json
+    python tools/nmmo_reference_stats.py --scenarios none --out /tmp/c.json \
+        --forager-cases tests/fixtures/nmmo/forager_cases.json
     python tools/nmmo_reference_stats.py --merge /tmp/a.json /tmp/b.json /tmp/c.json \
         --out tests/fixtures/nmmo/reference_stats.json
 
@@ -151,13 +152,22 @@ def combat_action(agent_id, obs, rng, checks):
     return act
 
 
-def forager_move(agent_id, obs, rng):
-    """The forager rule of the protocol (deterministic given the observation, except the random
-    fallback)."""
+def own_food_water(agent_id, obs):
     ents = obs["Entity"]
     me = ents[ents[:, ENT["id"]] == agent_id][0]
-    food, water = int(me[ENT["food"]]), int(me[ENT["water"]])
-    tiles = obs["Tile"][:, 2].reshape(SIDE, SIDE)
+    return int(me[ENT["food"]]), int(me[ENT["water"]])
+
+
+def forager_move(agent_id, obs, rng):
+    """The forager rule of the protocol: its deterministic part, else a random move as in S2."""
+    food, water = own_food_water(agent_id, obs)
+    d = forager_direction(obs["Tile"][:, 2].reshape(SIDE, SIDE), food, water)
+    return random_move(obs, rng) if d is None else d
+
+
+def forager_direction(tiles, food, water):
+    """Direction index of the forager rule for a 15x15 window of material ids, or None when no
+    target is reachable."""
     passable = HABITABLE[tiles]
     if water <= food:
         is_water = tiles == WATER
@@ -187,7 +197,38 @@ def forager_move(agent_id, obs, rng):
             if target[nr, nc]:
                 return int(first[nr, nc])
             queue.append((nr, nc))
-    return random_move(obs, rng)
+    return None
+
+
+def forager_cases(path_maps, out, count):
+    """Exact test cases of the forager rule from S4 observations (map 1, seed 1, the S4 policy):
+    every 8th tick, the living agents' windows; `tiles` is the 15x15 window row-major, one hex
+    digit per material id; `move` is the direction index (0 N, 1 S, 2 E, 3 W, 4 Stay) or -1 for
+    "no reachable target, random move". Cases with a fallback are kept preferentially."""
+    env = nmmo.Env(make_config(path_maps, 0, 512))
+    obs = env.reset(map_id=1, seed=1)
+    rng = np.random.default_rng(1001)
+    cases, fallback = [], []
+    for tick in range(1, 257):
+        actions = {}
+        for agent_id in list(env.realm.players.keys()):
+            o = obs[agent_id]
+            food, water = own_food_water(agent_id, o)
+            tiles = o["Tile"][:, 2].reshape(SIDE, SIDE)
+            d = forager_direction(tiles, food, water)
+            if tick % 8 == 1:
+                case = {"tiles": "".join("%x" % m for m in tiles.ravel()), "food": food, "water": water,
+                        "move": -1 if d is None else d}
+                (fallback if d is None else cases).append(case)
+            actions[agent_id] = {"Move": {"Direction": random_move(o, rng) if d is None else d}}
+        obs, _, _, _ = env.step(actions)
+    pick = fallback[: count // 4]
+    step = max(1, len(cases) // (count - len(pick)))
+    pick += cases[::step][: count - len(pick)]
+    with open(out, "w") as f:
+        json.dump({"nmmo_version": "2.0.3", "directions": DIRECTIONS, "cases": pick}, f, indent=0)
+        f.write("\n")
+    print(f"forager cases: {len(pick)} ({len(fallback)} fallbacks seen)", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -371,6 +412,7 @@ def main():
     ap.add_argument("--map-seed", type=int, default=0)
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="only merge the outputs of runs with disjoint --scenarios into --out")
+    ap.add_argument("--forager-cases", metavar="JSON", help="also write exact forager-rule cases here")
     ap.add_argument("--horizon-scale", type=float, default=1.0, help="shorten horizons (smoke runs only)")
     args = ap.parse_args()
     if args.merge:
@@ -394,6 +436,8 @@ def main():
         "map_materials": map_materials(path_maps),
         "scenarios": {},
     }
+    if args.forager_cases:
+        forager_cases(path_maps, args.forager_cases, 256)
     result["idle_sanity"] = idle_death_ticks(path_maps)
     print(f"idle sanity: {result['idle_sanity']}", file=sys.stderr, flush=True)
     checks = {"move_mask_checked": 0, "attack_mask_checked": 0}
