@@ -49,11 +49,7 @@ bool drinkable_from(const World& w, const Entity& self, int r, int c) {
 // The forager rule of the cross-check protocol: towards the nearest water (if water <= food) or
 // food tile of the window, else a random direction.
 int forage_direction(const World& w, const Entity& self, Rng& rng) {
-  const int d =
-      self.water <= self.food
-          ? step_towards(w, self, [&](int r, int c) { return drinkable_from(w, self, r, c); })
-          : step_towards(w, self,
-                         [&](int r, int c) { return w.material(r, c) == Material::kFoilage; });
+  const int d = forager_rule_step(w, self);
   return d >= 0 ? d : random_direction(rng, move_mask(w, self));
 }
 
@@ -391,6 +387,14 @@ uint64_t policy_seed(uint64_t episode_seed, int player_id) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
   return z ^ (z >> 31);
+}
+
+int forager_rule_step(const World& w, const Entity& self) {
+  if (self.water <= self.food) {
+    return step_towards(w, self, [&](int r, int c) { return drinkable_from(w, self, r, c); });
+  }
+  return step_towards(w, self,
+                      [&](int r, int c) { return w.material(r, c) == Material::kFoilage; });
 }
 
 std::array<bool, 5> move_mask(const World& world, const Entity& self) {

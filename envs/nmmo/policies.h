@@ -58,6 +58,11 @@ std::vector<int32_t> visible_entities(const World& world, const Entity& self);
 // As in nmmo, players who are themselves still immune are not masked (the attack then fails).
 std::vector<int32_t> attack_mask_targets(const World& world, const Entity& self);
 
+// The deterministic part of the cross-check protocol's forager rule: the first step towards the
+// nearest drinkable tile (when water <= food) or Foilage tile of the window, kStay on one, -1
+// when none is reachable (the rule then moves at random, as kRandomMove).
+int forager_rule_step(const World& world, const Entity& self);
+
 // The first step from `self` towards the nearest tile of the window (BFS over habitable tiles,
 // neighbours in the order North, South, East, West; entities ignored) for which
 // is_target(row, col) holds. kStay when self stands on a target; -1 when none is reachable.

@@ -4,9 +4,13 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
+#include <string>
 
+#include "envs/common/json.h"
 #include "envs/nmmo/policies.h"
 #include "support/error_of.h"
 
@@ -149,6 +153,37 @@ TEST(NmmoPolicies, ForagerRuleIgnoresWaterOutsideTheWindowAndThenMovesRandomly) 
   EXPECT_EQ(moves, (std::set<int>{kN, kS, kE, kW}));  // random: no target seen
   w.set_material(30, 37, Material::kWater);           // now (30, 36) is a target inside the window
   EXPECT_EQ(forager_move(w), kE);
+}
+
+// 256 decisions of nmmo 2.0.3's forager rule (tests/fixtures/nmmo/forager_cases.json, taken
+// from S4 observations by tools/nmmo_reference_stats.py): the 15x15 window as hex material ids,
+// the agent's food and water, and the move (-1: no reachable target).
+TEST(NmmoPolicies, ForagerRuleMatchesNmmoDecisionByDecision) {
+  const std::string path = std::string(STACKGRAD_NMMO_FIXTURES) + "/forager_cases.json";
+  std::ifstream in(path);
+  ASSERT_TRUE(in.good()) << "missing " << path;
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto root = stackgrad::envs::parse_json(text.str(), path);
+  int cases = 0, random = 0;
+  for (const auto& c : root.at("cases").as_array("cases")) {
+    nm::World w = grass_world();
+    const std::string& tiles = c.at("tiles").as_string("tiles");
+    ASSERT_EQ(tiles.size(), 225u);
+    for (int k = 0; k < 225; ++k) {
+      const int m = std::stoi(tiles.substr(k, 1), nullptr, 16);
+      w.set_material(23 + k / 15, 23 + k % 15, static_cast<Material>(m));
+    }
+    w.players[0].food = static_cast<int16_t>(c.at("food").as_int("food"));
+    w.players[0].water = static_cast<int16_t>(c.at("water").as_int("water"));
+    const int expected = static_cast<int>(c.at("move").as_int("move"));
+    EXPECT_EQ(nm::forager_rule_step(w, w.players[0]), expected)
+        << "case " << cases << ": " << tiles;
+    random += expected < 0;
+    ++cases;
+  }
+  EXPECT_EQ(cases, 256);
+  EXPECT_GT(random, 0);  // the fixture has cases without a reachable target
 }
 
 TEST(NmmoPolicies, RandomMoveDrawsUniformlyAmongOpenDirections) {
