@@ -11,6 +11,8 @@
 #include <string>
 
 #include "envs/common/json.h"
+#include "envs/nmmo/evaluation.h"
+#include "envs/nmmo/observation.h"
 #include "envs/nmmo/policies.h"
 #include "support/error_of.h"
 
@@ -184,6 +186,43 @@ TEST(NmmoPolicies, ForagerRuleMatchesNmmoDecisionByDecision) {
   }
   EXPECT_EQ(cases, 256);
   EXPECT_GT(random, 0);  // the fixture has cases without a reachable target
+}
+
+// The masks the policies compute from the World are the observation's (observation.h): over 40
+// ticks of S3 (random moves and attacks among 128 players and 128 NPCs), for every living player.
+TEST(NmmoPolicies, MasksAgreeWithTheObservation) {
+  nm::Config c = nm::Config::medium();
+  c.map_n = 4;
+  nm::Episode ep(c, 3, 3, std::vector<nm::PolicyKind>(c.player_n, nm::PolicyKind::kRandom));
+  nm::ObservationWriter obs(c, 0);
+  nm::ObsStorage storage(obs.layout(), c.player_n);
+  obs.bind(storage.view());
+  const nm::ObsLayout& l = obs.layout();
+  int attack_rows = 0;
+  for (int t = 0; t < 40; ++t) {
+    ep.step();
+    const nm::World& w = ep.world();
+    obs.write(w, {});
+    for (const nm::Entity& p : w.players) {
+      if (!p.alive) continue;
+      const int8_t* mask =
+          storage.action_mask.data() + static_cast<size_t>(p.id - 1) * l.mask_size();
+      const auto moves = nm::move_mask(w, p);
+      for (int d = 0; d < 5; ++d) {
+        EXPECT_EQ(mask[l.offset(nm::ActionArg::kMoveDirection) + d] != 0, moves[d]) << p.id;
+      }
+      std::set<int32_t> from_obs;
+      const auto ids = obs.entity_ids(p.id - 1);
+      for (size_t row = 0; row < ids.size(); ++row) {
+        if (mask[l.offset(nm::ActionArg::kAttackTarget) + row]) from_obs.insert(ids[row]);
+      }
+      const auto ours = nm::attack_mask_targets(w, p);
+      EXPECT_EQ(from_obs, std::set<int32_t>(ours.begin(), ours.end()))
+          << p.id << " tick " << w.tick;
+      attack_rows += static_cast<int>(ours.size());
+    }
+  }
+  EXPECT_GT(attack_rows, 100);  // the comparison saw targets
 }
 
 TEST(NmmoPolicies, RandomMoveDrawsUniformlyAmongOpenDirections) {
