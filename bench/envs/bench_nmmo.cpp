@@ -16,8 +16,9 @@
 // on); slot-steps count player_n per tick. Rates are given per wall second and per CPU-second
 // of the process (= per core; less sensitive to other processes on the machine). Episodes end at
 // the horizon or when everyone died (random walkers starve; --no-mortality sets the depletion rate
-// to 0 like the NMMO 2.0 paper's speed measurement). On a shared machine only the ratios between
-// rows are reliable.
+// to 0; --immortal is nmmo's IMMORTAL switch, which bench/peers/nmmo_python_bench.py's
+// `immortal` variant uses, like the NMMO 2.0 paper's speed measurement). On a shared machine only
+// the ratios between rows are reliable.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
@@ -250,7 +251,7 @@ std::string to_json(const Result& r) {
 int main(int argc, char** argv) {
   Params p;
   int envs = 4, agents = 128, npcs = 128, horizon = 1024;
-  bool no_mortality = false;
+  bool no_mortality = false, immortal = false;
   std::string policy = "s2", out;
   CLI::App app("bench_nmmo: agent-steps per second of the C++ Neural MMO env, random moves",
                "bench_nmmo");
@@ -271,6 +272,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", p.seed, "seed of the episodes and the random actions");
   app.add_flag("--no-mortality", no_mortality,
                "no food or water depletion (agents still die in combat)");
+  app.add_flag("--immortal", immortal,
+               "nmmo's IMMORTAL switch: players take no damage, food and water stay full");
   app.add_option("--out", out, "also write the results to this JSON file");
   CLI11_PARSE(app, argc, argv);
   p.masked = policy == "masked";
@@ -282,6 +285,7 @@ int main(int argc, char** argv) {
   options.config.horizon = horizon;
   options.config.map_n = 4;
   if (no_mortality) options.config.resource_depletion_rate = 0;
+  options.config.immortal = immortal;
   const std::string load_before = load_average();
 
   std::vector<Result> results;
@@ -299,7 +303,8 @@ int main(int argc, char** argv) {
   std::ostringstream json;
   json << "{\"bench\":\"nmmo\",\"config\":{\"preset\":\"medium\",\"player_n\":" << agents
        << ",\"npc_n\":" << npcs << ",\"horizon\":" << horizon << ",\"map\":" << p.map
-       << ",\"no_mortality\":" << (no_mortality ? "true" : "false") << ",\"policy\":\"" << policy
+       << ",\"no_mortality\":" << (no_mortality ? "true" : "false")
+       << ",\"immortal\":" << (immortal ? "true" : "false") << ",\"policy\":\"" << policy
        << "\",\"seed\":" << p.seed << ",\"ticks\":" << p.ticks << ",\"warmup\":" << p.warmup
        << "},\"hardware_threads\":" << std::thread::hardware_concurrency()
        << ",\"loadavg_before\":" << load_before << ",\"loadavg_after\":" << load_average()

@@ -105,6 +105,7 @@ bool attack(World& world, Entity& attacker, Style style, int32_t target_id) {
 }
 
 void receive_damage(World& world, Entity& target, Entity* source, int damage) {
+  if (world.config.immortal && target.is_player()) return;
   target.damage = static_cast<int16_t>(damage);
   target.health = static_cast<int16_t>(std::max(target.health - damage, 0));
   if (target.health > 0 || !target.alive) return;

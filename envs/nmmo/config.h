@@ -93,6 +93,10 @@ struct Config {
   int market_n_obs = 1024;
   int price_n_obs = 99;
 
+  // nmmo's IMMORTAL debug switch (its speed benchmark uses it): players take no damage, and
+  // their Water and Food skills do nothing (no depletion, no drinking or eating).
+  bool immortal = false;
+
   // Optional systems.
   bool communication = false;
   int communication_num_tokens = 50;

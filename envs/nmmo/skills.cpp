@@ -120,6 +120,7 @@ void update_resources(const Config& c, Entity& p) {
 // the player (never depleted) or from the foilage under it (depleted to scrub).
 void drink_and_eat(World& world, Entity& p) {
   const Config& c = world.config;
+  if (c.immortal) return;
   const int restore =
       static_cast<int>(std::floor(c.resource_base * c.resource_harvest_restore_fraction));
   p.water = static_cast<int16_t>(std::max(p.water - c.resource_depletion_rate, 0));

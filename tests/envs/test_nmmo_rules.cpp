@@ -489,6 +489,27 @@ TEST(NmmoRulesResources, StarvationKillsAtTheDerivedTick) {
   EXPECT_EQ(died, 30);
 }
 
+// nmmo's IMMORTAL switch: no depletion (and no drinking or eating), no damage to players;
+// NPCs still take damage.
+TEST(NmmoRulesResources, ImmortalPlayersNeitherStarveNorTakeDamage) {
+  nm::World w = grass_world();
+  w.config.immortal = true;
+  w.set_material(9, 10, nm::Material::kWater);
+  add_player(w, 9, 9);
+  add_npc(w, 9, 8, nm::NpcType::kHostile, nm::Style::kMelee, 1, 15, 0);
+  auto actions = no_actions(w);
+  actions[0].attack_style = static_cast<int8_t>(nm::Style::kMelee);
+  actions[0].attack_target = w.npcs[0].id;
+  for (int k = 1; k <= 40; ++k) nm::step(w, actions);
+  EXPECT_TRUE(w.players[0].alive);
+  EXPECT_EQ(w.players[0].health, 100);
+  EXPECT_EQ(w.players[0].food, 100);
+  EXPECT_EQ(w.players[0].water, 100);
+  EXPECT_EQ(count_events(w, nm::EventCode::kDrinkWater), 0);
+  EXPECT_GT(count_events(w, nm::EventCode::kScoreHit), 0);
+  EXPECT_NE(find_event(w, nm::EventCode::kPlayerKill, 1), nullptr);  // the NPC died
+}
+
 TEST(NmmoRulesResources, RegenerationNeedsBothAboveHalf) {
   nm::World w = grass_world();
   nm::Entity& a = add_player(w, 5, 5);
