@@ -1,5 +1,8 @@
 #include "config.h"
 
+#include <charconv>
+#include <type_traits>
+
 #include "engine/core/error.h"
 
 namespace stackgrad::nmmo {
@@ -45,6 +48,54 @@ void Config::validate() const {
        {foilage_respawn, tree_respawn, ore_respawn, crystal_respawn, herb_respawn, fish_respawn}) {
     check_probability(p, "a tile respawn probability");
   }
+}
+
+std::string Config::to_json() const {
+  std::string out = "{";
+  visit_config_fields(*this, [&](const char* name, const auto& value) {
+    if (out.size() > 1) out += ",";
+    out += "\"";
+    out += name;
+    out += "\":";
+    using T = std::decay_t<decltype(value)>;
+    if constexpr (std::is_same_v<T, bool>) {
+      out += value ? "true" : "false";
+    } else {
+      char buf[32];  // shortest form that reads back to the same value
+      const auto r = std::to_chars(buf, buf + sizeof buf, value);
+      out.append(buf, r.ptr);
+    }
+  });
+  return out + "}";
+}
+
+Config Config::from_json(const envs::JsonValue& object, const std::string& where,
+                         const Config& base) {
+  Config c = base;
+  for (const auto& [key, value] : object.as_object(where)) {
+    bool found = false;
+    visit_config_fields(c, [&](const char* name, auto& field) {
+      if (found || key != name) return;
+      found = true;
+      const std::string what = where + "." + key;
+      using T = std::decay_t<decltype(field)>;
+      if constexpr (std::is_same_v<T, bool>) {
+        field = value.as_bool(what);
+      } else if constexpr (std::is_same_v<T, int>) {
+        const long long v = value.as_int(what);
+        SG_CHECK(v >= INT32_MIN && v <= INT32_MAX, what, ": ", v, " does not fit an int");
+        field = static_cast<int>(v);
+      } else {
+        field = value.as_double(what);
+      }
+    });
+    SG_CHECK(found, where, ": unknown configuration field '", key, "'");
+  }
+  return c;
+}
+
+Config Config::from_json(const envs::JsonValue& object, const std::string& where) {
+  return from_json(object, where, Config{});
 }
 
 Config Config::medium() { return Config{}; }

@@ -9,6 +9,9 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
+
+#include "envs/common/json.h"
 
 namespace stackgrad::nmmo {
 
@@ -110,8 +113,107 @@ struct Config {
   // Throws stackgrad::Error naming the first field out of range.
   void validate() const;
 
+  // Every field by name as one JSON object, and back: replay files keep the whole configuration
+  // this way, and `nmmo --config FILE` reads one. from_json starts from `base` and overrides
+  // the fields the object names; an unknown name or a value of the wrong type is an error that
+  // names the field and `where`.
+  std::string to_json() const;
+  static Config from_json(const envs::JsonValue& object, const std::string& where,
+                          const Config& base);
+  static Config from_json(const envs::JsonValue& object, const std::string& where);
+
   static Config medium();  // nmmo's Default/Medium: the competition world
   static Config small();   // nmmo's Small preset: 64 agents on a 64x64 map, 128 ticks
 };
+
+// Calls f(name, field) for every field of the configuration, in declaration order (to_json,
+// from_json). A field added to Config must be added here too: test_nmmo_world checks the count
+// against sizeof(Config).
+template <class C, class F>
+void visit_config_fields(C& c, F&& f) {
+  f("horizon", c.horizon);
+  f("player_n", c.player_n);
+  f("player_n_obs", c.player_n_obs);
+  f("vision_radius", c.vision_radius);
+  f("team_size", c.team_size);
+  f("map_center", c.map_center);
+  f("map_border", c.map_border);
+  f("map_n", c.map_n);
+  f("terrain_flip_seed", c.terrain_flip_seed);
+  f("terrain_frequency", c.terrain_frequency);
+  f("terrain_frequency_offset", c.terrain_frequency_offset);
+  f("terrain_tiles_per_octave", c.terrain_tiles_per_octave);
+  f("terrain_log_interpolate_min", c.terrain_log_interpolate_min);
+  f("terrain_log_interpolate_max", c.terrain_log_interpolate_max);
+  f("terrain_water", c.terrain_water);
+  f("terrain_grass", c.terrain_grass);
+  f("terrain_foilage", c.terrain_foilage);
+  f("progression_spawn_clusters", c.progression_spawn_clusters);
+  f("progression_spawn_uniforms", c.progression_spawn_uniforms);
+  f("resource_base", c.resource_base);
+  f("resource_depletion_rate", c.resource_depletion_rate);
+  f("resource_starvation_rate", c.resource_starvation_rate);
+  f("resource_dehydration_rate", c.resource_dehydration_rate);
+  f("resource_health_regen_threshold", c.resource_health_regen_threshold);
+  f("resource_health_restore_fraction", c.resource_health_restore_fraction);
+  f("resource_harvest_restore_fraction", c.resource_harvest_restore_fraction);
+  f("resource_damage_reduction", c.resource_damage_reduction);
+  f("resource_resilient_population", c.resource_resilient_population);
+  f("player_base_health", c.player_base_health);
+  f("foilage_respawn", c.foilage_respawn);
+  f("tree_respawn", c.tree_respawn);
+  f("ore_respawn", c.ore_respawn);
+  f("crystal_respawn", c.crystal_respawn);
+  f("herb_respawn", c.herb_respawn);
+  f("fish_respawn", c.fish_respawn);
+  f("combat_spawn_immunity", c.combat_spawn_immunity);
+  f("combat_status_duration", c.combat_status_duration);
+  f("combat_weakness_multiplier", c.combat_weakness_multiplier);
+  f("combat_reach", c.combat_reach);
+  f("combat_damage_scale", c.combat_damage_scale);
+  f("progression_base_level", c.progression_base_level);
+  f("progression_level_max", c.progression_level_max);
+  f("progression_combat_xp", c.progression_combat_xp);
+  f("progression_ammunition_xp", c.progression_ammunition_xp);
+  f("progression_consumable_xp", c.progression_consumable_xp);
+  f("progression_base_damage", c.progression_base_damage);
+  f("progression_level_damage", c.progression_level_damage);
+  f("progression_base_defense", c.progression_base_defense);
+  f("progression_level_defense", c.progression_level_defense);
+  f("npc_n", c.npc_n);
+  f("npc_spawn_attempts", c.npc_spawn_attempts);
+  f("npc_spawn_aggressive", c.npc_spawn_aggressive);
+  f("npc_spawn_neutral", c.npc_spawn_neutral);
+  f("npc_level_min", c.npc_level_min);
+  f("npc_level_max", c.npc_level_max);
+  f("npc_base_damage", c.npc_base_damage);
+  f("npc_level_damage", c.npc_level_damage);
+  f("npc_base_defense", c.npc_base_defense);
+  f("npc_level_defense", c.npc_level_defense);
+  f("npc_base_health", c.npc_base_health);
+  f("npc_health_regen", c.npc_health_regen);
+  f("item_inventory_capacity", c.item_inventory_capacity);
+  f("weapon_drop_prob", c.weapon_drop_prob);
+  f("weapon_base_attack", c.weapon_base_attack);
+  f("weapon_level_attack", c.weapon_level_attack);
+  f("ammo_base_attack", c.ammo_base_attack);
+  f("ammo_level_attack", c.ammo_level_attack);
+  f("tool_defense", c.tool_defense);
+  f("armour_level_defense", c.armour_level_defense);
+  f("consumable_base_restore", c.consumable_base_restore);
+  f("consumable_level_restore", c.consumable_level_restore);
+  f("item_attribute_max", c.item_attribute_max);
+  f("exchange_base_gold", c.exchange_base_gold);
+  f("exchange_listing_duration", c.exchange_listing_duration);
+  f("market_n_obs", c.market_n_obs);
+  f("price_n_obs", c.price_n_obs);
+  f("immortal", c.immortal);
+  f("communication", c.communication);
+  f("communication_num_tokens", c.communication_num_tokens);
+  f("death_fog_start", c.death_fog_start);
+  f("death_fog_speed", c.death_fog_speed);
+  f("death_fog_safe_radius", c.death_fog_safe_radius);
+}
+inline constexpr int kNumConfigFields = 82;
 
 }  // namespace stackgrad::nmmo

@@ -40,23 +40,6 @@ AgentAction action_of(const std::vector<int>& f) {
   return a;
 }
 
-std::string to_hex(const void* data, size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(2 * n, '0');
-  const auto* bytes = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < n; ++i) {
-    out[2 * i] = digits[bytes[i] >> 4];
-    out[2 * i + 1] = digits[bytes[i] & 15];
-  }
-  return out;
-}
-
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 // FNV-1a over the bytes of integral values, fed one by one (not whole structs: padding).
 struct Hasher {
   uint64_t h = 1469598103934665603ull;
@@ -96,11 +79,7 @@ ReplayWriter::ReplayWriter(const std::string& path, const Config& config, uint64
     : path_(path), out_(path) {
   SG_CHECK(out_.good(), "nmmo replay: cannot write '", path, "'");
   out_ << "{\"format\":\"nmmo-replay\",\"version\":1,\"seed\":\"" << seed
-       << "\",\"map_id\":" << map_id << ",\"config_bytes\":\"" << to_hex(&config, sizeof(Config))
-       << "\",\"summary\":{\"horizon\":" << config.horizon << ",\"player_n\":" << config.player_n
-       << ",\"npc_n\":" << config.npc_n << ",\"map_center\":" << config.map_center
-       << ",\"map_n\":" << config.map_n
-       << ",\"terrain_flip_seed\":" << (config.terrain_flip_seed ? "true" : "false") << "}}\n";
+       << "\",\"map_id\":" << map_id << ",\"config\":" << config.to_json() << "}\n";
 }
 
 ReplayWriter::~ReplayWriter() {
@@ -150,17 +129,8 @@ Replay read_replay(const std::string& path) {
     fail("nmmo replay: '", path, "': bad seed '", seed, "'");
   }
   r.map_id = static_cast<int>(header.at("map_id").as_int("map_id"));
-  const std::string& hex = header.at("config_bytes").as_string("config_bytes");
-  SG_CHECK(hex.size() == 2 * sizeof(Config), "nmmo replay: '", path, "': the configuration has ",
-           hex.size() / 2, " bytes, this build's has ", sizeof(Config),
-           " (replays are read by the build that wrote them)");
-  std::array<uint8_t, sizeof(Config)> bytes{};
-  for (size_t i = 0; i < bytes.size(); ++i) {
-    const int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
-    SG_CHECK(hi >= 0 && lo >= 0, "nmmo replay: '", path, "': config_bytes is not hex");
-    bytes[i] = static_cast<uint8_t>(hi * 16 + lo);
-  }
-  std::memcpy(&r.config, bytes.data(), sizeof(Config));
+  // Fields the file does not name keep their defaults, so older replays stay readable.
+  r.config = Config::from_json(header.at("config"), path + ": config");
   r.config.validate();
   SG_CHECK(r.map_id >= 1 && r.map_id <= r.config.map_n, "nmmo replay: '", path, "': map id ",
            r.map_id, " outside [1, ", r.config.map_n, "]");

@@ -3,15 +3,15 @@
 // JSON lines: a header line, then one line per tick listing the players whose action was not
 // the default one:
 //
-//   {"format":"nmmo-replay","version":1,"seed":1,"map_id":2,"config_bytes":"<hex>",
-//    "summary":{"horizon":128,"player_n":64,...}}
+//   {"format":"nmmo-replay","version":1,"seed":"1","map_id":2,
+//    "config":{"horizon":128,"player_n":64,...every field of Config...}}
 //   [[5,0,-1,0,0,0,0,0,0,0,0,0,0,-1],[9,2,1,-3,0,0,0,0,0,0,0,0,0,-1]]    (tick 1)
 //   ...
 // Each entry is [player id, move, attack_style, attack_target, use_item, destroy_item,
 // give_item, give_target, give_gold_amount, give_gold_target, sell_item, sell_price, buy_item,
-// comm_token]. The configuration is stored as its raw bytes (hex) so that every field, including
-// ones added later, round-trips exactly; a replay is therefore read by the build that wrote it
-// (reading checks the size). `summary` repeats the main fields for people.
+// comm_token]. The configuration is stored field by field (Config::to_json; doubles in their
+// shortest exact form), so it round-trips exactly; a field that a later build adds keeps its
+// default when an older file is read.
 //
 //   ReplayWriter out("/tmp/ep.nmmo", world.config, seed, map_id);
 //   ... out.write_tick(actions);  after each step

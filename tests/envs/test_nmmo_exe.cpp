@@ -56,12 +56,27 @@ TEST(NmmoExecutable, FlagAndFileErrors) {
   EXPECT_NE(out.find("/nonexistent/tasks.json"), std::string::npos) << out;
   EXPECT_EQ(run_nmmo("--eval --tasks /tmp/t.json", out), 1);
   EXPECT_NE(out.find("do not give --tasks"), std::string::npos) << out;
+  EXPECT_EQ(run_nmmo(kSmall + " --config /nonexistent/c.json", out), 1);
+  EXPECT_NE(out.find("cannot open '/nonexistent/c.json'"), std::string::npos) << out;
   EXPECT_EQ(run_nmmo("--help", out), 0);
   for (const char* flag :
        {"--map-size", "--agents", "--npcs", "--horizon", "--policy", "--tasks", "--eval",
         "--episodes", "--seed", "--render", "--replay", "--play", "--threads"}) {
     EXPECT_NE(out.find(flag), std::string::npos) << flag;
   }
+}
+
+TEST(NmmoExecutable, ConfigFileSetsFieldsAndFlagsOverrideIt) {
+  const fs::path path =
+      fs::temp_directory_path() / ("nmmo_cli_config_" + std::to_string(getpid()) + ".json");
+  std::ofstream(path) << R"({"npc_n": 0, "horizon": 12, "player_n": 16})";
+  std::string out;
+  ASSERT_EQ(run_nmmo("--preset small --config " + path.string() + " --agents 8", out), 0) << out;
+  EXPECT_NE(out.find("8 players, 0 NPCs, horizon 12"), std::string::npos) << out;
+  std::ofstream(path) << R"({"npcs": 0})";
+  EXPECT_EQ(run_nmmo("--preset small --config " + path.string(), out), 1);
+  EXPECT_NE(out.find("unknown configuration field 'npcs'"), std::string::npos) << out;
+  fs::remove(path);
 }
 
 TEST(NmmoExecutable, SmallRunWritesSnapshotsAndAReplayThatPlaysBack) {

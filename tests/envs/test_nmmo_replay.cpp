@@ -99,9 +99,13 @@ TEST(NmmoReplay, BadFilesAreNamedErrors) {
   EXPECT_THAT(error_of([&] { nm::read_replay(path.string()); }), HasSubstr("not an nmmo replay"));
   write(
       "{\"format\":\"nmmo-replay\",\"version\":1,\"seed\":\"1\",\"map_id\":1,"
-      "\"config_bytes\":\"00ff\"}\n");
+      "\"config\":{\"horizon\":128,\"player_m\":4}}\n");
   EXPECT_THAT(error_of([&] { nm::read_replay(path.string()); }),
-              HasSubstr("build that wrote them"));
+              HasSubstr("unknown configuration field 'player_m'"));
+  write(
+      "{\"format\":\"nmmo-replay\",\"version\":1,\"seed\":\"1\",\"map_id\":1,"
+      "\"config\":{\"horizon\":12.5}}\n");
+  EXPECT_THAT(error_of([&] { nm::read_replay(path.string()); }), HasSubstr("config.horizon"));
   // A good header followed by a tick naming a player that does not exist.
   const nm::Config c = small_config();
   { nm::ReplayWriter out(path.string(), c, 1, 1); }

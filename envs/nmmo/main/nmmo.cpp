@@ -13,13 +13,16 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "engine/core/error.h"
+#include "envs/common/json.h"
 #include "envs/common/task_pool.h"
 #include "envs/nmmo/evaluation.h"
 #include "envs/nmmo/realm.h"
@@ -35,6 +38,7 @@ namespace {
 
 struct Options {
   std::string preset = "medium", policy = "mixed", tasks_file, render_dir, replay_out, play;
+  std::string config_file;
   int map_size = -1, agents = -1, npcs = -1, horizon = -1, maps = -1;
   int episodes = 1, threads = 1, render_every = 64, tile_px = 4, track = 32;
   uint64_t seed = 1;
@@ -67,6 +71,14 @@ nmmo::Config config_of(const Options& o) {
     c.resource_resilient_population = 0.0;
     c.terrain_flip_seed = true;
     c.map_n = 256;
+  }
+  if (!o.config_file.empty()) {
+    std::ifstream in(o.config_file);
+    SG_CHECK(in.good(), "--config: cannot open '", o.config_file, "'");
+    std::stringstream text;
+    text << in.rdbuf();
+    c = nmmo::Config::from_json(stackgrad::envs::parse_json(text.str(), o.config_file),
+                                o.config_file, c);
   }
   if (o.map_size > 0) c.map_center = o.map_size;
   if (o.agents > 0) c.player_n = o.agents;
@@ -339,6 +351,9 @@ int main(int argc, char** argv) {
   app.add_option("--preset", o.preset, "base configuration: medium (160x160, 128 agents) or small")
       ->check(CLI::IsMember({"medium", "small"}))
       ->capture_default_str();
+  app.add_option("--config", o.config_file,
+                 "JSON object of Config fields (names as in envs/nmmo/config.h) applied over the "
+                 "preset; the flags below override it");
   app.add_option("--map-size", o.map_size, "side of the playable square (map_center), even")
       ->check(CLI::Range(16, 1024));
   app.add_option("--agents", o.agents, "players")->check(CLI::Range(1, 4096));
