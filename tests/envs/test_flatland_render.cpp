@@ -1,6 +1,7 @@
 // Rendering (PNG size, rail pixels differ from empty ones, trains drawn) and the flatland
 // executable's command line (flag errors, a level run, a snapshot directory).
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -9,10 +10,9 @@
 #include <sstream>
 #include <string>
 
-#include <unistd.h>
-
 #include "envs/flatland/level_io.h"
 #include "envs/flatland/render.h"
+#include "support/run_program.h"
 
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb/stb_image.h>
@@ -77,19 +77,8 @@ TEST(FlatlandRender, UnwritablePathIsAnError) {
   EXPECT_THROW(fl::write_png(fl::render(env), "/nonexistent-dir/x.png"), std::exception);
 }
 
-// Runs the executable; returns its exit status and puts stdout + stderr in `output`. The log
-// file is named by process id: ctest runs the tests of this file as concurrent processes.
 int run_flatland(const std::string& args, std::string& output) {
-  const fs::path log = fs::temp_directory_path() / ("flatland_cli_test_" + std::to_string(getpid()) + ".log");
-  const std::string cmd =
-      std::string(STACKGRAD_FLATLAND_EXE) + " " + args + " > " + log.string() + " 2>&1";
-  const int status = std::system(cmd.c_str());
-  std::ifstream in(log);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  output = ss.str();
-  fs::remove(log);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return stackgrad::testing::run_program(STACKGRAD_FLATLAND_EXE, args, output);
 }
 
 TEST(FlatlandExecutable, FlagErrors) {

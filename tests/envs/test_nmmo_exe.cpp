@@ -10,26 +10,16 @@
 #include <sstream>
 #include <string>
 
+#include "support/run_program.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
 const std::string kSmall = "--preset small --horizon 64";
 
-// Runs the executable; returns its exit status and puts stdout + stderr in `output`. Files are
-// named by process id: ctest runs the tests of this file as concurrent processes.
 int run_nmmo(const std::string& args, std::string& output) {
-  const fs::path log =
-      fs::temp_directory_path() / ("nmmo_cli_test_" + std::to_string(getpid()) + ".log");
-  const std::string cmd =
-      std::string(STACKGRAD_NMMO_EXE) + " " + args + " > " + log.string() + " 2>&1 < /dev/null";
-  const int status = std::system(cmd.c_str());
-  std::ifstream in(log);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  output = ss.str();
-  fs::remove(log);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return stackgrad::testing::run_program(STACKGRAD_NMMO_EXE, args, output);
 }
 
 std::string hash_in(const std::string& text) {
