@@ -8,10 +8,12 @@ namespace stackgrad {
 
 void register_cuda_elementwise();
 void register_cuda_reduce();
+void register_cuda_softmax();
 
 void register_cuda_kernels() {
   register_cuda_elementwise();
   register_cuda_reduce();
+  register_cuda_softmax();
 }
 
 }  // namespace stackgrad
