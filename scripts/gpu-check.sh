@@ -11,7 +11,7 @@
 # The CUDA code it builds compiles there (nvcc, sm_90) but no kernel of kernels/cuda/ has
 # executed yet; expect the first run to find problems, and read the report's failures first.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 DEST=${1:-${OUT:-/tmp/stackgrad-gpu-check}}
 mkdir -p "$DEST"
 REPORT="$DEST/report.md"

@@ -33,6 +33,17 @@ TEST(CudaDevice, CountAndRequireAgree) {
               HasSubstr("cuda:" + std::to_string(n) + " requested but only"));
 }
 
+TEST(CudaDevice, WithoutAGpuEveryEntryPointSaysWhy) {
+  if (cuda_available()) GTEST_SKIP() << "a GPU is present";
+  const std::string why = cuda_compiled() ? "cuda:0 requested but no CUDA device is present"
+                                          : "this build has no CUDA backend";
+  EXPECT_THAT(error_of([] { cuda_alloc(0, 16); }), HasSubstr(why));
+  EXPECT_THAT(error_of([] { cuda_memory_stats(0); }), HasSubstr(why));
+  EXPECT_THAT(error_of([] { cuda_stream(0); }), HasSubstr(why));
+  EXPECT_NO_THROW(cuda_synchronize());  // every device: there are none to wait for
+  EXPECT_NO_THROW(cuda_empty_cache());
+}
+
 template <typename T>
 void expect_round_trip(int64_t n, DType dtype) {
   std::vector<T> v(static_cast<size_t>(n));
