@@ -59,9 +59,9 @@ run_suite() {  # name, gtest filter
   [ -x "$BIN/$t" ] || { echo "- $t: not built" >> "$REPORT"; return; }
   timeout 150 "$BIN/$t" --gtest_filter="$filter" --gtest_brief=0 > "$f" 2>&1
   local rc=$?
-  local passed skipped failed
-  passed=$(grep -c '^\[       OK \]' "$f"); skipped=$(grep -c '^\[  SKIPPED \]' "$f"); failed=$(grep -c '^\[  FAILED  \]' "$f")
-  echo "- $t ($filter): exit $rc, $passed passed, $skipped skipped, $failed failed lines" >> "$REPORT"
+  # gtest's summary lines: "[  PASSED  ] 12 tests.", "[  SKIPPED ] 3 tests, listed below:".
+  count() { local n; n=$(grep -E "^\[  $1 *\] [0-9]+ test" "$f" | head -1 | grep -oE '[0-9]+' | head -1); echo "${n:-0}"; }
+  echo "- $t ($filter): exit $rc, $(count PASSED) passed, $(count SKIPPED) skipped, $(count FAILED) failed" >> "$REPORT"
   if [ $rc -ne 0 ]; then
     { echo '```'; grep -E -A12 'Failure|FAILED|error' "$f" | head -80; echo '```'; } >> "$REPORT"
   fi
