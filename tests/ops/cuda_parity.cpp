@@ -13,6 +13,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
+#include <sstream>
 
 #include "engine/runtime/cuda_context.h"
 #include "tests/support/op_registry.h"
@@ -145,6 +147,60 @@ TEST_P(CudaParity, ForwardAndBackwardMatchCpu) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, CudaParity, ::testing::ValuesIn(parity_specs()), param_name);
+
+// Runs on any machine: the ops a spec reaches, forward and backward, on the CPU (read from the
+// STACKGRAD_DEBUG=1 kernel log), so that a CUDA-kernel op whose parity test would stop at a
+// missing kernel is caught without a GPU.
+std::set<std::string> kernels_reached(const OpSpec& spec) {
+  std::set<std::string> ops;
+  std::mt19937_64 rng(1234);
+  const int previous = debug_level();
+  for (const auto& c : spec.cases(rng)) {
+    if (has_sparse(c.inputs)) continue;
+    auto inputs = cast_inputs(c.inputs, DType::f64);
+    const std::vector<int> which = spec.differentiable ? grad_inputs(spec, inputs) : std::vector<int>{};
+    ::testing::internal::CaptureStderr();
+    set_debug_level(1);
+    try {
+      std::mt19937_64 vrng(99);
+      Tensor out;
+      {
+        NoGradGuard no_grad;
+        out = spec.fn(inputs);
+      }
+      Tensor v = randn_f64(vrng, out.shape()).to(out.dtype());
+      run_on(spec, inputs, which, v, Device::cpu(), spec.differentiable && is_floating(out.dtype()));
+    } catch (...) {
+      set_debug_level(previous);
+      ::testing::internal::GetCapturedStderr();
+      throw;
+    }
+    set_debug_level(previous);
+    std::istringstream log(::testing::internal::GetCapturedStderr());
+    for (std::string line; std::getline(log, line);) {
+      const std::string tag = "[stackgrad] ";
+      if (line.rfind(tag, 0) != 0) continue;
+      ops.insert(line.substr(tag.size(), line.find(' ', tag.size()) - tag.size()));
+    }
+  }
+  return ops;
+}
+
+TEST(CudaParityPlan, EveryKernelACudaOpReachesHasACudaKernel) {
+  if (!cuda_compiled()) GTEST_SKIP() << "CPU-only build: no CUDA kernels";
+  int specs = 0;
+  for (const OpSpec* spec : parity_specs()) {
+    if (!cuda_kernel_op(*spec)) continue;
+    ++specs;
+    const std::set<std::string> reached = kernels_reached(*spec);
+    EXPECT_TRUE(reached.count(spec->op)) << spec->op << ": its own kernel not seen in the log";
+    for (const auto& name : reached) {
+      EXPECT_TRUE(has_kernel(op_by_name(name), Backend::cuda))
+          << spec->op << " (forward or backward) runs " << name << ", which has no CUDA kernel";
+    }
+  }
+  EXPECT_GT(specs, 0);
+}
 
 }  // namespace
 }  // namespace stackgrad::testing
