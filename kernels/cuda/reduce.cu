@@ -1,4 +1,5 @@
-// CUDA reductions: sum, prod, max, min, argmax, argmin (mean is sum / n in the op layer).
+// CUDA reductions: sum, prod, max, min, argmax, argmin, norm (p = 1, 2, inf) and logsumexp
+// (mean is sum / n in the op layer).
 //
 // The op layer permutes the reduced dims last (attrs.k of them) and passes a contiguous output
 // over the kept dims, so the input is `outer` rows of `inner` elements, both strided; each side
@@ -119,6 +120,57 @@ struct ArgExtremumOp {
   __device__ static Out finish(Acc a) { return a.i; }
 };
 
+// norm with p = 1, 2 or infinity (kP 0), as the reference: sums in double, NaN propagates.
+template <typename T, int kP>
+struct NormOp {
+  using Acc = double;
+  using Out = T;
+  __device__ static Acc init() { return 0.0; }
+  __device__ static Acc lift(T x, int64_t) {
+    const double a = fabs(static_cast<double>(x));
+    return kP == 2 ? a * a : a;
+  }
+  __device__ static Acc combine(Acc a, Acc b) {
+    if constexpr (kP == 0) {
+      if (isnan(a)) return a;
+      if (isnan(b)) return b;
+      return b > a ? b : a;
+    } else {
+      return a + b;
+    }
+  }
+  __device__ static Out finish(Acc a) { return static_cast<Out>(kP == 2 ? sqrt(a) : a); }
+};
+
+// logsumexp as a running (max m, sum s of exp(x - m)) pair, merged by rescaling to the larger
+// maximum; the reference computes m first, then the sum. Special values as the reference: any
+// NaN gives NaN, any +inf gives +inf, all -inf gives -inf.
+struct LseAcc {
+  double m, s;
+};
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+template <typename T>
+struct LogSumExpOp {
+  using Acc = LseAcc;
+  using Out = T;
+  __device__ static Acc init() { return {-kInf, 0.0}; }
+  __device__ static Acc lift(T x, int64_t) { return {static_cast<double>(x), 1.0}; }
+  __device__ static Acc combine(Acc a, Acc b) {
+    if (isnan(a.m)) return a;
+    if (isnan(b.m)) return b;
+    if (a.m == -kInf) return b;
+    if (b.m == -kInf) return a;
+    if (isinf(a.m) || isinf(b.m)) return {kInf, 1.0};  // +inf wins
+    const double m = a.m > b.m ? a.m : b.m;
+    return {m, a.s * exp(a.m - m) + b.s * exp(b.m - m)};
+  }
+  __device__ static Out finish(Acc a) {
+    if (isnan(a.m) || isinf(a.m)) return static_cast<Out>(a.m);
+    return static_cast<Out>(a.m + log(a.s));
+  }
+};
+
 // --- shuffles for every accumulator type ---------------------------------------------------------
 
 __device__ __forceinline__ double shfl_down(double v, int d) { return __shfl_down_sync(0xffffffffu, v, d); }
@@ -132,6 +184,9 @@ __device__ __forceinline__ uint64_t shfl_down(uint64_t v, int d) {
 }
 __device__ __forceinline__ uint8_t shfl_down(uint8_t v, int d) {
   return static_cast<uint8_t>(__shfl_down_sync(0xffffffffu, static_cast<int>(v), d));
+}
+__device__ __forceinline__ LseAcc shfl_down(LseAcc a, int d) {
+  return {shfl_down(a.m, d), shfl_down(a.s, d)};
 }
 template <typename T>
 __device__ __forceinline__ ArgAcc<T> shfl_down(ArgAcc<T> a, int d) {
@@ -298,6 +353,21 @@ void cuda_arg_extremum(const KernelCall& c) {
                       [&] { reduce<ArgExtremumOp<scalar_t, kMax>, scalar_t>(c); });
 }
 
+void cuda_norm(const KernelCall& c) {
+  const double p = c.attrs.alpha;
+  SG_DISPATCH_FLOAT(c.in[0].dtype, "norm", [&] {
+    if (p == 1.0)
+      reduce<NormOp<scalar_t, 1>, scalar_t>(c);
+    else if (p == 2.0)
+      reduce<NormOp<scalar_t, 2>, scalar_t>(c);
+    else
+      reduce<NormOp<scalar_t, 0>, scalar_t>(c);  // the op layer allows 1, 2 or infinity
+  });
+}
+void cuda_logsumexp(const KernelCall& c) {
+  SG_DISPATCH_FLOAT(c.in[0].dtype, "logsumexp", [&] { reduce<LogSumExpOp<scalar_t>, scalar_t>(c); });
+}
+
 }  // namespace
 }  // namespace stackgrad::kernels::gpu
 
@@ -311,6 +381,8 @@ void register_cuda_reduce() {
   register_kernel(OpId::min, Backend::cuda, cuda_extremum<false>);
   register_kernel(OpId::argmax, Backend::cuda, cuda_arg_extremum<true>);
   register_kernel(OpId::argmin, Backend::cuda, cuda_arg_extremum<false>);
+  register_kernel(OpId::norm, Backend::cuda, cuda_norm);
+  register_kernel(OpId::logsumexp, Backend::cuda, cuda_logsumexp);
 }
 
 }  // namespace stackgrad
