@@ -1,4 +1,4 @@
-// CUDA reductions: sum, prod, max, min, argmax, argmin, norm (p = 1, 2, inf) and logsumexp
+// CUDA reductions: sum, prod, max, min, argmax, argmin, var, norm (p = 1, 2, inf) and logsumexp
 // (mean is sum / n in the op layer).
 //
 // The op layer permutes the reduced dims last (attrs.k of them) and passes a contiguous output
@@ -171,6 +171,33 @@ struct LogSumExpOp {
   }
 };
 
+// var: (count, mean, sum of squared deviations) merged with Chan et al.'s pairwise update,
+// in double; the reference computes the mean first, then the squared deviations. The result is
+// m2 / (n - correction), with correction = attrs.alpha (n <= correction gives inf or NaN, as
+// in the reference).
+struct VarAcc {
+  double n, mean, m2;
+};
+
+template <typename T>
+struct VarOp {
+  using Acc = VarAcc;
+  using Out = T;
+  double correction = 0;
+  __device__ static Acc init() { return {0.0, 0.0, 0.0}; }
+  __device__ static Acc lift(T x, int64_t) { return {1.0, static_cast<double>(x), 0.0}; }
+  __device__ static Acc combine(Acc a, Acc b) {
+    if (a.n == 0) return b;
+    if (b.n == 0) return a;
+    const double n = a.n + b.n, d = b.mean - a.mean;
+    return {n, a.mean + d * (b.n / n), a.m2 + b.m2 + d * d * (a.n * b.n / n)};
+  }
+  __device__ Out finish(Acc a) const {
+    const double dof = a.n - correction;
+    return static_cast<Out>(a.m2 / (dof > 0 ? dof : 0.0));
+  }
+};
+
 // --- shuffles for every accumulator type ---------------------------------------------------------
 
 __device__ __forceinline__ double shfl_down(double v, int d) { return __shfl_down_sync(0xffffffffu, v, d); }
@@ -184,6 +211,9 @@ __device__ __forceinline__ uint64_t shfl_down(uint64_t v, int d) {
 }
 __device__ __forceinline__ uint8_t shfl_down(uint8_t v, int d) {
   return static_cast<uint8_t>(__shfl_down_sync(0xffffffffu, static_cast<int>(v), d));
+}
+__device__ __forceinline__ VarAcc shfl_down(VarAcc a, int d) {
+  return {shfl_down(a.n, d), shfl_down(a.mean, d), shfl_down(a.m2, d)};
 }
 __device__ __forceinline__ LseAcc shfl_down(LseAcc a, int d) {
   return {shfl_down(a.m, d), shfl_down(a.s, d)};
@@ -216,7 +246,8 @@ __device__ __forceinline__ typename Op::Acc load_lift(const In* x, int64_t off, 
 // with TPR threads. Writes Op::finish(acc) (final) or acc (partial) to out[task].
 template <typename Op, typename In, typename OutT, int TPR, bool kFinal>
 __global__ void reduce_tasks(int64_t tasks, int64_t chunks, int64_t inner, int64_t run,
-                             OffsetCalc<1> rows, OffsetCalc<1> cols, const In* x, OutT* out) {
+                             OffsetCalc<1> rows, OffsetCalc<1> cols, const In* x, OutT* out,
+                             Op op) {
   using Acc = typename Op::Acc;
   constexpr int kTasksPerBlock = kThreads / TPR;
   constexpr int kWarps = TPR / 32;
@@ -250,7 +281,7 @@ __global__ void reduce_tasks(int64_t tasks, int64_t chunks, int64_t inner, int64
     }
     if (lane == 0) {
       if constexpr (kFinal)
-        out[task] = Op::finish(acc);
+        out[task] = op.finish(acc);
       else
         out[task] = acc;
     }
@@ -267,16 +298,18 @@ constexpr int64_t kTargetTasks = 2048;  // tasks the chunking aims for
 
 template <typename Op, typename In, typename OutT, bool kFinal>
 void launch_tasks(int64_t outer, int64_t chunks, int64_t inner, int64_t run,
-                  const OffsetCalc<1>& rows, const OffsetCalc<1>& cols, const In* x, OutT* out) {
+                  const OffsetCalc<1>& rows, const OffsetCalc<1>& cols, const In* x, OutT* out,
+                  const Op& op) {
   const int64_t tasks = outer * chunks;
   cudaStream_t stream = current_stream();
   if (run >= kBlockRun) {
     reduce_tasks<Op, In, OutT, kThreads, kFinal>
-        <<<blocks_for(tasks, 1), kThreads, 0, stream>>>(tasks, chunks, inner, run, rows, cols, x, out);
+        <<<blocks_for(tasks, 1), kThreads, 0, stream>>>(tasks, chunks, inner, run, rows, cols, x, out,
+                                                         op);
   } else {
     reduce_tasks<Op, In, OutT, 32, kFinal>
         <<<blocks_for(tasks, kThreads / 32), kThreads, 0, stream>>>(tasks, chunks, inner, run, rows,
-                                                                  cols, x, out);
+                                                                  cols, x, out, op);
   }
   SG_CUDA_CHECK_LAUNCH("reduce_tasks");
 }
@@ -301,8 +334,9 @@ OffsetCalc<1> line_calc(int64_t size, int64_t stride) {
   return c;
 }
 
+// `op` carries the op's parameters (var's correction); most ops have none.
 template <typename Op, typename T>
-void reduce(const KernelCall& c) {
+void reduce(const KernelCall& c, const Op& op = Op{}) {
   using Acc = typename Op::Acc;
   using Out = typename Op::Out;
   const TensorArg &in = c.in[0], &out = c.out[0];
@@ -318,7 +352,7 @@ void reduce(const KernelCall& c) {
   const int64_t run = chunks == 1 ? inner : (inner + chunks - 1) / chunks;
   if (chunks > 1) chunks = (inner + run - 1) / run;
   if (chunks == 1) {
-    launch_tasks<Op, T, Out, true>(outer, 1, inner, run, rows, cols, in.ptr<T>(), out.ptr<Out>());
+    launch_tasks<Op, T, Out, true>(outer, 1, inner, run, rows, cols, in.ptr<T>(), out.ptr<Out>(), op);
     return;
   }
   // Pass 1 into a [outer, chunks] buffer of accumulators, pass 2 reduces its rows in order. The
@@ -326,9 +360,9 @@ void reduce(const KernelCall& c) {
   const int device = cuda_current_device();
   Acc* partial = static_cast<Acc*>(cuda_alloc(device, static_cast<size_t>(outer * chunks) * sizeof(Acc)));
   try {
-    launch_tasks<Op, T, Acc, false>(outer, chunks, inner, run, rows, cols, in.ptr<T>(), partial);
+    launch_tasks<Op, T, Acc, false>(outer, chunks, inner, run, rows, cols, in.ptr<T>(), partial, op);
     launch_tasks<Op, Acc, Out, true>(outer, 1, chunks, chunks, line_calc(outer, chunks),
-                                     line_calc(chunks, 1), partial, out.ptr<Out>());
+                                     line_calc(chunks, 1), partial, out.ptr<Out>(), op);
   } catch (...) {
     cuda_free(device, partial);
     throw;
@@ -364,6 +398,13 @@ void cuda_norm(const KernelCall& c) {
       reduce<NormOp<scalar_t, 0>, scalar_t>(c);  // the op layer allows 1, 2 or infinity
   });
 }
+void cuda_var(const KernelCall& c) {
+  SG_DISPATCH_FLOAT(c.in[0].dtype, "var", [&] {
+    VarOp<scalar_t> op;
+    op.correction = c.attrs.alpha;
+    reduce<VarOp<scalar_t>, scalar_t>(c, op);
+  });
+}
 void cuda_logsumexp(const KernelCall& c) {
   SG_DISPATCH_FLOAT(c.in[0].dtype, "logsumexp", [&] { reduce<LogSumExpOp<scalar_t>, scalar_t>(c); });
 }
@@ -381,6 +422,7 @@ void register_cuda_reduce() {
   register_kernel(OpId::min, Backend::cuda, cuda_extremum<false>);
   register_kernel(OpId::argmax, Backend::cuda, cuda_arg_extremum<true>);
   register_kernel(OpId::argmin, Backend::cuda, cuda_arg_extremum<false>);
+  register_kernel(OpId::var, Backend::cuda, cuda_var);
   register_kernel(OpId::norm, Backend::cuda, cuda_norm);
   register_kernel(OpId::logsumexp, Backend::cuda, cuda_logsumexp);
 }

@@ -23,7 +23,7 @@ const std::set<std::string> kCudaOps = {
     "softplus", "pow_scalar", "add", "sub", "mul", "div", "pow", "maximum", "minimum", "eq", "ne",
     "lt", "le", "gt", "ge", "logical_not", "logical_and", "logical_or", "where",
     // reduce.cu
-    "sum", "prod", "max", "min", "argmax", "argmin", "norm", "logsumexp",
+    "sum", "prod", "max", "min", "argmax", "argmin", "var", "norm", "logsumexp",
     // softmax.cu
     "softmax", "log_softmax"};
 
