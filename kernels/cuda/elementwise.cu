@@ -170,15 +170,7 @@ struct WhereBody {
 
 // --- kernels ------------------------------------------------------------------------------------
 
-void cuda_copy(const KernelCall& c) {
-  const TensorArg &in = c.in[0], &out = c.out[0];
-  SG_DISPATCH_ALL(in.dtype, "copy", [&] {
-    using Tin = scalar_t;
-    SG_DISPATCH_ALL(out.dtype, "copy", [&] {
-      run_map<2>("copy", {&out, &in}, CopyBody<Tin, scalar_t>{in.ptr<Tin>(), out.ptr<scalar_t>()});
-    });
-  });
-}
+void cuda_copy(const KernelCall& c) { copy_strided(c.in[0], c.out[0]); }
 
 void cuda_fill(const KernelCall& c) {
   const TensorArg& out = c.out[0];
@@ -244,6 +236,16 @@ void cuda_where(const KernelCall& c) {
 }
 
 }  // namespace
+
+void copy_strided(const TensorArg& in, const TensorArg& out) {
+  SG_DISPATCH_ALL(in.dtype, "copy", [&] {
+    using Tin = scalar_t;
+    SG_DISPATCH_ALL(out.dtype, "copy", [&] {
+      run_map<2>("copy", {&out, &in}, CopyBody<Tin, scalar_t>{in.ptr<Tin>(), out.ptr<scalar_t>()});
+    });
+  });
+}
+
 }  // namespace stackgrad::kernels::gpu
 
 namespace stackgrad {

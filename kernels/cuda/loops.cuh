@@ -148,4 +148,8 @@ void run_map(const char* name, const std::array<const TensorArg*, N>& args, cons
   cuda_check(cudaGetLastError(), name, __FILE__, __LINE__);
 }
 
+// out = in (same shape, any strides, casting between dtypes): the copy kernel of
+// elementwise.cu, for kernels that are copies between views (cat, flip).
+void copy_strided(const TensorArg& in, const TensorArg& out);
+
 }  // namespace stackgrad::kernels::gpu

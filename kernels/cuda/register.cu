@@ -9,11 +9,13 @@ namespace stackgrad {
 void register_cuda_elementwise();
 void register_cuda_reduce();
 void register_cuda_softmax();
+void register_cuda_shape();
 
 void register_cuda_kernels() {
   register_cuda_elementwise();
   register_cuda_reduce();
   register_cuda_softmax();
+  register_cuda_shape();
 }
 
 }  // namespace stackgrad

@@ -25,7 +25,9 @@ const std::set<std::string> kCudaOps = {
     // reduce.cu
     "sum", "prod", "max", "min", "argmax", "argmin", "var", "norm", "logsumexp",
     // softmax.cu
-    "softmax", "log_softmax"};
+    "softmax", "log_softmax",
+    // shape.cu
+    "cat", "flip"};
 
 const char* mark(bool b) { return b ? "yes" : "-"; }
 
