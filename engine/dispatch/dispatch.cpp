@@ -236,6 +236,8 @@ void run_kernel_impl(OpId op, std::span<const Tensor> inputs, std::span<const Te
   }
   auto start = std::chrono::steady_clock::now();
   fn(KernelCall{{in_args, inputs.size()}, {out_args, outputs.size()}, attrs});
+  // CUDA kernels return at launch; level 2 reports the kernel's time, so wait for it.
+  if (level >= 2 && device.is_cuda()) cuda_synchronize(device.index);
   log_call(op, device, backend, inputs, outputs, level, start);
 }
 
