@@ -11,6 +11,7 @@
 #include "engine/dispatch/dispatch.h"
 #include "engine/ops/elementwise.h"
 #include "engine/ops/reduce.h"
+#include "engine/runtime/cuda_context.h"
 
 namespace stackgrad {
 
@@ -356,9 +357,28 @@ Tensor Tensor::to(DType t) const {
   return out;
 }
 
+// Copies the bytes of a contiguous version of the tensor; the runtime stages large host<->device
+// copies through pinned memory. Differentiable: the gradient moves back to the source device.
 Tensor Tensor::to(Device d) const {
+  check_strided("to", *this, "self");
   if (d == device()) return *this;
-  fail("to: cannot move ", describe(*this), " to ", d.str(), ": this build has no CUDA backend");
+  if (d.is_cuda()) cuda_require(d);
+  Tensor src = contiguous();
+  Tensor out = empty(shape(), Options(dtype(), d));
+  const size_t n = static_cast<size_t>(numel()) * element_size();
+  const Device from = device();
+  if (from.is_cpu())
+    cuda_copy_host_to_device(d.index, out.raw_data(), src.raw_data(), n);
+  else if (d.is_cpu())
+    cuda_copy_device_to_host(from.index, out.raw_data(), src.raw_data(), n);
+  else
+    cuda_copy_device_to_device(d.index, out.raw_data(), from.index, src.raw_data(), n);
+  if (is_floating(dtype())) {
+    record("to", {*this}, {out}, [from](const std::vector<Tensor>& g) {
+      return std::vector<Tensor>{g[0].to(from)};
+    });
+  }
+  return out;
 }
 
 Tensor Tensor::detach() const {
@@ -375,6 +395,7 @@ Tensor Tensor::detach() const {
 double Tensor::item() const {
   SG_CHECK(numel() == 1, "item: expected a one-element tensor, got ", describe(*this));
   NoGradGuard no_grad;
+  if (device().is_cuda()) return to(Device::cpu()).item();
   return *static_cast<const double*>(to(DType::f64).contiguous().raw_data());
 }
 
@@ -382,6 +403,10 @@ template <typename T>
 std::vector<T> Tensor::to_vector() const {
   SG_CHECK(dtype() == dtype_v<T>, "to_vector: tensor has dtype ", dtype_name(dtype()),
            ", requested ", dtype_name(dtype_v<T>));
+  if (device().is_cuda()) {
+    NoGradGuard no_grad;
+    return to(Device::cpu()).to_vector<T>();
+  }
   Tensor c = contiguous();
   const T* p = static_cast<const T*>(c.raw_data());
   return std::vector<T>(p, p + numel());

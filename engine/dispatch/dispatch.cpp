@@ -8,7 +8,16 @@
 #include <span>
 #include <type_traits>
 
+#include "engine/runtime/cuda_context.h"
+
 namespace stackgrad {
+
+#ifdef STACKGRAD_WITH_CUDA
+// The CUDA column of the table (kernels/cuda/register.cu), registered whether or not a GPU is
+// present: the table says what the build can run. Ops without a CUDA kernel fail on cuda:N
+// with "<op>: no kernel for backend cuda (device cuda:N)", never by falling back to the CPU.
+void register_cuda_kernels();
+#endif
 
 namespace {
 
@@ -55,6 +64,9 @@ Table& table() {
   register_cpu_##family();
     SG_FOR_EACH_OP_FAMILY(SG_CALL_REGISTER)
 #undef SG_CALL_REGISTER
+#ifdef STACKGRAD_WITH_CUDA
+    register_cuda_kernels();
+#endif
   });
   return raw_table();
 }
@@ -200,6 +212,8 @@ void run_kernel_impl(OpId op, std::span<const Tensor> inputs, std::span<const Te
   const KernelFn fn = find_kernel(op, backend);
   SG_CHECK(fn != nullptr, op_name(op), ": no kernel for backend ", backend_name(backend),
            " (device ", device.str(), ")");
+  // CUDA kernels launch on the current device's stream (engine/runtime/cuda_context.h).
+  if (device.is_cuda()) cuda_set_device(device.index);
 
   // TensorArg is trivially copyable and fill_arg writes every field, so the inline blocks
   // need no initialisation of their own.
@@ -222,6 +236,8 @@ void run_kernel_impl(OpId op, std::span<const Tensor> inputs, std::span<const Te
   }
   auto start = std::chrono::steady_clock::now();
   fn(KernelCall{{in_args, inputs.size()}, {out_args, outputs.size()}, attrs});
+  // CUDA kernels return at launch; level 2 reports the kernel's time, so wait for it.
+  if (level >= 2 && device.is_cuda()) cuda_synchronize(device.index);
   log_call(op, device, backend, inputs, outputs, level, start);
 }
 

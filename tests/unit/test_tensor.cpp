@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "engine/runtime/cuda_context.h"
 #include "engine/stackgrad.h"
 #include "tests/support/error_of.h"
 
@@ -104,8 +105,12 @@ TEST(TensorErrors, ShapeMismatchNamesBothShapes) {
 }
 
 TEST(TensorErrors, CudaWithoutBackendIsAClearError) {
-  EXPECT_THAT(error_of([] { zeros({2}, Device::cuda(0)); }), HasSubstr("cuda:0"));
-  EXPECT_THAT(error_of([] { ones({2}).to(Device::cuda(0)); }), HasSubstr("no CUDA backend"));
+  if (cuda_available()) GTEST_SKIP() << "a GPU is present (tests/unit/test_cuda_device.cpp)";
+  const char* why = cuda_compiled() ? "no CUDA device is present" : "this build has no CUDA backend";
+  EXPECT_THAT(error_of([] { zeros({2}, Device::cuda(0)); }), HasSubstr("cuda:0 requested but"));
+  EXPECT_THAT(error_of([] { zeros({2}, Device::cuda(0)); }), HasSubstr(why));
+  EXPECT_THAT(error_of([] { ones({2}).to(Device::cuda(1)); }), HasSubstr("cuda:1 requested but"));
+  EXPECT_THAT(error_of([] { ones({2}).to(Device::cuda(0)); }), HasSubstr(why));
 }
 
 TEST(TensorErrors, DeviceParse) {

@@ -1,0 +1,21 @@
+// register_cuda_kernels(): the CUDA column of the kernel table, one hook per family that has
+// CUDA kernels (kernels/cuda/<family>.cu). Families not listed have no CUDA kernels yet; their
+// ops fail on a GPU tensor with "<op>: no kernel for backend cuda (device cuda:N)", and the
+// support-matrix test (tests/unit/test_support_matrix.cpp) prints which ones they are.
+#include "engine/dispatch/registry.h"
+
+namespace stackgrad {
+
+void register_cuda_elementwise();
+void register_cuda_reduce();
+void register_cuda_softmax();
+void register_cuda_shape();
+
+void register_cuda_kernels() {
+  register_cuda_elementwise();
+  register_cuda_reduce();
+  register_cuda_softmax();
+  register_cuda_shape();
+}
+
+}  // namespace stackgrad
