@@ -5,11 +5,14 @@
 // offset and shape.
 //
 // Bit-for-bit: uniform, randint, bernoulli and dropout use only integer steps, exact
-// conversions and single IEEE double operations; the one multiply-add (uniform's
-// lo + (hi - lo) * u, normal's mean + std * z) is written with __dmul_rn / __dadd_rn so nvcc
-// cannot fuse it into an FMA the CPU build (no fp contraction) does not do. normal is not
-// bit-for-bit: Box-Muller's log and cos come from CUDA's double math library (within 1 and 2
-// ulp), not glibc's, so an f64 normal may differ in its last bits (f32 rarely at all).
+// conversions and single IEEE double operations, except one multiply-add: uniform's
+// lo + (hi - lo) * u (and normal's mean + std * z). The CPU build (GCC, -march=x86-64-v3)
+// contracts it into one FMA (vfmadd132sd in the reference and CPU kernels' code), so the kernels
+// here spell that FMA out with __fma_rn: the same single rounding. A CPU build that does not
+// contract (no FMA in its -march, or -ffp-contract=off) would differ from both in the last bit
+// of some uniforms. normal is not bit-for-bit: Box-Muller's log and cos come from CUDA's double
+// math library (within 1 and 2 ulp), not glibc's, so an f64 normal may differ in its last bits
+// (f32 rarely at all).
 // randperm (a sort) has no CUDA kernel yet.
 #include <type_traits>
 
@@ -29,7 +32,7 @@ template <typename T>
 __device__ __forceinline__ T uniform_value_dev(const Philox4& r, double lo, double hi) {
   const double u =
       std::is_same_v<T, float> ? static_cast<double>(uniform_f32(r)) : uniform_f64(r);
-  const T v = static_cast<T>(__dadd_rn(lo, __dmul_rn(__dsub_rn(hi, lo), u)));
+  const T v = static_cast<T>(__fma_rn(__dsub_rn(hi, lo), u, lo));  // the CPU's contraction
   return v < static_cast<T>(hi) || lo == hi ? v : static_cast<T>(lo);  // keep [lo, hi)
 }
 
@@ -54,7 +57,7 @@ __global__ void normal_kernel(int64_t n, T* y, uint64_t seed, uint64_t offset, d
                               double std) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
-    y[i] = static_cast<T>(__dadd_rn(mean, __dmul_rn(std, normal_f64(block_of(seed, offset, i)))));
+    y[i] = static_cast<T>(__fma_rn(std, normal_f64(block_of(seed, offset, i)), mean));
 }
 
 // below() of philox.h: the high 64 bits of bits64 * range.
