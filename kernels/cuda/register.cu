@@ -10,12 +10,18 @@ void register_cuda_elementwise();
 void register_cuda_reduce();
 void register_cuda_softmax();
 void register_cuda_shape();
+void register_cuda_index();
+void register_cuda_random();
+void register_cuda_nn();
 
 void register_cuda_kernels() {
   register_cuda_elementwise();
   register_cuda_reduce();
   register_cuda_softmax();
   register_cuda_shape();
+  register_cuda_index();
+  register_cuda_random();
+  register_cuda_nn();
 }
 
 }  // namespace stackgrad

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <set>
 #include <sstream>
 
@@ -200,6 +201,72 @@ TEST(CudaParityPlan, EveryKernelACudaOpReachesHasACudaKernel) {
     }
   }
   EXPECT_GT(specs, 0);
+}
+
+// The random kernels draw the CPU generator's numbers on cuda:0: bit for bit for uniform,
+// randint, bernoulli and dropout (kernels/cuda/random.cu), within a few ulp for normal (CUDA's
+// log and cos). Every draw re-seeds and starts at a non-zero offset.
+TEST(CudaRandom, DrawsMatchTheCpuGenerator) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device (" << (cuda_compiled() ? "CUDA build" : "CPU-only build") << ")";
+  using Draw = std::function<Tensor(Device, DType)>;
+  auto gen = [] {
+    Generator g(20261126);
+    g.advance(7);
+    return g;
+  };
+  const Shape shape{37, 1029};  // odd sizes: many blocks, a partial last one
+  const std::vector<std::pair<std::string, Draw>> exact = {
+      {"uniform", [&](Device d, DType t) { Generator g = gen(); return rand(shape, g, Options(t, d), -2.0, 3.0); }},
+      {"uniform [0, 1)", [&](Device d, DType t) { Generator g = gen(); return rand(shape, g, Options(t, d)); }},
+      {"randint", [&](Device d, DType t) { Generator g = gen(); return randint(-3, 1000, shape, g, Options(t, d)); }},
+      {"bernoulli p", [&](Device d, DType t) { Generator g = gen(); return bernoulli(shape, 0.3, g, Options(t, d)); }},
+      {"bernoulli probs", [&](Device d, DType t) {
+         Generator g = gen();
+         Tensor probs = rand(shape, g, Options(t, Device::cpu())).to(d).transpose(0, 1);
+         return bernoulli(probs, g);
+       }},
+      {"dropout", [&](Device d, DType t) {
+         Generator g = gen();
+         Tensor x = randn(shape, g, Options(t, Device::cpu())).to(d).transpose(0, 1);
+         return dropout(x, 0.4, true, g);
+       }},
+  };
+  for (DType t : {DType::f32, DType::f64}) {
+    for (const auto& [name, draw] : exact) {
+      SCOPED_TRACE(name + " " + std::string(dtype_name(t)));
+      Tensor cpu = draw(Device::cpu(), t);
+      Tensor gpu = draw(Device::cuda(0), t).to(Device::cpu());
+      EXPECT_TRUE(equal(gpu, cpu));
+    }
+    Generator g1 = gen(), g2 = gen();
+    Tensor cpu = randn(shape, g1, Options(t, Device::cpu()), 1.0, 2.0);
+    Tensor gpu = randn(shape, g2, Options(t, Device::cuda(0)), 1.0, 2.0).to(Device::cpu());
+    EXPECT_TRUE(allclose(gpu, cpu, t == DType::f32 ? 1e-6 : 1e-13, 1e-13)) << "normal " << dtype_name(t);
+  }
+  for (DType t : {DType::i32, DType::i64, DType::u8}) {
+    Generator g1 = gen(), g2 = gen();
+    Tensor cpu = randint(0, 200, shape, g1, Options(t, Device::cpu()));
+    Tensor gpu = randint(0, 200, shape, g2, Options(t, Device::cuda(0))).to(Device::cpu());
+    EXPECT_TRUE(equal(gpu, cpu)) << "randint " << dtype_name(t);
+  }
+}
+
+// Out-of-range indices fail on cuda:0 with the CPU's message and are never read.
+TEST(CudaIndex, OutOfRangeIndexFails) {
+  if (!cuda_available()) GTEST_SKIP() << "no CUDA device (" << (cuda_compiled() ? "CUDA build" : "CPU-only build") << ")";
+  const Device d = Device::cuda(0);
+  Tensor x = ones({3, 4}, d);
+  Tensor bad = from_vector<int64_t>({0, 5, 1}).to(d);
+  EXPECT_THROW(index_select(x, 0, bad), Error);
+  EXPECT_THROW(gather(x, 1, bad.reshape({1, 3})), Error);
+  EXPECT_THROW(scatter_add(x, 0, bad.reshape({3, 1}), ones({3, 1}, d)), Error);
+  try {
+    index_select(x, 1, from_vector<int64_t>({-1}).to(d));
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("index_select: index -1 is out of bounds for dim 1 with size 4"),
+              std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -27,7 +27,13 @@ const std::set<std::string> kCudaOps = {
     // softmax.cu
     "softmax", "log_softmax",
     // shape.cu
-    "cat", "flip"};
+    "cat", "flip",
+    // index.cu
+    "gather", "index_select", "scatter_add", "pad", "embedding", "embedding_backward",
+    // random.cu
+    "uniform", "normal", "randint", "bernoulli", "dropout",
+    // nn.cu
+    "cross_entropy", "cross_entropy_backward"};
 
 const char* mark(bool b) { return b ? "yes" : "-"; }
 
