@@ -47,7 +47,9 @@ if [ -z "${BENCH_NO_BUILD:-}" ]; then
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSTACKGRAD_BENCH=ON \
     -DSTACKGRAD_TESTS=OFF "${launcher[@]}" >/dev/null
   # Only the suites: a broken lab executable must not stop the benchmarks.
-  mapfile -t targets < <(ninja -C "$BUILD" -t targets all | sed -n 's/^\(bench_[A-Za-z0-9_]*\): .*/\1/p' | sort -u)
+  # (bench_cuda_* are the GPU suites: scripts/gpu-check.sh runs them.)
+  mapfile -t targets < <(ninja -C "$BUILD" -t targets all | sed -n 's/^\(bench_[A-Za-z0-9_]*\): .*/\1/p' |
+                         grep -v '^bench_cuda_' | sort -u)
   ninja -C "$BUILD" ${BENCH_JOBS:+-j "$BENCH_JOBS"} "${targets[@]}"
 fi
 
@@ -56,6 +58,7 @@ if [ -n "${BENCH_SUITES:-}" ]; then
   read -r -a suites <<<"$BENCH_SUITES"
 else
   for bin in "$BUILD"/bench_*; do
+    case "$bin" in */bench_cuda_*) continue ;; esac
     [ -x "$bin" ] && [ -f "$bin" ] && suites+=("${bin##*/bench_}")
   done
 fi

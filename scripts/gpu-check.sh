@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # One prepared check for a machine with an NVIDIA GPU: builds stackgrad with CUDA for sm_90,
 # runs every CUDA test (device tensors and the caching allocator, the support matrix, the
-# CPU-vs-CUDA parity of every op with a CUDA kernel), runs the GPU benchmarks that exist, and
-# writes a report. Budget: under 8 minutes on one H100 (the build is the long part: only the
-# targets the check needs are built).
+# CPU-vs-CUDA parity of every op with a CUDA kernel, the launch-plan unit tests), runs the GPU
+# benchmarks (bench/bench_cuda_*: ours against cuBLAS, cuSPARSE, cuDNN or a device copy, plus
+# the PyTorch peers bench/peers/peer_cuda_*.py) into a ratio table, then the kernel labs in the
+# time left, and writes a report. Budget: under 8 minutes on one H100 (the build is the long
+# part: only the targets the check needs are built; BUILD_DIR may name a build to reuse).
 #
 #   bash scripts/gpu-check.sh /tmp/gpu-report      # report directory; default $OUT, else /tmp/stackgrad-gpu-check
 #
@@ -32,20 +34,51 @@ section() { printf '\n## %s\n\n' "$*" >> "$REPORT"; echo "== $* ($(elapsed) s)";
   echo "- nvcc: $(nvcc --version 2>/dev/null | tail -1 || echo none)"
 } > "$REPORT"
 
+# --- what the machine has ----------------------------------------------------------------------
+section "Tools"
+PY=$(command -v python3 || true)
+have() { command -v "$1" > /dev/null && echo yes || echo NO; }
+torch_v=none
+[ -n "$PY" ] && torch_v=$("$PY" -c "import torch; print(torch.__version__, 'cuda', torch.version.cuda, 'available' if torch.cuda.is_available() else 'NO-GPU')" 2>/dev/null || echo none)
+{
+  echo "- cmake $(have cmake), ninja $(have ninja), nvcc $(have nvcc), ccache $(have ccache)"
+  echo "- GoogleTest headers: $([ -f /usr/include/gtest/gtest.h ] && echo yes || echo NO)," \
+       "Google Benchmark headers: $([ -f /usr/include/benchmark/benchmark.h ] && echo yes || echo NO)"
+  echo "- PyTorch: $torch_v"
+} >> "$REPORT"
+
 # --- build: only what the check runs -----------------------------------------------------------
+# An existing $BUILD_DIR (configured for CUDA) is reused: ninja rebuilds only what changed.
 section "Build (CUDA, sm_90)"
 BIN=${BUILD_DIR:-build-gpu}
 TESTS=(test_block_allocator test_cuda_device test_support_matrix test_tensor test_ops)
+for t in tests/unit/test_cuda_*_plan.cpp; do [ -f "$t" ] && TESTS+=("$(basename "$t" .cpp)"); done
 BENCHES=()
 for b in bench/bench_cuda_*.cpp; do [ -f "$b" ] && BENCHES+=("$(basename "$b" .cpp)"); done
+LABS=()
+for l in kernels/lab/*/*_cuda_lab.cu; do [ -f "$l" ] && LABS+=("$(basename "$l" .cu)"); done
 opts=(-DSTACKGRAD_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90)
-[ ${#BENCHES[@]} -gt 0 ] && [ -f /usr/include/benchmark/benchmark.h ] && opts+=(-DSTACKGRAD_BENCH=ON)
+if [ ${#BENCHES[@]} -gt 0 ] && [ -f /usr/include/benchmark/benchmark.h ]; then
+  opts+=(-DSTACKGRAD_BENCH=ON)
+else
+  BENCHES=()
+fi
 command -v ccache > /dev/null && opts+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
 built=0
 if cmake -S . -B "$BIN" -G Ninja -DCMAKE_BUILD_TYPE=Release "${opts[@]}" > "$DEST/configure.txt" 2>&1 \
    && timeout 330 cmake --build "$BIN" -j "$(nproc)" --target "${TESTS[@]}" > "$DEST/build.txt" 2>&1; then
   built=1
   echo "- built ${TESTS[*]} in $BIN in $(elapsed) s: $(grep -o 'CUDA compiler .*' "$DEST/configure.txt" | head -1)" >> "$REPORT"
+  # Benchmarks and labs: a failure here must not cost the tests their run.
+  extra=("${BENCHES[@]}" "${LABS[@]}")
+  if [ ${#extra[@]} -gt 0 ]; then
+    if timeout 200 cmake --build "$BIN" -j "$(nproc)" -k 0 --target "${extra[@]}" >> "$DEST/build.txt" 2>&1; then
+      echo "- built ${#BENCHES[@]} GPU benchmarks and ${#LABS[@]} labs by $(elapsed) s" >> "$REPORT"
+    else
+      echo "- some benchmarks or labs FAILED to build (build.txt):" >> "$REPORT"
+      { echo '```'; grep -E 'error|FAILED' "$DEST/build.txt" | head -30; echo '```'; } >> "$REPORT"
+    fi
+  fi
 else
   echo "- BUILD FAILED after $(elapsed) s (configure.txt, build.txt; last lines below)" >> "$REPORT"
   { echo '```'; tail -40 "$DEST/build.txt" "$DEST/configure.txt" 2>/dev/null; echo '```'; } >> "$REPORT"
@@ -67,11 +100,12 @@ run_suite() {  # name, gtest filter
   fi
 }
 if [ $built = 1 ]; then
-  run_suite test_block_allocator '*'
-  run_suite test_cuda_device '*'
-  run_suite test_support_matrix '*'
-  run_suite test_tensor '*'
-  run_suite test_ops 'Ops/CudaParity.*'
+  for t in "${TESTS[@]}"; do
+    case $t in
+      test_ops) run_suite test_ops '*Cuda*' ;;  # the parity suites and the GPU-only op tests
+      *) run_suite "$t" '*' ;;
+    esac
+  done
   { echo; echo '<details><summary>support matrix</summary>'; echo; echo '```';
     grep -E '^[a-z_0-9]+ +[a-z]+ +(kernel|composite)|^[0-9]+ ops' "$DEST/test_support_matrix.txt"; echo '```'; echo '</details>'; } >> "$REPORT"
   echo "- skipped parity cases (composites using ops without CUDA kernels):" >> "$REPORT"
@@ -79,18 +113,56 @@ if [ $built = 1 ]; then
 fi
 
 # --- GPU benchmarks --------------------------------------------------------------------------------
+# Every bench/bench_cuda_<suite> (ours against cuBLAS / cuSPARSE / cuDNN / a device copy in the
+# same process) and its PyTorch peer bench/peers/peer_<suite>.py, one round, then the ratio table
+# of bench/peers/ratio_table.py with the targets of bench/targets.txt.
 section "GPU benchmarks (ratios within this run)"
+RUN="$DEST/bench"
+mkdir -p "$RUN/round1"
+have_torch_cuda=0
+case $torch_v in *available*) have_torch_cuda=1 ;; esac
 if [ ${#BENCHES[@]} -eq 0 ]; then
-  echo "- none yet (bench/bench_cuda_*.cpp do not exist)" >> "$REPORT"
-elif [ $built = 1 ] && timeout 120 cmake --build "$BIN" -j "$(nproc)" --target "${BENCHES[@]}" >> "$DEST/build.txt" 2>&1; then
+  echo "- none run (no bench/bench_cuda_*.cpp, or no Google Benchmark headers)" >> "$REPORT"
+elif [ $built = 1 ]; then
+  "$PY" - "$RUN/meta.json" <<PYEOF
+import json, sys
+json.dump({"date": "$(date -u '+%Y-%m-%d %H:%M UTC')",
+           "gpu": """$(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null | head -1)""",
+           "cuda": """$(nvcc --version 2>/dev/null | tail -1)""", "torch": """$torch_v""",
+           "commit": "${GIT_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}",
+           "command": "bash scripts/gpu-check.sh"}, open(sys.argv[1], "w"), indent=1)
+PYEOF
   for b in "${BENCHES[@]}"; do
-    left=$(( 450 - $(elapsed) ))
-    [ $left -gt 20 ] || { echo "- $b: skipped, time budget spent" >> "$REPORT"; continue; }
-    timeout $left "$BIN/$b" --benchmark_min_time=0.2 > "$DEST/$b.txt" 2>&1
-    { echo '```'; grep -E '^(BM_|[a-z_]+/)' "$DEST/$b.txt"; echo '```'; } >> "$REPORT"
+    suite=${b#bench_}
+    left=$(( 420 - $(elapsed) ))
+    [ $left -gt 15 ] || { echo "- $b: skipped, time budget spent" >> "$REPORT"; continue; }
+    [ -x "$BIN/$b" ] || { echo "- $b: not built" >> "$REPORT"; continue; }
+    timeout $left "$BIN/$b" --benchmark_min_time=0.2 --benchmark_out="$RUN/round1/$suite.json" \
+      --benchmark_out_format=json > "$DEST/$b.txt" 2>&1 || echo "- $b: exit $? (see $b.txt)" >> "$REPORT"
+    left=$(( 420 - $(elapsed) ))
+    if [ $have_torch_cuda = 1 ] && [ -f "bench/peers/peer_$suite.py" ] && [ $left -gt 15 ]; then
+      timeout $left "$PY" bench/peers/torch_peer.py --suite "$suite" --min-time 0.2 \
+        > "$RUN/round1/$suite.torch.jsonl" 2> "$DEST/peer_$suite.txt" || echo "- peer_$suite: failed (peer_$suite.txt)" >> "$REPORT"
+    fi
   done
+  "$PY" bench/peers/ratio_table.py "$RUN" > "$RUN/table.md" 2>> "$LOG" && cat "$RUN/table.md" >> "$REPORT"
 else
-  echo "- benchmarks not built (see build.txt)" >> "$REPORT"
+  echo "- benchmarks not run (the build failed)" >> "$REPORT"
+fi
+
+# --- kernel labs ---------------------------------------------------------------------------------
+# Every CUDA version of a kernel, validated against the CPU and timed: which one kernels/cuda/
+# should use. Run with their default sizes in the time that is left.
+section "Kernel labs"
+if [ $built = 1 ]; then
+  for l in "${LABS[@]}"; do
+    left=$(( 465 - $(elapsed) ))
+    [ $left -gt 10 ] || { echo "- $l: skipped, time budget spent" >> "$REPORT"; continue; }
+    [ -x "$BIN/$l" ] || { echo "- $l: not built" >> "$REPORT"; continue; }
+    timeout $(( left < 60 ? left : 60 )) "$BIN/$l" > "$DEST/$l.txt" 2>&1
+    rc=$?
+    { echo "<details><summary>$l (exit $rc)</summary>"; echo; echo '```'; tail -40 "$DEST/$l.txt"; echo '```'; echo '</details>'; } >> "$REPORT"
+  done
 fi
 
 echo "- total time: $(elapsed) s" >> "$REPORT"

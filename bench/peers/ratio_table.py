@@ -106,12 +106,18 @@ def main():
         with open(os.path.join(run, "meta.json")) as f:
             meta = json.load(f)
 
-    print(f"# CPU benchmarks, {meta.get('date', '?')}\n")
-    print(f"- CPU: {meta.get('cpu', '?')}")
-    print(f"- threads: {meta.get('threads', '?')} (STACKGRAD_NUM_THREADS, torch.set_num_threads, "
-          f"OPENBLAS_NUM_THREADS)")
-    print(f"- PyTorch {meta.get('torch', '?')}, OpenBLAS {meta.get('openblas', '?')}, "
-          f"commit {meta.get('commit', '?')}")
+    if meta.get("gpu"):  # scripts/gpu-check.sh
+        print(f"# GPU benchmarks, {meta.get('date', '?')}\n")
+        print(f"- GPU: {meta['gpu']}")
+        print(f"- CUDA {meta.get('cuda', '?')}, PyTorch {meta.get('torch', '?')}, "
+              f"commit {meta.get('commit', '?')}")
+    else:
+        print(f"# CPU benchmarks, {meta.get('date', '?')}\n")
+        print(f"- CPU: {meta.get('cpu', '?')}")
+        print(f"- threads: {meta.get('threads', '?')} (STACKGRAD_NUM_THREADS, torch.set_num_threads, "
+              f"OPENBLAS_NUM_THREADS)")
+        print(f"- PyTorch {meta.get('torch', '?')}, OpenBLAS {meta.get('openblas', '?')}, "
+              f"commit {meta.get('commit', '?')}")
     print(f"- rounds: {len(rounds)} (ours and peers interleaved; medians over rounds)")
     print(f"- command: `{meta.get('command', '?')}`\n")
     print("ratio = comparator time / our time, or ours / comparator GB/s when both report "
