@@ -18,3 +18,4 @@
 #include "nn/losses.h"
 #include "nn/optim.h"
 #include "nn/checkpoint.h"
+#include "nn/unet.h"
