@@ -34,6 +34,8 @@ const std::set<std::string> kCudaOps = {
     "uniform", "normal", "randint", "bernoulli", "dropout",
     // nn.cu
     "cross_entropy", "cross_entropy_backward",
+    // gemm.cu
+    "bmm",
     // rnn.cu
     "lstm_cell", "lstm_cell_backward", "lstm", "lstm_backward"};
 
