@@ -6,7 +6,7 @@
 //                                        cudnnRNNBackwardWeights_v8, dy = ones (the same gradient)
 //   cuda_lstm/i256_h512_t100_b64_fwd/... forward alone (ours under NoGradGuard, cuDNN inference)
 // bench/peers/peer_cuda_lstm.py times torch.nn.LSTM (cuDNN underneath) under the same names.
-// Both sides compute in exact f32 (no TF32): our GEMM's default, CUDNN_DEFAULT_MATH for cuDNN.
+// Both sides compute in exact f32 (no TF32): our GEMM's default, CUDNN_FMA_MATH for cuDNN.
 // Before timing, our output and weight gradients are checked against cuDNN's on the same weights.
 #include <algorithm>
 #include <cmath>
@@ -97,11 +97,14 @@ class CudnnLstm {
   explicit CudnnLstm(const Params& p) {
     SG_CUDNN(cudnnCreate(&handle_));
     SG_CUDNN(cudnnSetStream(handle_, bench_stream()));
+    // No dropout (one layer): a descriptor with p = 0 and no RNG state.
+    SG_CUDNN(cudnnCreateDropoutDescriptor(&dropout_));
+    SG_CUDNN(cudnnSetDropoutDescriptor(dropout_, handle_, 0.0f, nullptr, 0, 0));
     SG_CUDNN(cudnnCreateRNNDescriptor(&rnn_));
     SG_CUDNN(cudnnSetRNNDescriptor_v8(rnn_, CUDNN_RNN_ALGO_STANDARD, CUDNN_LSTM,
                                       CUDNN_RNN_DOUBLE_BIAS, CUDNN_UNIDIRECTIONAL,
                                       CUDNN_LINEAR_INPUT, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT,
-                                      CUDNN_DEFAULT_MATH, kI, kH, kH, 1, nullptr, 0));
+                                      CUDNN_FMA_MATH, kI, kH, kH, 1, dropout_, 0));
     std::vector<int32_t> lens(kB, static_cast<int32_t>(kT));
     SG_BENCH_CUDA(cudaMalloc(reinterpret_cast<void**>(&dev_lens_), sizeof(int32_t) * kB));
     SG_BENCH_CUDA(cudaMemcpy(dev_lens_, lens.data(), sizeof(int32_t) * kB, cudaMemcpyHostToDevice));
@@ -147,6 +150,7 @@ class CudnnLstm {
     cudnnDestroyRNNDataDescriptor(y_desc_);
     cudnnDestroyTensorDescriptor(h_desc_);
     cudnnDestroyRNNDescriptor(rnn_);
+    cudnnDestroyDropoutDescriptor(dropout_);
     cudnnDestroy(handle_);
   }
 
@@ -200,6 +204,7 @@ class CudnnLstm {
 
   cudnnHandle_t handle_;
   cudnnRNNDescriptor_t rnn_;
+  cudnnDropoutDescriptor_t dropout_;
   cudnnRNNDataDescriptor_t x_desc_, y_desc_;
   cudnnTensorDescriptor_t h_desc_;
   size_t weight_bytes_ = 0, work_bytes_ = 0, reserve_bytes_ = 0;
