@@ -90,7 +90,8 @@ struct BackwardWorkspace {
   bool pack_x = false, pack_out = false;
 };
 
-// Offsets are rounded up to kAlign elements so every buffer starts 16-byte aligned (and more).
+// Offsets are rounded up to kWorkspaceAlign elements, so every buffer starts at least 256-byte
+// aligned.
 constexpr int64_t kWorkspaceAlign = 64;
 inline int64_t align_up(int64_t n) {
   return (n + kWorkspaceAlign - 1) / kWorkspaceAlign * kWorkspaceAlign;
