@@ -1,9 +1,13 @@
 // Matrix products: bmm (the kernel), mm, matmul (NumPy semantics) and dot. Floating dtypes
 // only (f32, f64); both operands share dtype and device. Any strides are read directly, so
 // transposed views and broadcast operands are multiplied without copies.
+//
+// On a GPU, f32 products are exact f32 unless set_allow_tf32(true) (engine/runtime/math_mode.h,
+// included here) lets them use TF32 tensor cores.
 #pragma once
 
 #include "engine/core/tensor.h"
+#include "engine/runtime/math_mode.h"
 
 namespace stackgrad {
 

@@ -41,6 +41,27 @@ Inputs seq_inputs(std::mt19937_64& r, int64_t T, int64_t B, int64_t I, int64_t H
   return in;
 }
 
+// x [T, B, I] as the transpose of a batch-first [B, T, I] buffer: its rows do not form one
+// progression, so the CUDA kernels take their batched and packing paths.
+Inputs batch_first_x(std::mt19937_64& r, int64_t T, int64_t B, int64_t I, int64_t H) {
+  Inputs in = seq_inputs(r, T, B, I, H, false);
+  in[0] = small(r, {B, T, I}).transpose(0, 1);
+  return in;
+}
+
+// x [T, B, I] as the first I columns of a [T, B, I + 3] buffer: rows merge, I + 3 apart.
+Inputs wide_rows_x(std::mt19937_64& r, int64_t T, int64_t B, int64_t I, int64_t H) {
+  Inputs in = seq_inputs(r, T, B, I, H, false);
+  in[0] = small(r, {T, B, I + 3}).narrow(2, 0, I);
+  return in;
+}
+
+// lstm_backward inputs with x (0), output (5) and d_output (8) as transposed batch-first buffers.
+Inputs transposed(Inputs in) {
+  for (int k : {0, 5, 8}) in[k] = in[k].transpose(0, 1).contiguous().transpose(0, 1);
+  return in;
+}
+
 // A forest of four trees (N = 10): 0 <- {1, 2}, 2 <- {3}; the single node 4; 5 <- {6, 7, 8}
 // with 8 <- {9}. Children in increasing node order.
 Forest small_forest() { return forest_from_parents({-1, 0, 0, 2, -1, -1, 5, 5, 5, 8}); }
@@ -107,7 +128,28 @@ const bool registered = [] {
             {"T 1, B 1, H 9", seq_inputs(r, 1, 1, 3, 9, false)},
             {"T 2, B 2, H 16 (two chunks)", seq_inputs(r, 2, 2, 2, 16, false)},
             {"zero-size B 0", seq_inputs(r, 2, 0, 3, 4, false)},
+            {"T 5, B 3, I 6, H 19 (odd H)", seq_inputs(r, 5, 3, 6, 19, false)},
+            {"batch-first x transposed, H 7", batch_first_x(r, 4, 3, 5, 7)},
+            {"x rows of a wider buffer, H 13", wide_rows_x(r, 3, 4, 6, 13)},
         };
+      });
+  // Stacked and bidirectional use: two layers (the second reads the first's output), and a
+  // backward-in-time direction on the flipped sequence, joined along the features.
+  spec(
+      "lstm",
+      [](const Inputs& x) {
+        Tensor l1 = lstm(x[0], Tensor(), Tensor(), x[1], x[2], x[3]).output;
+        Tensor l2 = lstm(l1, Tensor(), Tensor(), x[4], x[5], x[6]).output;
+        Tensor rev = flip(lstm(flip(x[0], {0}), Tensor(), Tensor(), x[7], x[8], x[9]).output, {0});
+        return cat({l2.reshape({-1}), rev.reshape({-1})});
+      },
+      [](std::mt19937_64& r) {
+        const int64_t T = 4, B = 3, I = 5, H = 6, H2 = 3;
+        return Cases{
+            {"two layers and a reverse direction, H 6 then 3",
+             {small(r, {T, B, I}), small(r, {4 * H, I}), small(r, {4 * H, H}), small(r, {4 * H}),
+              small(r, {4 * H2, H}), small(r, {4 * H2, H2}), small(r, {4 * H2}),
+              small(r, {4 * H, I}), small(r, {4 * H, H}), small(r, {4 * H})}}};
       });
   // Only the output's gradient (h_T, c_T unused: zero-filled gradients), no state, one bias.
   spec(
@@ -136,7 +178,9 @@ const bool registered = [] {
         };
         return Cases{{"T 3, B 2, I 3, H 5", make(3, 2, 3, 5, false)},
                      {"non-contiguous T 4, B 3, I 2, H 9", make(4, 3, 2, 9, true)},
-                     {"T 1, H 16", make(1, 2, 4, 16, false)}};
+                     {"T 1, H 16", make(1, 2, 4, 16, false)},
+                     {"T 5, B 3, I 6, H 33 (odd H)", make(5, 3, 6, 33, false)},
+                     {"batch-first x and output transposed", transposed(make(4, 3, 5, 7, false))}};
       },
       false);
 

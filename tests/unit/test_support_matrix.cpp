@@ -33,7 +33,11 @@ const std::set<std::string> kCudaOps = {
     // random.cu
     "uniform", "normal", "randint", "bernoulli", "dropout",
     // nn.cu
-    "cross_entropy", "cross_entropy_backward"};
+    "cross_entropy", "cross_entropy_backward",
+    // gemm.cu
+    "bmm",
+    // rnn.cu
+    "lstm_cell", "lstm_cell_backward", "lstm", "lstm_backward"};
 
 const char* mark(bool b) { return b ? "yes" : "-"; }
 
