@@ -33,7 +33,9 @@ const std::set<std::string> kCudaOps = {
     // random.cu
     "uniform", "normal", "randint", "bernoulli", "dropout",
     // nn.cu
-    "cross_entropy", "cross_entropy_backward"};
+    "cross_entropy", "cross_entropy_backward",
+    // linalg.cu
+    "eigh", "cholesky", "solve_triangular", "solve", "inverse", "qr", "svd"};
 
 const char* mark(bool b) { return b ? "yes" : "-"; }
 
