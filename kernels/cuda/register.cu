@@ -15,6 +15,7 @@ void register_cuda_random();
 void register_cuda_nn();
 void register_cuda_matmul();
 void register_cuda_rnn();
+void register_cuda_linalg();
 
 void register_cuda_kernels() {
   register_cuda_elementwise();
@@ -26,6 +27,7 @@ void register_cuda_kernels() {
   register_cuda_nn();
   register_cuda_matmul();
   register_cuda_rnn();
+  register_cuda_linalg();
 }
 
 }  // namespace stackgrad

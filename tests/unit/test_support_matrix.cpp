@@ -37,7 +37,9 @@ const std::set<std::string> kCudaOps = {
     // gemm.cu
     "bmm",
     // rnn.cu
-    "lstm_cell", "lstm_cell_backward", "lstm", "lstm_backward"};
+    "lstm_cell", "lstm_cell_backward", "lstm", "lstm_backward",
+    // linalg.cu
+    "eigh", "cholesky", "solve_triangular", "solve", "inverse", "qr", "svd"};
 
 const char* mark(bool b) { return b ? "yes" : "-"; }
 
