@@ -21,7 +21,7 @@
 namespace stackgrad::kernels::gpu {
 
 // The kernels of gemm.cu.
-enum class GemmKernel {
+enum class GemmKernel : int {
   none,    // nothing to write (batch, M or N is 0)
   tiled,   // 16x16 shared-memory tiles, one C element per thread: f64, and tiny or skinny f32
   reg64,   // f32, 64x64 block tile, 4x4 per thread, BK 16, double-buffered
@@ -101,6 +101,7 @@ struct GemmShapeDesc {
   int elem_bytes = 4;  // 4: f32, 8: f64
   bool allow_tf32 = false;
   int sm_count = 132;  // multiprocessors of the device (H100 SXM: 132)
+  int cc_major = 9;    // compute capability; TF32 tensor cores from 8 (Ampere)
 };
 
 struct GemmPlan {
@@ -124,9 +125,9 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // The kernel and geometry for one shape. f64 always takes the tiled kernel (parity, not speed).
 // f32: the tiled kernel when the product is tiny or one side is thinner than a register tile's
 // worth of rows (M or N < 32), where the 64- and 128-wide tiles would mostly compute padding;
-// the tensor-core kernel when allowed and both sides fill at least a 64-wide tile; otherwise the
-// 128x128 kernel when it yields two waves of blocks on the device, else the 64x64 one (four
-// times as many blocks for mid-sized products).
+// the tensor-core kernel when allowed (and the device has TF32 tensor cores, sm_80 on) and both
+// sides fill at least a 64-wide tile; otherwise the 128x128 kernel when it yields two waves of
+// blocks on the device, else the 64x64 one (four times as many blocks for mid-sized products).
 inline GemmPlan plan_gemm(const GemmShapeDesc& s) {
   GemmPlan p;
   if (s.batch <= 0 || s.M <= 0 || s.N <= 0) return p;
@@ -134,7 +135,7 @@ inline GemmPlan plan_gemm(const GemmShapeDesc& s) {
   if (s.elem_bytes != 4 || s.M < 32 || s.N < 32 || macs < int64_t(64) * 64 * 64) {
     p.kernel = GemmKernel::tiled;
     p.tile = 16;
-  } else if (s.allow_tf32 && s.M >= 64 && s.N >= 64) {
+  } else if (s.allow_tf32 && s.cc_major >= 8 && s.M >= 64 && s.N >= 64) {
     p.kernel = GemmKernel::tf32;
     p.tile = 128;
   } else {
@@ -159,6 +160,18 @@ inline GemmPlan plan_gemm(const GemmShapeDesc& s) {
   p.grid_x = std::min(p.tiles_m * p.tiles_n, kMaxGridX);
   p.grid_z = std::min(s.batch, kMaxGridZ);
   return p;
+}
+
+// `plan` with another kernel (the lab and benchmarks compare versions on one shape): the tile
+// and the geometry follow the kernel; loaders and C stores stay as planned.
+inline GemmPlan with_kernel(GemmPlan plan, const GemmShapeDesc& s, GemmKernel kernel) {
+  if (plan.kernel == GemmKernel::none) return plan;
+  plan.kernel = kernel;
+  plan.tile = kernel == GemmKernel::tiled ? 16 : kernel == GemmKernel::reg64 ? 64 : 128;
+  plan.tiles_m = ceil_div(s.M, plan.tile);
+  plan.tiles_n = ceil_div(s.N, plan.tile);
+  plan.grid_x = std::min(plan.tiles_m * plan.tiles_n, kMaxGridX);
+  return plan;
 }
 
 // Tile t of a tiles_m x tiles_n grid, in groups of kTileGroup tile rows walked column by column:
