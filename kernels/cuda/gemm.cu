@@ -127,8 +127,10 @@ __device__ __forceinline__ void load_tile(float4 (&r)[quads_per_thread<BX, BK>()
 #pragma unroll
   for (int q = 0; q < Q; ++q) {
     const int id = threadIdx.x + q * kBigThreads;
+    int x, k;
+    tile_quad(id, BX, BK, along_x, &x, &k);
+    const int64_t gx = x0 + x, gk = k0 + k;
     if (along_x) {
-      const int64_t gx = x0 + (id % (BX / 4)) * 4, gk = k0 + id / (BX / 4);
       if (L == TileLoad::vec_x && gk < K && gx + 3 < op.X) {
         r[q] = *reinterpret_cast<const float4*>(p + gx + gk * op.sk);
       } else {
@@ -138,7 +140,6 @@ __device__ __forceinline__ void load_tile(float4 (&r)[quads_per_thread<BX, BK>()
         r[q].w = load_or_zero(p, op, gx + 3, gk, K);
       }
     } else {
-      const int64_t gx = x0 + id / (BK / 4), gk = k0 + (id % (BK / 4)) * 4;
       if (L == TileLoad::vec_k && gx < op.X && gk + 3 < K) {
         r[q] = *reinterpret_cast<const float4*>(p + gx * op.sx + gk);
       } else {
@@ -178,11 +179,11 @@ __device__ __forceinline__ void store_tile(const float4 (&r)[quads_per_thread<BX
       v.z = to_tf32(v.z);
       v.w = to_tf32(v.w);
     }
+    int x, k;
+    tile_quad(id, BX, BK, along_x, &x, &k);
     if (along_x) {
-      const int x = (id % (BX / 4)) * 4, k = id / (BX / 4);
       *reinterpret_cast<float4*>(S + k * LD + x) = v;
     } else {
-      const int x = id / (BK / 4), k = (id % (BK / 4)) * 4;
       S[(k + 0) * LD + x] = v.x;
       S[(k + 1) * LD + x] = v.y;
       S[(k + 2) * LD + x] = v.z;
@@ -265,10 +266,11 @@ __global__ void __launch_bounds__(kBigThreads, 2) sgemm_reg(GemmArgs<float> g) {
 #pragma unroll
         for (int kk = 0; kk < BK; ++kk) {
           float a[TM], b[TM];
-          load_frag<H>(a, &As[cur][kk][ty * H]);
-          load_frag<H>(a + H, &As[cur][kk][BM / 2 + ty * H]);
-          load_frag<H>(b, &Bs[cur][kk][tx * H]);
-          load_frag<H>(b + H, &Bs[cur][kk][BM / 2 + tx * H]);
+          // Registers i < H and i >= H: the two strips of reg_tile_pos.
+          load_frag<H>(a, &As[cur][kk][reg_tile_pos(BM, TM, ty, 0)]);
+          load_frag<H>(a + H, &As[cur][kk][reg_tile_pos(BM, TM, ty, H)]);
+          load_frag<H>(b, &Bs[cur][kk][reg_tile_pos(BM, TM, tx, 0)]);
+          load_frag<H>(b + H, &Bs[cur][kk][reg_tile_pos(BM, TM, tx, H)]);
 #pragma unroll
           for (int i = 0; i < TM; ++i)
 #pragma unroll
@@ -282,10 +284,10 @@ __global__ void __launch_bounds__(kBigThreads, 2) sgemm_reg(GemmArgs<float> g) {
       }
 #pragma unroll
       for (int i = 0; i < TM; ++i) {
-        const int64_t m = m0 + (i / H) * (BM / 2) + ty * H + i % H;
+        const int64_t m = m0 + reg_tile_pos(BM, TM, ty, i);
 #pragma unroll
         for (int jh = 0; jh < 2; ++jh) {
-          const int64_t n = n0 + jh * (BM / 2) + tx * H;
+          const int64_t n = n0 + reg_tile_pos(BM, TM, tx, jh * H);  // .. + H - 1: j below
           bool stored = false;
           if constexpr (H == 4) {
             if (g.c_vec && m < g.M && n + 3 < g.N) {
@@ -408,9 +410,9 @@ __global__ void __launch_bounds__(kBigThreads) sgemm_tf32(GemmArgs<float> g) {
         for (int ni = 0; ni < 4; ++ni)
 #pragma unroll
           for (int r = 0; r < 4; ++r) {
-            const int64_t m = m0 + wm * 64 + mi * 16 + gq + 8 * (r / 2);
-            const int64_t n = n0 + wn * 32 + ni * 8 + 2 * tq + r % 2;
-            store_c(g, C, m, n, acc[mi][ni][r]);
+            int row, col;
+            tf32_acc_pos(warp, lane, mi, ni, r, &row, &col);
+            store_c(g, C, m0 + row, n0 + col, acc[mi][ni][r]);
           }
     }
   }

@@ -187,6 +187,35 @@ SG_GEMM_HD inline void tile_coords(int64_t t, int64_t tiles_m, int64_t tiles_n, 
   *tn = in_group / rows;
 }
 
+// Index maps shared by the kernels and the CPU tests (each must cover its tile exactly once).
+
+// Quad `id` (thread + q * 256) of a BX x BK operand tile: its first element (x, k); along x it
+// holds (x..x+3, k), along k (x, k..k+3).
+SG_GEMM_HD inline void tile_quad(int id, int bx, int bk, bool along_x, int* x, int* k) {
+  if (along_x) {
+    *x = (id % (bx / 4)) * 4;
+    *k = id / (bx / 4);
+  } else {
+    *x = id / (bk / 4);
+    *k = (id % (bk / 4)) * 4;
+  }
+}
+
+// Register-tiled kernels: row (or column) of the block tile held in register i of thread
+// coordinate t (ty for rows, tx for columns): two strips of tm / 2, bm / 2 apart.
+SG_GEMM_HD inline int reg_tile_pos(int bm, int tm, int t, int i) {
+  const int h = tm / 2;
+  return (i / h) * (bm / 2) + t * h + i % h;
+}
+
+// Tensor-core kernel: position in the 128 x 128 block tile of accumulator r of mma tile
+// (mi, ni) held by `lane` of `warp` (8 warps as 2 x 4, each 64 x 32 as 4 x 4 m16n8 tiles;
+// m16n8k8 C layout: c0 (g, 2t), c1 (g, 2t + 1), c2 (g + 8, 2t), c3 (g + 8, 2t + 1)).
+SG_GEMM_HD inline void tf32_acc_pos(int warp, int lane, int mi, int ni, int r, int* row, int* col) {
+  *row = (warp / 4) * 64 + mi * 16 + lane / 4 + 8 * (r / 2);
+  *col = (warp % 4) * 32 + ni * 8 + 2 * (lane % 4) + r % 2;
+}
+
 // The batch dims of a bmm call, merged where all three operands allow: the innermost merged dim
 // becomes the GEMM's batch (one stride per operand), the outer ones are walked by the host, one
 // launch per index. Broadcast (stride-0) dims merge like any other when every operand agrees.

@@ -5,6 +5,7 @@
 
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "kernels/cuda/gemm_plan.h"
 
@@ -212,6 +213,83 @@ TEST(CudaGemmPlan, TileOrderIsABijection) {
   tile_coords(kTileGroup, 32, 32, &tm, &tn);
   EXPECT_EQ(tm, 0);
   EXPECT_EQ(tn, 1);
+}
+
+// The quads of the 256 threads cover an operand tile exactly once, in both mappings, for the
+// tile shapes of the kernels (reg128: 128 x 8, reg64: 64 x 16, tf32: 128 x 16).
+TEST(CudaGemmPlan, TileQuadsCoverTheTileOnce) {
+  for (auto [bx, bk] : {std::pair<int, int>{128, 8}, {64, 16}, {128, 16}}) {
+    for (bool along_x : {true, false}) {
+      std::vector<int> hits(static_cast<size_t>(bx * bk), 0);
+      const int quads = bx * bk / 4;
+      ASSERT_EQ(quads % 256, 0);
+      for (int id = 0; id < quads; ++id) {
+        int x = -1, k = -1;
+        tile_quad(id, bx, bk, along_x, &x, &k);
+        if (along_x) {
+          EXPECT_EQ(x % 4, 0);  // float4 along x: 16-byte aligned in S[k][x]
+        } else {
+          EXPECT_EQ(k % 4, 0);  // float4 along k: aligned in global memory
+        }
+        for (int e = 0; e < 4; ++e) {
+          const int xe = along_x ? x + e : x, ke = along_x ? k : k + e;
+          ASSERT_GE(xe, 0);
+          ASSERT_LT(xe, bx);
+          ASSERT_GE(ke, 0);
+          ASSERT_LT(ke, bk);
+          ++hits[static_cast<size_t>(ke * bx + xe)];
+        }
+      }
+      for (int h : hits)
+        EXPECT_EQ(h, 1) << bx << " x " << bk << (along_x ? " along x" : " along k");
+    }
+  }
+}
+
+// The 16 thread coordinates x TM registers cover BM rows (and columns) once, and the first
+// register of each strip is float4 (TM 8) or float2 (TM 4) aligned.
+TEST(CudaGemmPlan, RegisterTilesCoverTheBlockTileOnce) {
+  for (auto [bm, tm] : {std::pair<int, int>{128, 8}, {64, 4}}) {
+    std::vector<int> hits(static_cast<size_t>(bm), 0);
+    for (int t = 0; t < 16; ++t)
+      for (int i = 0; i < tm; ++i) {
+        const int pos = reg_tile_pos(bm, tm, t, i);
+        ASSERT_GE(pos, 0);
+        ASSERT_LT(pos, bm);
+        ++hits[static_cast<size_t>(pos)];
+        if (i % (tm / 2) == 0) {
+          EXPECT_EQ(pos % (tm / 2), 0);
+        } else {
+          EXPECT_EQ(pos, reg_tile_pos(bm, tm, t, i - 1) + 1);
+        }
+      }
+    for (int h : hits) EXPECT_EQ(h, 1) << bm;
+  }
+}
+
+// The tensor-core kernel's accumulators (8 warps x 32 lanes x 4 x 4 tiles x 4) cover the
+// 128 x 128 block tile once, and each m16n8 tile is one warp's.
+TEST(CudaGemmPlan, Tf32AccumulatorsCoverTheBlockTileOnce) {
+  std::vector<int> owner(128 * 128, -1);
+  for (int warp = 0; warp < 8; ++warp)
+    for (int lane = 0; lane < 32; ++lane)
+      for (int mi = 0; mi < 4; ++mi)
+        for (int ni = 0; ni < 4; ++ni)
+          for (int r = 0; r < 4; ++r) {
+            int row = -1, col = -1;
+            tf32_acc_pos(warp, lane, mi, ni, r, &row, &col);
+            ASSERT_GE(row, 0);
+            ASSERT_LT(row, 128);
+            ASSERT_GE(col, 0);
+            ASSERT_LT(col, 128);
+            int& o = owner[static_cast<size_t>(row * 128 + col)];
+            EXPECT_EQ(o, -1) << "(" << row << ", " << col << ") twice";
+            o = warp;
+            // Same m16n8 tile for every lane and register of (warp, mi, ni).
+            EXPECT_EQ(row / 16, (warp / 4) * 4 + mi);
+            EXPECT_EQ(col / 8, (warp % 4) * 4 + ni);
+          }
+  for (int o : owner) EXPECT_GE(o, 0);
 }
 
 TEST(CudaGemmPlan, BatchFoldMergesContiguousAndBroadcastDims) {
