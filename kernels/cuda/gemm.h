@@ -34,4 +34,13 @@ void gemm(int device, const GpuGemm<T>& p);
 void set_allow_tf32(bool allow);
 bool allow_tf32();
 
+// The kernel versions of gemm.cu (kernels/cuda/gemm_plan.h defines them; gemm() picks one per
+// shape with plan_gemm()).
+enum class GemmKernel : int;
+
+// An f32 product on the named kernel instead of the planned one, for the lab and the benchmarks
+// that compare versions: GemmKernel::tf32 runs on tensor cores whatever allow_tf32() says.
+// Throws for GemmKernel::none.
+void gemm_with_kernel(int device, const GpuGemm<float>& p, GemmKernel kernel);
+
 }  // namespace stackgrad::kernels::gpu

@@ -21,7 +21,7 @@
 namespace stackgrad::kernels::gpu {
 
 // The kernels of gemm.cu.
-enum class GemmKernel {
+enum class GemmKernel : int {
   none,    // nothing to write (batch, M or N is 0)
   tiled,   // 16x16 shared-memory tiles, one C element per thread: f64, and tiny or skinny f32
   reg64,   // f32, 64x64 block tile, 4x4 per thread, BK 16, double-buffered
@@ -101,6 +101,7 @@ struct GemmShapeDesc {
   int elem_bytes = 4;  // 4: f32, 8: f64
   bool allow_tf32 = false;
   int sm_count = 132;  // multiprocessors of the device (H100 SXM: 132)
+  int cc_major = 9;    // compute capability; TF32 tensor cores from 8 (Ampere)
 };
 
 struct GemmPlan {
@@ -124,9 +125,9 @@ inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // The kernel and geometry for one shape. f64 always takes the tiled kernel (parity, not speed).
 // f32: the tiled kernel when the product is tiny or one side is thinner than a register tile's
 // worth of rows (M or N < 32), where the 64- and 128-wide tiles would mostly compute padding;
-// the tensor-core kernel when allowed and both sides fill at least a 64-wide tile; otherwise the
-// 128x128 kernel when it yields two waves of blocks on the device, else the 64x64 one (four
-// times as many blocks for mid-sized products).
+// the tensor-core kernel when allowed (and the device has TF32 tensor cores, sm_80 on) and both
+// sides fill at least a 64-wide tile; otherwise the 128x128 kernel when it yields two waves of
+// blocks on the device, else the 64x64 one (four times as many blocks for mid-sized products).
 inline GemmPlan plan_gemm(const GemmShapeDesc& s) {
   GemmPlan p;
   if (s.batch <= 0 || s.M <= 0 || s.N <= 0) return p;
@@ -134,7 +135,7 @@ inline GemmPlan plan_gemm(const GemmShapeDesc& s) {
   if (s.elem_bytes != 4 || s.M < 32 || s.N < 32 || macs < int64_t(64) * 64 * 64) {
     p.kernel = GemmKernel::tiled;
     p.tile = 16;
-  } else if (s.allow_tf32 && s.M >= 64 && s.N >= 64) {
+  } else if (s.allow_tf32 && s.cc_major >= 8 && s.M >= 64 && s.N >= 64) {
     p.kernel = GemmKernel::tf32;
     p.tile = 128;
   } else {
@@ -161,6 +162,18 @@ inline GemmPlan plan_gemm(const GemmShapeDesc& s) {
   return p;
 }
 
+// `plan` with another kernel (the lab and benchmarks compare versions on one shape): the tile
+// and the geometry follow the kernel; loaders and C stores stay as planned.
+inline GemmPlan with_kernel(GemmPlan plan, const GemmShapeDesc& s, GemmKernel kernel) {
+  if (plan.kernel == GemmKernel::none) return plan;
+  plan.kernel = kernel;
+  plan.tile = kernel == GemmKernel::tiled ? 16 : kernel == GemmKernel::reg64 ? 64 : 128;
+  plan.tiles_m = ceil_div(s.M, plan.tile);
+  plan.tiles_n = ceil_div(s.N, plan.tile);
+  plan.grid_x = std::min(plan.tiles_m * plan.tiles_n, kMaxGridX);
+  return plan;
+}
+
 // Tile t of a tiles_m x tiles_n grid, in groups of kTileGroup tile rows walked column by column:
 // blocks that run at the same time share a few rows of A and a few columns of B, so a large
 // product reads each from L2 rather than DRAM. A bijection of [0, tiles_m * tiles_n).
@@ -172,6 +185,35 @@ SG_GEMM_HD inline void tile_coords(int64_t t, int64_t tiles_m, int64_t tiles_n, 
   const int64_t rows = tiles_m - first < kTileGroup ? tiles_m - first : kTileGroup;
   *tm = first + in_group % rows;
   *tn = in_group / rows;
+}
+
+// Index maps shared by the kernels and the CPU tests (each must cover its tile exactly once).
+
+// Quad `id` (thread + q * 256) of a BX x BK operand tile: its first element (x, k); along x it
+// holds (x..x+3, k), along k (x, k..k+3).
+SG_GEMM_HD inline void tile_quad(int id, int bx, int bk, bool along_x, int* x, int* k) {
+  if (along_x) {
+    *x = (id % (bx / 4)) * 4;
+    *k = id / (bx / 4);
+  } else {
+    *x = id / (bk / 4);
+    *k = (id % (bk / 4)) * 4;
+  }
+}
+
+// Register-tiled kernels: row (or column) of the block tile held in register i of thread
+// coordinate t (ty for rows, tx for columns): two strips of tm / 2, bm / 2 apart.
+SG_GEMM_HD inline int reg_tile_pos(int bm, int tm, int t, int i) {
+  const int h = tm / 2;
+  return (i / h) * (bm / 2) + t * h + i % h;
+}
+
+// Tensor-core kernel: position in the 128 x 128 block tile of accumulator r of mma tile
+// (mi, ni) held by `lane` of `warp` (8 warps as 2 x 4, each 64 x 32 as 4 x 4 m16n8 tiles;
+// m16n8k8 C layout: c0 (g, 2t), c1 (g, 2t + 1), c2 (g + 8, 2t), c3 (g + 8, 2t + 1)).
+SG_GEMM_HD inline void tf32_acc_pos(int warp, int lane, int mi, int ni, int r, int* row, int* col) {
+  *row = (warp / 4) * 64 + mi * 16 + lane / 4 + 8 * (r / 2);
+  *col = (warp % 4) * 32 + ni * 8 + 2 * (lane % 4) + r % 2;
 }
 
 // The batch dims of a bmm call, merged where all three operands allow: the innermost merged dim

@@ -73,6 +73,43 @@ const bool registered = [] {
       },
       false, 5e-4);
 
+  // Shapes that reach each CUDA GEMM path (kernels/cuda/gemm_plan.h) with partial edge tiles:
+  // the 64x64 register-tiled kernel with float4 loads (row-major and transposed operands) and
+  // with scalar loads (leading dims not a multiple of 4, partial quads), the 16x16 kernel for a
+  // thin product, and a batch beyond gridDim.z's 65535. Forward only (gradchecks at these sizes
+  // are slow); the CUDA parity suite runs the backward of the differentiable specs above.
+  spec(
+      "bmm", [](const Inputs& x) { return bmm(x[0], x[1]); },
+      [](std::mt19937_64& r) {
+        return std::vector<OpCase>{
+            {"64-tiles, float4 loads, remainders [2, 100, 76] x [2, 76, 92]",
+             {randn_f64(r, {2, 100, 76}), randn_f64(r, {2, 76, 92})}},
+            {"64-tiles, both transposed",
+             {transposed(r, {2, 100, 76}), transposed(r, {2, 76, 92})}},
+            {"64-tiles, scalar loads [1, 99, 61] x [1, 61, 67]",
+             {randn_f64(r, {1, 99, 61}), randn_f64(r, {1, 61, 67})}},
+            {"thin M = 20", {randn_f64(r, {1, 20, 300}), randn_f64(r, {1, 300, 50})}},
+            {"batch 65537 > gridDim.z", {randn_f64(r, {65537, 2, 3}), randn_f64(r, {65537, 3, 2})}},
+        };
+      },
+      false, 5e-4);
+  // Enough 128x128 tiles (66 x 2 x 2 >= two waves of 132 SMs) for the 128-tile kernel: M and K
+  // not multiples of its tiles, B broadcast over the batch (stride 0) or transposed.
+  spec(
+      "bmm",
+      [](const Inputs& x) {
+        return bmm(x[0], x[1].expand({66, 36, 132}));
+      },
+      [](std::mt19937_64& r) {
+        return std::vector<OpCase>{
+            {"128-tiles, stride-0 batch of b",
+             {randn_f64(r, {66, 130, 36}), randn_f64(r, {1, 36, 132})}},
+            {"128-tiles, transposed a, stride-0 b",
+             {transposed(r, {66, 130, 36}), transposed(r, {1, 36, 132})}},
+        };
+      },
+      false, 5e-4);
+
   spec(
       "mm", [](const Inputs& x) { return mm(x[0], x[1]); },
       [](std::mt19937_64& r) {
