@@ -33,7 +33,9 @@ const std::set<std::string> kCudaOps = {
     // random.cu
     "uniform", "normal", "randint", "bernoulli", "dropout",
     // nn.cu
-    "cross_entropy", "cross_entropy_backward"};
+    "cross_entropy", "cross_entropy_backward",
+    // sparse.cu
+    "spmm", "sddmm", "sparse_transpose", "to_dense", "sparse_mask"};
 
 const char* mark(bool b) { return b ? "yes" : "-"; }
 
