@@ -80,7 +80,7 @@ Tensor power_law_graph(int64_t nodes) {
 
 std::string pubmed_edges() {
   const char* env = std::getenv("STACKGRAD_DATA");
-  for (const std::string root : {std::string(env ? env : ""), std::string("../shared/datasets")}) {
+  for (const std::string& root : {std::string(env ? env : ""), std::string("../shared/datasets")}) {
     if (root.empty()) continue;
     const std::string p = root + "/planetoid/pubmed/edges.npy";
     if (std::filesystem::exists(p)) return p;
