@@ -17,8 +17,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/core/tensor.h"
+#include "engine/ops/sparse.h"
 #include "engine/runtime/cuda_context.h"
-#include "engine/stackgrad.h"
 #include "kernels/cuda/sparse_plan.h"
 
 using namespace stackgrad;
