@@ -357,11 +357,35 @@ Tensor Tensor::to(DType t) const {
   return out;
 }
 
+// A CSR tensor moves as its three components (row pointers, columns, values), so the copy
+// shares nothing with the source. The values' move is differentiable when the tensor requires
+// grad (see "Autograd" in engine/ops/sparse.h); a tensor that does not moves detached values.
+namespace {
+Tensor sparse_to(const Tensor& t, Device d) {
+  const TensorImpl& src = *t.impl();
+  Tensor values(src.values);
+  if (!t.requires_grad() && values.requires_grad()) values = values.detach();
+  auto impl = std::make_shared<TensorImpl>();
+  impl->layout = Layout::sparse_csr;
+  impl->shape = src.shape;
+  impl->strides = src.strides;
+  impl->dtype = src.dtype;
+  impl->crow = Tensor(src.crow).to(d).impl();
+  impl->col = Tensor(src.col).to(d).impl();
+  Tensor moved = values.to(d);
+  impl->storage = moved.storage();
+  impl->values = moved.impl();
+  impl->requires_grad = moved.requires_grad();
+  return Tensor(impl);
+}
+}  // namespace
+
 // Copies the bytes of a contiguous version of the tensor; the runtime stages large host<->device
 // copies through pinned memory. Differentiable: the gradient moves back to the source device.
 Tensor Tensor::to(Device d) const {
-  check_strided("to", *this, "self");
   if (d == device()) return *this;
+  if (is_sparse()) return sparse_to(*this, d);
+  check_strided("to", *this, "self");
   if (d.is_cuda()) cuda_require(d);
   Tensor src = contiguous();
   Tensor out = empty(shape(), Options(dtype(), d));
@@ -511,7 +535,7 @@ Tensor arange(double start, double end, double step, Options opts) {
   Tensor f = empty({n}, DType::f64);
   double* p = f.data_ptr<double>();
   for (int64_t i = 0; i < n; ++i) p[i] = start + static_cast<double>(i) * step;
-  Tensor out = f.to(opts.dtype);
+  Tensor out = f.to(opts.dtype).to(opts.device);
   if (opts.requires_grad) out.requires_grad_(true);
   return out;
 }

@@ -16,6 +16,7 @@ void register_cuda_nn();
 void register_cuda_matmul();
 void register_cuda_rnn();
 void register_cuda_linalg();
+void register_cuda_sparse();
 
 void register_cuda_kernels() {
   register_cuda_elementwise();
@@ -28,6 +29,7 @@ void register_cuda_kernels() {
   register_cuda_matmul();
   register_cuda_rnn();
   register_cuda_linalg();
+  register_cuda_sparse();
 }
 
 }  // namespace stackgrad

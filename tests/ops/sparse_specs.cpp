@@ -111,6 +111,15 @@ std::vector<OpCase> spmm_large_cases(Rng& r) {
            {random_csr(r, 60, 40, 0.1), randn_f64(r, {40, 1433})}}};
 }
 
+// A hub row of 1100 nonzeros among rows of about 11: long enough (>= 1024, > 32x the average)
+// for the merge-path version on the GPU, which splits the hub over several parts.
+std::vector<OpCase> spmm_hub_cases(Rng& r) {
+  Tensor P = random_csr(r, 200, 1100, 0.01, {3}, {57});
+  return {{"hub row [200, 1100] x [1100, 40]", {P, randn_f64(r, {1100, 40})}},
+          {"hub row, non-contiguous X, N = 5", {P, noncontiguous(randn_f64(r, {1100, 5}))}},
+          {"hub row, N = 256", {P, randn_f64(r, {1100, 256})}}};
+}
+
 std::vector<OpCase> spmv_cases(Rng& r) {
   std::vector<OpCase> cases;
   for (auto& [label, P] : patterns(r, false))
@@ -241,6 +250,16 @@ const bool registered = [] {
   spec(
       "spmm", [](const Inputs& x) { return spmm(with_dtype(x[0], x[1].dtype()), x[1]); },
       spmm_large_cases, false);
+  {
+    // f32 sums of 1100 products in another order: a looser absolute tolerance near zero.
+    OpSpec s;
+    s.op = "spmm";
+    s.fn = [](const Inputs& x) { return spmm(with_dtype(x[0], x[1].dtype()), x[1]); };
+    s.cases = spmm_hub_cases;
+    s.differentiable = false;
+    s.atol_f32 = 1e-4;
+    register_op_spec(std::move(s));
+  }
   spec(
       "spmv", [](const Inputs& x) { return spmv(A_of(x), x[2]); }, spmv_cases);
 

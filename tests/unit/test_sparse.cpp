@@ -7,6 +7,7 @@
 #include <limits>
 #include <random>
 
+#include "engine/runtime/cuda_context.h"
 #include "engine/stackgrad.h"
 
 namespace sg = stackgrad;
@@ -74,6 +75,38 @@ TEST(SparseCsr, LayoutDtypeDeviceAndDescribe) {
   EXPECT_EQ(sg::csr_crow(A).to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 1, 3}));
   expect_close(sg::to_dense(A),
                sg::from_vector<float>({0, 0, 1, 0, 0, 0, 0, 0, 2, 0, 0, 3}, {3, 4}));
+}
+
+// to(Device) moves row pointers, columns and values together, differentiably in the values.
+// Without a GPU the move must fail the way a dense one does.
+TEST(SparseCsr, ToDeviceMovesAllComponents) {
+  std::mt19937_64 r(3);
+  Tensor P = random_csr(r, 6, 5, 0.4, {2});
+  Tensor v = sg::csr_values(P).detach().clone().requires_grad_();
+  Tensor A = sg::csr_with_values(P, v);
+  EXPECT_TRUE(A.to(sg::Device::cpu()).is_sparse());
+  if (!sg::cuda_available()) {
+    try {
+      A.to(sg::Device::cuda(0));
+      ADD_FAILURE() << "no error without a GPU";
+    } catch (const sg::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("cuda:0 requested but"), std::string::npos) << e.what();
+    }
+    return;
+  }
+  Tensor B = A.to(sg::Device::cuda(0));
+  EXPECT_TRUE(B.is_sparse());
+  EXPECT_TRUE(B.requires_grad());
+  EXPECT_TRUE(sg::csr_crow(B).device().is_cuda());
+  EXPECT_TRUE(sg::csr_col(B).device().is_cuda());
+  EXPECT_TRUE(sg::csr_values(B).device().is_cuda());
+  EXPECT_EQ(sg::csr_col(B).to_vector<int64_t>(), sg::csr_col(A).to_vector<int64_t>());
+  Tensor back = B.to(sg::Device::cpu());
+  expect_close(sg::to_dense(back), sg::to_dense(A));
+  sg::Generator gen(1);
+  Tensor w = sg::randn({6, 5}, gen, DType::f64);
+  sg::sum(sg::to_dense(B) * w.to(sg::Device::cuda(0))).backward();
+  expect_close(v.grad(), sg::csr_values(sg::sparse_mask(w, P)));
 }
 
 TEST(SparseCsr, DenseOpsRejectSparseInputs) {

@@ -39,7 +39,9 @@ const std::set<std::string> kCudaOps = {
     // rnn.cu
     "lstm_cell", "lstm_cell_backward", "lstm", "lstm_backward",
     // linalg.cu
-    "eigh", "cholesky", "solve_triangular", "solve", "inverse", "qr", "svd"};
+    "eigh", "cholesky", "solve_triangular", "solve", "inverse", "qr", "svd",
+    // sparse.cu
+    "spmm", "sddmm", "sparse_transpose", "to_dense", "sparse_mask"};
 
 const char* mark(bool b) { return b ? "yes" : "-"; }
 
