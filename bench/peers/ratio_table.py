@@ -25,7 +25,7 @@ UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 def split_name(name):
     """'elementwise/add_16M/ours/real_time' -> ('elementwise/add_16M', 'ours')."""
-    parts = [p for p in name.split("/") if not re.match(r"^(real_time|min_time:.*|iterations:.*|repeats:.*|threads:.*)$", p)]
+    parts = [p for p in name.split("/") if not re.match(r"^(real_time|manual_time|min_time:.*|iterations:.*|repeats:.*|threads:.*)$", p)]
     if len(parts) < 3:
         return None
     return "/".join(parts[:-1]), parts[-1]
