@@ -33,7 +33,9 @@ const std::set<std::string> kCudaOps = {
     // random.cu
     "uniform", "normal", "randint", "bernoulli", "dropout",
     // nn.cu
-    "cross_entropy", "cross_entropy_backward"};
+    "cross_entropy", "cross_entropy_backward",
+    // conv.cu
+    "conv2d", "conv2d_backward_input", "conv2d_backward_weight"};
 
 const char* mark(bool b) { return b ? "yes" : "-"; }
 
