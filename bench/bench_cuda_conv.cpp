@@ -157,7 +157,7 @@ struct Cudnn {
 };
 
 // Ours against cuDNN on all three results; aborts on disagreement.
-void check_against_cudnn(benchmark::State& state, const ConvCase& p, const Inputs& in, Cudnn& dnn) {
+void check_against_cudnn(const ConvCase& p, const Inputs& in, Cudnn& dnn) {
   dnn.run(in);
   const Outputs o = ours(in, p);
   const std::pair<const Tensor*, const Tensor*> pairs[] = {
@@ -168,8 +168,10 @@ void check_against_cudnn(benchmark::State& state, const ConvCase& p, const Input
                                              pairs[i].second->data_ptr<float>(),
                                              size_t(pairs[i].second->numel()), 1e-3, 1e-3);
     if (!(e <= 1)) {
-      std::fprintf(stderr, "%s: ours and cuDNN disagree on %s (scaled error %g)\n",
-                   state.name().c_str(), names[i], e);
+      std::fprintf(
+          stderr,
+          "cuda_conv n%lld c%lld o%lld h%lld: ours and cuDNN disagree on %s (scaled error %g)\n",
+          (long long)p.n, (long long)p.c, (long long)p.o, (long long)p.h, names[i], e);
       std::abort();
     }
   }
@@ -179,7 +181,7 @@ void bench_cudnn(benchmark::State& state, ConvCase p) {
   if (!require_gpu(state)) return;
   Inputs in(p);
   Cudnn dnn(p, in);
-  check_against_cudnn(state, p, in, dnn);
+  check_against_cudnn(p, in, dnn);
   time_on_gpu(state, [&] { dnn.run(in); });
   set_counters(state, p);
 }

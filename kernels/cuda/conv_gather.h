@@ -26,6 +26,15 @@ SG_CONV_HD float load_ro(const float* p) {
 #endif
 }
 
+// a / b for non-negative a and positive b, in 32 bits when both fit (the per-step depth
+// decompositions run once per thread per tile step; a 64-bit division costs several times a
+// 32-bit one on the GPU).
+SG_CONV_HD int64_t div_fast(int64_t a, int64_t b) {
+  return ((a | b) >> 31) == 0
+             ? static_cast<int64_t>(static_cast<uint32_t>(a) / static_cast<uint32_t>(b))
+             : a / b;
+}
+
 // Thread roles of conv_igemm's 256 threads in its 128 x 64 x 8 block tile. Loading: thread t
 // writes A rows a_row_of(t) + 32 i (i < 4) at depth a_depth_of(t), and B columns
 // b_col_of(t) + 32 i (i < 2) at depth b_depth_of(t); with fast_m, a warp's 32 threads take 32
@@ -86,7 +95,8 @@ struct FwdProblem {
   }
   SG_CONV_HD AK a_k(int64_t, int64_t k, int64_t kend) const {
     if (k >= kend) return {0, -kFar, -kFar};
-    const int64_t c = k / d.KK, rs = k - c * d.KK, p = rs / d.KW, q = rs - p * d.KW;
+    const int64_t c = div_fast(k, d.KK), rs = k - c * d.KK, p = div_fast(rs, d.KW),
+                  q = rs - p * d.KW;
     return {c * d.H * d.W, static_cast<int>(p * d.dh), static_cast<int>(q * d.dw)};
   }
   SG_CONV_HD float a_load(const Row& r, const AK& k) const {
@@ -141,7 +151,8 @@ struct InputGradProblem {
   }
   SG_CONV_HD AK a_k(int64_t, int64_t k, int64_t kend) const {
     if (k >= kend) return {0, kFar, kFar};
-    const int64_t o = k / d.KK, rs = k - o * d.KK, p = rs / d.KW, q = rs - p * d.KW;
+    const int64_t o = div_fast(k, d.KK), rs = k - o * d.KK, p = div_fast(rs, d.KW),
+                  q = rs - p * d.KW;
     return {o * d.P, static_cast<int>(p * d.dh), static_cast<int>(q * d.dw)};
   }
   SG_CONV_HD float a_load(const Row& r, const AK& k) const {
@@ -155,7 +166,7 @@ struct InputGradProblem {
   SG_CONV_HD Col b_col(int64_t, int64_t c, int64_t N) const { return {c, c < N}; }
   SG_CONV_HD BK b_k(int64_t g, int64_t k, int64_t kend) const {
     if (k >= kend) return {0, false};
-    const int64_t o = k / d.KK, rs = k - o * d.KK;
+    const int64_t o = div_fast(k, d.KK), rs = k - o * d.KK;
     return {(g * d.Og + o) * d.Cg * d.KK + rs, true};
   }
   SG_CONV_HD float b_load(const Col& c, const BK& k) const {
@@ -200,7 +211,8 @@ struct WeightGradProblem {
   }
   SG_CONV_HD AK a_k(int64_t, int64_t k, int64_t kend) const {
     if (k >= kend) return {0, -kFar, -kFar};
-    const int64_t n = k / d.P, pix = k - n * d.P, i = pix / d.Wo, j = pix - i * d.Wo;
+    const int64_t n = div_fast(k, d.P), pix = k - n * d.P, i = div_fast(pix, d.Wo),
+                  j = pix - i * d.Wo;
     return {n * d.C * d.H * d.W, static_cast<int>(i * d.sh), static_cast<int>(j * d.sw)};
   }
   SG_CONV_HD float a_load(const Row& r, const AK& k) const {
@@ -212,7 +224,7 @@ struct WeightGradProblem {
   }
   SG_CONV_HD BK b_k(int64_t, int64_t k, int64_t kend) const {
     if (k >= kend) return {0, false};
-    const int64_t n = k / d.P, pix = k - n * d.P;
+    const int64_t n = div_fast(k, d.P), pix = k - n * d.P;
     return {n * d.O * d.P + pix, true};
   }
   SG_CONV_HD float b_load(const Col& c, const BK& k) const {

@@ -11,13 +11,16 @@
 //
 //   ./build/conv_cuda_lab [reps]
 // Without a GPU it prints "no CUDA device" and exits 0.
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "engine/ops/conv.h"
+#include "engine/ops/elementwise.h"
+#include "engine/ops/random.h"
 #include "engine/runtime/cuda_context.h"
-#include "engine/stackgrad.h"
 #include "kernels/cuda/conv_kernels.cuh"
 
 using namespace stackgrad;
