@@ -27,9 +27,9 @@ constexpr int64_t kConvTileM = 128, kConvTileN = 64, kConvTileK = 8;
 constexpr int kConvThreads = 256;
 // Grid dims y and z are limited to 65535 blocks.
 constexpr int64_t kMaxGridYZ = 65535;
-// Split K only while every split keeps at least this many K (64 tile steps): shorter splits
-// spend more on the partial sums than they win in parallelism.
-constexpr int64_t kMinSplitK = 512;
+// Split K only while every split keeps at least this many K (32 tile steps): shorter splits
+// spend more on writing and re-reading partial sums than they win in parallelism.
+constexpr int64_t kMinSplitK = 256;
 constexpr int64_t kMaxSplits = 64;
 // The tiled kernel keeps spatial coordinates in int32 and marks out-of-range rows with
 // offsets of -2^29; images and kernels must stay well inside that.

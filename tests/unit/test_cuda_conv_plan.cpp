@@ -69,22 +69,25 @@ TEST(CudaConvPlan, KernelChoice) {
 }
 
 TEST(CudaConvPlan, SplitsOnlyWhenTheGridIsSmallAndKIsLong) {
-  // Forward 64 -> 64, batch 16 at 32x32: 128 x 1 tiles, K = 576 (one split of 512 would be too
-  // short to pay): no split.
+  // Forward 64 -> 64, batch 16 at 32x32: 128 x 1 tiles on 132 SMs want ceil(264 / 128) = 3
+  // splits, but K = 576 holds only two runs of 256.
   const ConvShape s = make_shape(16, 64, 32, 32, 64, 3, 3, {1, 1, 1, 1, 1, 1, 1});
   const ConvPlan f = plan_conv(ConvPass::forward, s, true, kH100Sms);
   EXPECT_EQ(f.m_tiles, 128);
   EXPECT_EQ(f.n_tiles, 1);
-  EXPECT_EQ(f.splits, 1);
-  EXPECT_EQ(f.workspace_elems, 0);
+  EXPECT_EQ(f.splits, 2);
+  EXPECT_EQ(f.k_chunk, 288);
+  EXPECT_EQ(f.workspace_elems, 2 * 16 * 64 * 32 * 32);
+  // With enough SMs busy (or a slow split) nothing splits.
+  EXPECT_EQ(plan_conv(ConvPass::forward, s, true, 64).splits, 1);
   // Its weight gradient: M = 576 (5 tiles), N = 64 (1 tile), K = 16384: 5 blocks want
-  // ceil(264 / 5) = 53 splits, capped at K / 512 = 32 splits of 512.
+  // ceil(264 / 5) = 53 splits: chunks of ceil(16384 / 53) = 310, rounded up to 312.
   const ConvPlan w = plan_conv(ConvPass::weight_grad, s, true, kH100Sms);
   EXPECT_EQ(w.m_tiles, 5);
   EXPECT_EQ(w.n_tiles, 1);
-  EXPECT_EQ(w.splits, 32);
-  EXPECT_EQ(w.k_chunk, 512);
-  EXPECT_EQ(w.workspace_elems, 32 * 64 * 576);
+  EXPECT_EQ(w.splits, 53);
+  EXPECT_EQ(w.k_chunk, 312);
+  EXPECT_EQ(w.workspace_elems, 53 * 64 * 576);
   // Batch 32, 256 -> 256 at 32x32: forward has 256 x 4 = 1024 blocks, no split.
   const ConvShape big = make_shape(32, 256, 32, 32, 256, 3, 3, {1, 1, 1, 1, 1, 1, 1});
   EXPECT_EQ(plan_conv(ConvPass::forward, big, true, kH100Sms).splits, 1);
@@ -93,6 +96,9 @@ TEST(CudaConvPlan, SplitsOnlyWhenTheGridIsSmallAndKIsLong) {
   EXPECT_EQ(bw.n_tiles, 4);
   EXPECT_EQ(bw.splits, 4);  // 72 blocks -> ceil(264 / 72) = 4
   EXPECT_EQ(bw.k_chunk, 8192);
+  // A long K that cannot be cut: 64 splits at most.
+  const ConvShape tall = make_shape(512, 16, 32, 32, 16, 3, 3, {1, 1, 1, 1, 1, 1, 1});
+  EXPECT_EQ(plan_conv(ConvPass::weight_grad, tall, true, kH100Sms).splits, kMaxSplits);
 }
 
 TEST(CudaConvPlan, SplitInvariantsOverManyShapes) {
