@@ -225,13 +225,15 @@ __global__ void __launch_bounds__(kConvThreads)
   }
 }
 
-// out[e] = Σ_s ws[s][e] in split order (+ bias[channel of e] for the forward pass).
-__global__ void conv_split_sum(const float* __restrict__ ws, int64_t splits, int64_t n,
-                               const float* __restrict__ bias, int64_t plane, int64_t channels,
-                               float* __restrict__ out) {
+// out[e] = Σ_s ws[s][e] in split order (+ bias[channel of e] for the forward pass). A template
+// (only float is used) so that every file including this header may instantiate it.
+template <typename T>
+__global__ void conv_split_sum(const T* __restrict__ ws, int64_t splits, int64_t n,
+                               const T* __restrict__ bias, int64_t plane, int64_t channels,
+                               T* __restrict__ out) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += step) {
-    float s = 0.f;
+    T s = 0;
     for (int64_t k = 0; k < splits; ++k) s += ws[k * n + e];
     if (bias) s += bias[(e / plane) % channels];
     out[e] = s;
@@ -268,7 +270,7 @@ void launch_conv_tiled(const Prob& prob, const ConvPlan& p, int64_t groups, int6
       SG_CUDA_CHECK_LAUNCH("conv_igemm");
     }
     if (ws) {
-      conv_split_sum<<<blocks_for(out_elems), kThreads, 0, stream>>>(
+      conv_split_sum<float><<<blocks_for(out_elems), kThreads, 0, stream>>>(
           ws, p.splits, out_elems, prob.bias, plane, channels, prob.out);
       SG_CUDA_CHECK_LAUNCH("conv_split_sum");
     }
