@@ -17,6 +17,7 @@ void register_cuda_matmul();
 void register_cuda_rnn();
 void register_cuda_linalg();
 void register_cuda_sparse();
+void register_cuda_conv();
 
 void register_cuda_kernels() {
   register_cuda_elementwise();
@@ -30,6 +31,7 @@ void register_cuda_kernels() {
   register_cuda_rnn();
   register_cuda_linalg();
   register_cuda_sparse();
+  register_cuda_conv();
 }
 
 }  // namespace stackgrad

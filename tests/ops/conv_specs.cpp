@@ -22,6 +22,21 @@ void spec(const std::string& op, std::function<Tensor(const Inputs&)> fn,
 Tensor randn(std::mt19937_64& r, const Shape& s) { return randn_f64(r, s); }
 Tensor bias_of(const Inputs& x) { return x.size() > 2 ? x[2] : Tensor(); }
 
+// Forward-only cases big enough for the CUDA tiled implicit-GEMM kernels (f32: GEMM M >= 128,
+// N >= 16, K >= 16; tiles 128 x 64 x 8, so these have remainder tiles, several tiles along M or
+// N, and K split where the grid is small): too big for gradcheck. Sums run over up to
+// 1152 products, so f32 gets an absolute tolerance of 1e-4.
+void tile_spec(const std::string& op, std::function<Tensor(const Inputs&)> fn,
+               std::function<Cases(std::mt19937_64&)> cases) {
+  OpSpec s;
+  s.op = op;
+  s.fn = std::move(fn);
+  s.cases = std::move(cases);
+  s.differentiable = false;
+  s.atol_f32 = 1e-4;
+  register_op_spec(std::move(s));
+}
+
 const bool registered = [] {
   // Stride 1, padding 1, with bias: the 3x3 path, non-contiguous operands, an empty batch.
   spec(
@@ -289,6 +304,57 @@ const bool registered = [] {
                      {"bilinear align_corners [5,1]", {randn(r, {2, 2, 5, 1})}}};
       },
       false);
+  // Tile-sized cases (tile_spec above). Geometry by case: stride 2, padding 1, dilation 2,
+  // groups 2 (odd image sizes, M = 168 / 765 / 144 in two to six 128-row tiles), or 3x3
+  // padding 1 (N = 70 in two 64-column tiles; K = 1080 or 1152, split on an H100).
+  tile_spec(
+      "conv2d",
+      [](const Inputs& x) {
+        return x[1].size(0) == 36 ? conv2d(x[0], x[1], bias_of(x), {2, 2}, {1, 1}, {2, 2}, 2)
+                                  : conv2d(x[0], x[1], bias_of(x), {1, 1}, {1, 1});
+      },
+      [](std::mt19937_64& r) {
+        return Cases{
+            {"tiles: stride 2 dilation 2 groups 2 + bias",
+             {randn(r, {3, 8, 17, 15}), randn(r, {36, 4, 3, 3}), randn(r, {36})}},
+            {"tiles: N = 70", {randn(r, {2, 5, 9, 9}), randn(r, {70, 5, 3, 3})}},
+            {"tiles: K = 1080 split + bias",
+             {randn(r, {1, 120, 12, 12}), randn(r, {16, 120, 3, 3}), randn(r, {16})}},
+        };
+      });
+  tile_spec(
+      "conv2d_backward_input",
+      [](const Inputs& x) {
+        if (x[1].size(0) == 8)
+          return conv2d_backward_input(x[0], x[1], {3, 36, 17, 15}, {2, 2}, {1, 1}, {2, 2}, 2);
+        const int64_t c = x[1].size(1);
+        return conv2d_backward_input(x[0], x[1], {x[0].size(0), c, x[0].size(2), x[0].size(3)},
+                                     {1, 1}, {1, 1});
+      },
+      [](std::mt19937_64& r) {
+        return Cases{
+            {"tiles: stride 2 dilation 2 groups 2",
+             {randn(r, {3, 8, 8, 7}), randn(r, {8, 18, 3, 3})}},
+            {"tiles: N = 70", {randn(r, {2, 5, 9, 9}), randn(r, {5, 70, 3, 3})}},
+            {"tiles: K = 1080 split", {randn(r, {1, 120, 12, 12}), randn(r, {120, 16, 3, 3})}},
+        };
+      });
+  tile_spec(
+      "conv2d_backward_weight",
+      [](const Inputs& x) {
+        if (x[0].size(1) == 36)
+          return conv2d_backward_weight(x[0], x[1], {36, 16, 3, 3}, {2, 2}, {1, 1}, {2, 2}, 2);
+        return conv2d_backward_weight(x[0], x[1], {x[0].size(1), x[1].size(1), 3, 3}, {1, 1},
+                                      {1, 1});
+      },
+      [](std::mt19937_64& r) {
+        return Cases{
+            {"tiles: stride 2 dilation 2 groups 2",
+             {randn(r, {3, 36, 8, 7}), randn(r, {3, 32, 17, 15})}},
+            {"tiles: N = 70", {randn(r, {2, 70, 9, 9}), randn(r, {2, 16, 9, 9})}},
+            {"tiles: K = 1152 split", {randn(r, {2, 16, 24, 24}), randn(r, {2, 16, 24, 24})}},
+        };
+      });
   return true;
 }();
 

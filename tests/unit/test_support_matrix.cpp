@@ -41,7 +41,9 @@ const std::set<std::string> kCudaOps = {
     // linalg.cu
     "eigh", "cholesky", "solve_triangular", "solve", "inverse", "qr", "svd",
     // sparse.cu
-    "spmm", "sddmm", "sparse_transpose", "to_dense", "sparse_mask"};
+    "spmm", "sddmm", "sparse_transpose", "to_dense", "sparse_mask",
+    // conv.cu
+    "conv2d", "conv2d_backward_input", "conv2d_backward_weight"};
 
 const char* mark(bool b) { return b ? "yes" : "-"; }
 
