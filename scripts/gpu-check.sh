@@ -51,8 +51,9 @@ torch_v=none
 # An existing $BUILD_DIR (configured for CUDA) is reused: ninja rebuilds only what changed.
 section "Build (CUDA, sm_90)"
 BIN=${BUILD_DIR:-build-gpu}
-TESTS=(test_block_allocator test_cuda_device test_support_matrix test_tensor test_ops)
-for t in tests/unit/test_cuda_*_plan.cpp; do [ -f "$t" ] && TESTS+=("$(basename "$t" .cpp)"); done
+TESTS=(test_block_allocator test_support_matrix test_tensor test_sparse test_ops)
+# Every tests/unit/test_cuda_*.cpp: the device tests and the kernels' launch-plan tests.
+for t in tests/unit/test_cuda_*.cpp; do [ -f "$t" ] && TESTS+=("$(basename "$t" .cpp)"); done
 BENCHES=()
 for b in bench/bench_cuda_*.cpp; do [ -f "$b" ] && BENCHES+=("$(basename "$b" .cpp)"); done
 LABS=()
