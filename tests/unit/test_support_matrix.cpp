@@ -69,8 +69,7 @@ TEST(SupportMatrix, KernelOpsHaveReferenceAndCpuKernelsCompositesHaveNone) {
       EXPECT_TRUE(has_kernel(op, Backend::cpu)) << name << ": no cpu kernel";
     } else {
       for (Backend b : {Backend::reference, Backend::cpu, Backend::cuda})
-        EXPECT_FALSE(has_kernel(op, b))
-            << name << " is composite but has a " << backend_name(b) << " kernel";
+        EXPECT_FALSE(has_kernel(op, b)) << name << " is composite but has a " << backend_name(b) << " kernel";
     }
   }
 }
@@ -85,9 +84,8 @@ TEST(SupportMatrix, CudaColumnIsExactlyTheListedOps) {
     const bool listed = kCudaOps.count(name) > 0;
     if (cuda_compiled())
       EXPECT_EQ(has_kernel(op, Backend::cuda), listed)
-          << name
-          << (listed ? ": listed but no CUDA kernel is registered"
-                     : ": has a CUDA kernel but is missing from kCudaOps");
+          << name << (listed ? ": listed but no CUDA kernel is registered"
+                             : ": has a CUDA kernel but is missing from kCudaOps");
     else
       EXPECT_FALSE(has_kernel(op, Backend::cuda)) << name << ": a CUDA kernel in a CPU-only build";
   }
