@@ -6,13 +6,18 @@
 // Three versions (the choice is plan_scan in scan_plan.h, unit-tested on the CPU):
 //   column: one thread per line, in order: exactly the CPU's additions, so the bits match;
 //   warp / block: a warp (or, from kScanBlockLine elements, a 256-thread block) per line, in
-//     tiles of kScanItems elements per thread. A tile is loaded coalesced into shared memory;
-//     each thread adds its kScanItems consecutive elements in order, a shuffle scan (then the
-//     warp totals, in warp order) gives each thread the sum before it, and a carry holds the sum
-//     of the earlier tiles. The additions are grouped differently from the CPU's running sum:
-//     integers (wrapping) match exactly; doubles differ by rounding (a few ulp of the partial
-//     sums' magnitudes, far inside the f64 parity tolerance); f32 results are doubles rounded to
-//     float, so they almost always match and otherwise differ by one ulp.
+//     tiles of kScanItems elements per thread, loaded and stored coalesced through shared
+//     memory, with a carry holding the sum of the earlier tiles. Within a tile, each thread adds
+//     its kScanItems consecutive elements in order, a shuffle scan (then the warp totals, in warp
+//     order) gives each thread the sum before it.
+// Summation order and parity: integer sums wrap, so any grouping gives the CPU's bits. f32
+// results are double sums rounded to float: a different grouping moves the double by a few ulp
+// of the partial sums, which almost never changes the float (and then by one ulp). f64 results
+// would show the grouping: emulating the block scan on a [40000] line of N(0, 9) values gives
+// differences from the CPU's running sum up to 1.9x the f64 parity tolerance (atol 1e-12 +
+// rtol 1e-10) where the running sum passes near zero. So f64 lines are added by one lane in
+// order (the tile loads and stores stay shared by the warp): the CPU's bits, at the price of
+// one dependent add per element on long lines with few lines.
 // No atomics: the bits depend only on the shape.
 #include <type_traits>
 
@@ -78,6 +83,9 @@ __device__ __forceinline__ void group_sync() {
 // TPR threads per line (32: a warp, kScanThreads: the block). With TPR == 32 the warps of a block
 // work on different lines and only synchronise themselves; with the whole block every thread runs
 // the same iterations, so the barriers are reached by all.
+template <typename T>
+constexpr bool kSerialScan = std::is_same_v<T, double>;
+
 template <typename T, int TPR>
 __global__ void __launch_bounds__(kScanThreads)
     scan_lines(int64_t lines, int64_t n, OffsetCalc<2> starts, int64_t sx, int64_t sy, const T* x,
@@ -113,48 +121,67 @@ __global__ void __launch_bounds__(kScanThreads)
         tile[slot(e)] = j < n ? to_acc<T, Acc>(xl[scan_pos(j, n, reverse) * sx]) : Acc(0);
       }
       group_sync<TPR>();
-      // This thread's kScanItems consecutive elements, in order.
-      Acc run[kScanItems];
-      Acc sum = 0;
-#pragma unroll
-      for (int r = 0; r < kScanItems; ++r) {
-        sum += tile[slot(t * kScanItems + r)];
-        run[r] = sum;
-      }
-      // Inclusive scan of the thread sums across the warp, then the sum before this lane.
-      Acc incl = sum;
-#pragma unroll
-      for (int d = 1; d < 32; d *= 2) {
-        const Acc v = __shfl_up_sync(0xffffffffu, incl, d);
-        if (lane >= d) incl += v;
-      }
-      Acc before = __shfl_up_sync(0xffffffffu, incl, 1);
-      if (lane == 0) before = 0;
-      if constexpr (kWarps > 1) {
-        if (lane == 31) warp_total[warp] = incl;
-      }
-      group_sync<TPR>();
-      Acc prefix = carry, tile_sum = 0;
-      if constexpr (kWarps > 1) {
-        for (int w = 0; w < kWarps; ++w) {
-          if (w < warp) prefix += warp_total[w];
-          tile_sum += warp_total[w];
+      if constexpr (kSerialScan<T>) {
+        // One lane, in order: the CPU's running sum (carry lives in that lane only).
+        if (t == 0) {
+          const int m = n - base < kTile ? static_cast<int>(n - base) : kTile;
+          for (int e = 0; e < m; ++e) {
+            carry += tile[slot(e)];
+            tile[slot(e)] = carry;
+          }
         }
+        group_sync<TPR>();
+#pragma unroll
+        for (int r = 0; r < kScanItems; ++r) {
+          const int e = r * TPR + t;
+          const int64_t j = base + e;
+          if (j < n) yl[scan_pos(j, n, reverse) * sy] = from_acc<T, Acc>(tile[slot(e)]);
+        }
+        group_sync<TPR>();  // the next tile overwrites `tile`
       } else {
-        tile_sum = __shfl_sync(0xffffffffu, incl, 31);
-      }
-      prefix += before;
+        // This thread's kScanItems consecutive elements, in order.
+        Acc run[kScanItems];
+        Acc sum = 0;
 #pragma unroll
-      for (int r = 0; r < kScanItems; ++r) tile[slot(t * kScanItems + r)] = prefix + run[r];
-      group_sync<TPR>();
+        for (int r = 0; r < kScanItems; ++r) {
+          sum += tile[slot(t * kScanItems + r)];
+          run[r] = sum;
+        }
+        // Inclusive scan of the thread sums across the warp, then the sum before this lane.
+        Acc incl = sum;
 #pragma unroll
-      for (int r = 0; r < kScanItems; ++r) {
-        const int e = r * TPR + t;
-        const int64_t j = base + e;
-        if (j < n) yl[scan_pos(j, n, reverse) * sy] = from_acc<T, Acc>(tile[slot(e)]);
+        for (int d = 1; d < 32; d *= 2) {
+          const Acc v = __shfl_up_sync(0xffffffffu, incl, d);
+          if (lane >= d) incl += v;
+        }
+        Acc before = __shfl_up_sync(0xffffffffu, incl, 1);
+        if (lane == 0) before = 0;
+        if constexpr (kWarps > 1) {
+          if (lane == 31) warp_total[warp] = incl;
+        }
+        group_sync<TPR>();
+        Acc prefix = carry, tile_sum = 0;
+        if constexpr (kWarps > 1) {
+          for (int w = 0; w < kWarps; ++w) {
+            if (w < warp) prefix += warp_total[w];
+            tile_sum += warp_total[w];
+          }
+        } else {
+          tile_sum = __shfl_sync(0xffffffffu, incl, 31);
+        }
+        prefix += before;
+#pragma unroll
+        for (int r = 0; r < kScanItems; ++r) tile[slot(t * kScanItems + r)] = prefix + run[r];
+        group_sync<TPR>();
+#pragma unroll
+        for (int r = 0; r < kScanItems; ++r) {
+          const int e = r * TPR + t;
+          const int64_t j = base + e;
+          if (j < n) yl[scan_pos(j, n, reverse) * sy] = from_acc<T, Acc>(tile[slot(e)]);
+        }
+        carry += tile_sum;
+        group_sync<TPR>();  // the next tile overwrites `tile` and `warp_total`
       }
-      carry += tile_sum;
-      group_sync<TPR>();  // the next tile overwrites `tile` and `warp_total`
     }
   }
 }
@@ -181,7 +208,7 @@ void cuda_cumsum(const KernelCall& c) {
     const TensorArg li = leading_dims(in), lo = leading_dims(out);
     const int64_t line_stride = li.ndim > 0 ? li.strides[li.ndim - 1] : 0;
     const OffsetCalc<2> starts = make_offset_calc<2>({&li, &lo});
-    const ScanPlan plan = plan_scan(lines, n, sx, line_stride);
+    const ScanPlan plan = plan_scan(lines, n, sx, line_stride, kSerialScan<T>);
     const int blocks = static_cast<int>(plan.blocks);
     cudaStream_t stream = current_stream();
     switch (plan.version) {
@@ -194,8 +221,10 @@ void cuda_cumsum(const KernelCall& c) {
                                                                in.ptr<T>(), out.ptr<T>(), reverse);
         break;
       case ScanVersion::block:
-        scan_lines<T, kScanThreads><<<blocks, kScanThreads, 0, stream>>>(
-            lines, n, starts, sx, sy, in.ptr<T>(), out.ptr<T>(), reverse);
+        if constexpr (!kSerialScan<T>) {  // serial lines never get a block
+          scan_lines<T, kScanThreads><<<blocks, kScanThreads, 0, stream>>>(
+              lines, n, starts, sx, sy, in.ptr<T>(), out.ptr<T>(), reverse);
+        }
         break;
     }
     SG_CUDA_CHECK_LAUNCH("cumsum");

@@ -24,6 +24,8 @@ namespace stackgrad::kernels::gpu {
 //   warp:   one warp per line, tiles of 32 x kScanItems elements: each lane adds its kScanItems
 //           in order, a shuffle scan combines the lanes, a carry runs from tile to tile;
 //   block:  the same with a 256-thread block per line, for lines longer than kScanBlockLine.
+// `serial` (f64): the warp loads and stores tiles together but one lane adds them in order, so
+// the sums are the CPU's, bit for bit; such lines never get a block (one adding thread in 256).
 enum class ScanVersion { column, warp, block };
 
 constexpr int kScanThreads = 256;
@@ -41,7 +43,8 @@ struct ScanPlan {
 
 // lines: number of lines; n: line length; sx: input stride along the line; line_stride: the
 // input stride between neighbouring lines (the innermost leading dim), 0 when there is one line.
-inline ScanPlan plan_scan(int64_t lines, int64_t n, int64_t sx, int64_t line_stride) {
+inline ScanPlan plan_scan(int64_t lines, int64_t n, int64_t sx, int64_t line_stride,
+                          bool serial = false) {
   ScanPlan p;
   auto grid = [](int64_t work) { return std::clamp<int64_t>(work, 1, kScanMaxBlocks); };
   if (sx != 1 && line_stride == 1 && lines >= kScanColumnMinLines) {
@@ -50,7 +53,7 @@ inline ScanPlan plan_scan(int64_t lines, int64_t n, int64_t sx, int64_t line_str
     p.tiles = n > 0 ? 1 : 0;
     return p;
   }
-  const bool block = n >= kScanBlockLine;
+  const bool block = !serial && n >= kScanBlockLine;
   p.version = block ? ScanVersion::block : ScanVersion::warp;
   p.tile = (block ? kScanThreads : 32) * int64_t{kScanItems};
   p.tiles = (n + p.tile - 1) / p.tile;

@@ -24,16 +24,11 @@
 #include "engine/dispatch/registry.h"
 #include "kernels/cuda/loops.cuh"
 #include "kernels/cuda/scan_plan.h"
+#include "kernels/cuda/sort_pairs.cuh"
 #include "kernels/reference/philox.h"
 
 namespace stackgrad::kernels::gpu {
 namespace {
-
-struct SortPair {
-  unsigned long long key, pos;
-};
-
-constexpr unsigned long long kPadKey = ~0ull;  // with pos ~0: after every real pair
 
 __device__ __forceinline__ bool pair_less(const SortPair& a, const SortPair& b) {
   return a.key < b.key || (a.key == b.key && a.pos < b.pos);
@@ -150,24 +145,6 @@ int grid_for(int64_t work, int threads) {
   return static_cast<int>(std::clamp<int64_t>((work + threads - 1) / threads, 1, kMaxBlocks));
 }
 
-// Sorts each of `lines` runs of P pairs (P a power of two) by (key, pos).
-void sort_pair_lines(SortPair* pairs, int64_t lines, int64_t P, cudaStream_t stream) {
-  const SortPlan plan = plan_sort(lines, P);
-  const int64_t total = lines * P, tile = plan.tile;
-  const int chunk_blocks = grid_for(total, static_cast<int>(kSortTile));
-  for (const SortStep& st : sort_schedule(plan)) {
-    if (st.kind == SortLaunch::chunks) {
-      bitonic_chunks<<<chunk_blocks, kSortThreads, 0, stream>>>(pairs, total, P, tile, st.k_lo,
-                                                                st.k_hi);
-      SG_CUDA_CHECK_LAUNCH("bitonic_chunks");
-    } else {
-      bitonic_global_step<<<grid_for(total / 2, kThreads), kThreads, 0, stream>>>(pairs, total, P,
-                                                                                  st.k_lo, st.j);
-      SG_CUDA_CHECK_LAUNCH("bitonic_global_step");
-    }
-  }
-}
-
 // The first k2 positions of each sorted line, as pairs keyed by position (topk unsorted).
 __global__ void positions_as_keys(int64_t total2, int64_t k, int64_t P2, const SortPair* pairs,
                                   int64_t P, SortPair* out) {
@@ -206,27 +183,6 @@ __global__ void write_randperm(int64_t n, const SortPair* pairs, I* out) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step)
     out[i] = static_cast<I>(pairs[i].pos);
 }
-
-// Device memory for the pairs, returned to the caching allocator at scope exit: the kernels
-// that use it are queued on the same stream before any later user of the block.
-class PairBuffer {
- public:
-  explicit PairBuffer(int64_t count) : device_(cuda_current_device()) {
-    if (count > 0)
-      p_ = static_cast<SortPair*>(
-          cuda_alloc(device_, static_cast<size_t>(count) * sizeof(SortPair)));
-  }
-  ~PairBuffer() {
-    if (p_) cuda_free(device_, p_);
-  }
-  PairBuffer(const PairBuffer&) = delete;
-  PairBuffer& operator=(const PairBuffer&) = delete;
-  SortPair* get() const { return p_; }
-
- private:
-  int device_;
-  SortPair* p_ = nullptr;
-};
 
 // `t` without dim `dim` (one element per line).
 TensorArg drop_dim(const TensorArg& t, int dim) {
@@ -311,6 +267,24 @@ void cuda_randperm(const KernelCall& c) {
 }
 
 }  // namespace
+
+void sort_pair_lines(SortPair* pairs, int64_t lines, int64_t P, cudaStream_t stream) {
+  const SortPlan plan = plan_sort(lines, P);
+  const int64_t total = lines * P, tile = plan.tile;
+  const int chunk_blocks = grid_for(total, static_cast<int>(kSortTile));
+  for (const SortStep& st : sort_schedule(plan)) {
+    if (st.kind == SortLaunch::chunks) {
+      bitonic_chunks<<<chunk_blocks, kSortThreads, 0, stream>>>(pairs, total, P, tile, st.k_lo,
+                                                                st.k_hi);
+      SG_CUDA_CHECK_LAUNCH("bitonic_chunks");
+    } else {
+      bitonic_global_step<<<grid_for(total / 2, kThreads), kThreads, 0, stream>>>(pairs, total, P,
+                                                                                  st.k_lo, st.j);
+      SG_CUDA_CHECK_LAUNCH("bitonic_global_step");
+    }
+  }
+}
+
 }  // namespace stackgrad::kernels::gpu
 
 namespace stackgrad {

@@ -48,6 +48,15 @@ TEST(CudaScanPlan, LongLinesGetABlock) {
   EXPECT_EQ(plan_scan(int64_t{1} << 40, kScanBlockLine, 1, kScanBlockLine).blocks, kScanMaxBlocks);
 }
 
+TEST(CudaScanPlan, SerialLinesNeverGetABlock) {
+  // f64 lines are added by one lane in order: a block would leave 255 of 256 threads idle.
+  const ScanPlan p = plan_scan(3, 10 * kScanBlockLine, 1, 10 * kScanBlockLine, /*serial=*/true);
+  EXPECT_EQ(p.version, ScanVersion::warp);
+  EXPECT_EQ(p.tile, 32 * kScanItems);
+  EXPECT_EQ(p.blocks, 1);
+  EXPECT_EQ(plan_scan(512, 1000, 512, 1, true).version, ScanVersion::column);
+}
+
 TEST(CudaSortPlan, PaddingTileAndSteps) {
   EXPECT_EQ(plan_sort(0, 10).padded, 0);
   EXPECT_EQ(plan_sort(10, 0).padded, 0);
