@@ -1,5 +1,6 @@
-// Host-side plans of the CUDA scan and sort kernels (kernels/cuda/scan_plan.h): which cumsum
-// version runs, and the bitonic sort's launch schedule. The schedule is replayed here on the CPU
+// Host-side plans of the CUDA scan, sort and column-reduction kernels (kernels/cuda/scan_plan.h,
+// reduce_plan.h): which cumsum version runs, the bitonic sort's launch schedule, the chunks of a
+// column reduction. The schedule is replayed here on the CPU
 // with the kernels' index arithmetic (bitonic_low_index, first_shared_distance, the chunking of
 // bitonic_chunks and the line-relative direction bit), so a wrong stage, distance or chunk
 // boundary shows up as an unsorted line without a GPU.
@@ -11,6 +12,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cuda/reduce_plan.h"
 #include "kernels/cuda/scan_plan.h"
 
 namespace stackgrad::kernels::gpu {
@@ -55,6 +57,40 @@ TEST(CudaScanPlan, SerialLinesNeverGetABlock) {
   EXPECT_EQ(p.tile, 32 * kScanItems);
   EXPECT_EQ(p.blocks, 1);
   EXPECT_EQ(plan_scan(512, 1000, 512, 1, true).version, ScanVersion::column);
+}
+
+TEST(CudaReducePlan, ColumnVersionOnlyForStridedReducedAndUnitStrideKept) {
+  // sum over dim 0 of [16384, 16384]: kept dim stride 1, reduced dim stride 16384.
+  EXPECT_TRUE(use_column_reduce(1, 16384, 1, 1, 16384));
+  EXPECT_FALSE(use_column_reduce(1, 1, 1, 16384, 16384));  // sum over dim 1: the row version
+  EXPECT_FALSE(use_column_reduce(2, 7, 1, 1, 16384));      // reduced dims not one run
+  EXPECT_FALSE(use_column_reduce(1, 16384, 1, 3, 16384));  // kept dim strided
+  EXPECT_FALSE(use_column_reduce(1, 16384, 0, 0, 1));      // a full reduction
+  EXPECT_FALSE(use_column_reduce(1, 64, 1, 1, kColOutputs - 1));
+}
+
+TEST(CudaReducePlan, ColumnChunksCoverTheReducedElements) {
+  const ColumnReducePlan big = plan_column_reduce(16384, 16384);
+  EXPECT_EQ(big.col_blocks, 512);
+  EXPECT_EQ(big.chunks, 4);  // 2048 blocks
+  EXPECT_EQ(big.run, 4096);
+  EXPECT_EQ(big.blocks, 2048);
+  // Many outputs: one chunk, one pass.
+  const ColumnReducePlan wide = plan_column_reduce(int64_t{1} << 20, 8);
+  EXPECT_EQ(wide.chunks, 1);
+  EXPECT_EQ(wide.run, 8);
+  EXPECT_EQ(wide.blocks, 32768);
+  EXPECT_EQ(plan_column_reduce(int64_t{1} << 24, 8).blocks, kColMaxBlocks);  // grid-stride
+  // Short reductions are not cut below kColMinRun per chunk.
+  EXPECT_EQ(plan_column_reduce(64, 300).chunks, 1);
+  EXPECT_EQ(plan_column_reduce(64, 0).chunks, 1);
+  for (int64_t outer : {32, 100, 5000})
+    for (int64_t inner : {1, 255, 256, 1000, 100000, 1234567}) {
+      const ColumnReducePlan p = plan_column_reduce(outer, inner);
+      EXPECT_GE(p.chunks * p.run, inner);
+      EXPECT_LT((p.chunks - 1) * p.run, inner);  // no empty chunk
+      EXPECT_LE(p.chunks, std::max<int64_t>(1, inner / kColMinRun));
+    }
 }
 
 TEST(CudaSortPlan, PaddingTileAndSteps) {
