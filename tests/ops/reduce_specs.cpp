@@ -277,7 +277,8 @@ void line_op(const std::string& op, LineFn f, std::vector<DType> integer_dtypes 
       std::vector<OpCase> cases = small(r, integers(dt));
       // Several tiles of the CUDA scan's block version (integer sums are exact in any order).
       cases.push_back({"long line [9000]", {integers(dt)(r, {9000}), config({0})}});
-      cases.push_back({"long strided lines [5000, 3] dim 0", {integers(dt)(r, {5000, 3}), config({0})}});
+      cases.push_back(
+          {"long strided lines [5000, 3] dim 0", {integers(dt)(r, {5000, 3}), config({0})}});
       return cases;
     };
     register_op_spec(std::move(si));
