@@ -390,35 +390,39 @@ void reduce(const KernelCall& c, const Op& op = Op{}) {
   if (outer == 0) return;
   const int64_t inner = in.numel / outer;
   const OffsetCalc<1> rows = dims_calc(in, 0, in.ndim - k), cols = dims_calc(in, in.ndim - k, in.ndim);
-  if (use_column_reduce(cols.ndim, cols.stride[0][0], rows.ndim,
-                        rows.ndim > 0 ? rows.stride[0][rows.ndim - 1] : 0, outer)) {
-    const ColumnReducePlan plan = plan_column_reduce(outer, inner);
-    const int64_t col_stride = cols.stride[0][0];
-    cudaStream_t stream = current_stream();
-    if (plan.chunks == 1) {
-      reduce_columns<Op, T, Out, true><<<static_cast<int>(plan.blocks), kThreads, 0, stream>>>(
-          outer, plan.col_blocks, 1, inner, plan.run, rows, col_stride, in.ptr<T>(), out.ptr<Out>(),
-          op);
-      SG_CUDA_CHECK_LAUNCH("reduce_columns");
+  // Floating dtypes only: each instantiation costs nvcc time (all ops x dtypes x two passes
+  // doubled this file's compile), and integer reductions along a leading dim are rare.
+  if constexpr (std::is_floating_point_v<T>) {
+    if (use_column_reduce(cols.ndim, cols.stride[0][0], rows.ndim,
+                          rows.ndim > 0 ? rows.stride[0][rows.ndim - 1] : 0, outer)) {
+      const ColumnReducePlan plan = plan_column_reduce(outer, inner);
+      const int64_t col_stride = cols.stride[0][0];
+      cudaStream_t stream = current_stream();
+      if (plan.chunks == 1) {
+        reduce_columns<Op, T, Out, true><<<static_cast<int>(plan.blocks), kThreads, 0, stream>>>(
+            outer, plan.col_blocks, 1, inner, plan.run, rows, col_stride, in.ptr<T>(), out.ptr<Out>(),
+            op);
+        SG_CUDA_CHECK_LAUNCH("reduce_columns");
+        return;
+      }
+      const int device = cuda_current_device();
+      Acc* partial = static_cast<Acc*>(
+          cuda_alloc(device, static_cast<size_t>(outer * plan.chunks) * sizeof(Acc)));
+      try {
+        reduce_columns<Op, T, Acc, false><<<static_cast<int>(plan.blocks), kThreads, 0, stream>>>(
+            outer, plan.col_blocks, plan.chunks, inner, plan.run, rows, col_stride, in.ptr<T>(),
+            partial, op);
+        SG_CUDA_CHECK_LAUNCH("reduce_columns");
+        launch_tasks<Op, Acc, Out, true>(outer, 1, plan.chunks, plan.chunks,
+                                         line_calc(outer, plan.chunks), line_calc(plan.chunks, 1),
+                                         partial, out.ptr<Out>(), op);
+      } catch (...) {
+        cuda_free(device, partial);
+        throw;
+      }
+      cuda_free(device, partial);
       return;
     }
-    const int device = cuda_current_device();
-    Acc* partial = static_cast<Acc*>(
-        cuda_alloc(device, static_cast<size_t>(outer * plan.chunks) * sizeof(Acc)));
-    try {
-      reduce_columns<Op, T, Acc, false><<<static_cast<int>(plan.blocks), kThreads, 0, stream>>>(
-          outer, plan.col_blocks, plan.chunks, inner, plan.run, rows, col_stride, in.ptr<T>(),
-          partial, op);
-      SG_CUDA_CHECK_LAUNCH("reduce_columns");
-      launch_tasks<Op, Acc, Out, true>(outer, 1, plan.chunks, plan.chunks,
-                                       line_calc(outer, plan.chunks), line_calc(plan.chunks, 1),
-                                       partial, out.ptr<Out>(), op);
-    } catch (...) {
-      cuda_free(device, partial);
-      throw;
-    }
-    cuda_free(device, partial);
-    return;
   }
   int64_t chunks = 1;
   if (inner > kChunkAbove && outer < kFewRows) {
