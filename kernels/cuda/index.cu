@@ -2,12 +2,14 @@
 // each a line-by-line counterpart of kernels/reference/ (shape.cpp, norm.cpp).
 //
 // One thread per output element, with explicit C-order coordinates like the reference. The two
-// sums (scatter_add, embedding_backward) use no atomics: the thread of one output element scans
-// the sources that can land on it in the reference's order (increasing position along the
-// scatter dim, increasing row of the index) and accumulates in double (uint64 for integers,
-// wrapping like the reference's int64), so the bits depend only on the inputs. The price is a
-// scan of the whole index line (scatter_add) or the whole index (embedding_backward) per output
-// element: fine for the sizes the tests and the models here use, slow for a large vocabulary.
+// sums (scatter_add, embedding_backward) use no atomics: the (destination, position) pairs of
+// the index are sorted by destination and then position (the segmented pair sort of sort.cu),
+// the run of each destination is located, and the thread of one output element adds its run in
+// position order, which is the reference's order (increasing position along the scatter dim,
+// increasing row of the index), in double (uint64 for integers, wrapping like the reference's
+// int64). So the bits depend only on the inputs, and are those of the earlier version that
+// scanned the whole index line (scatter_add) or the whole index (embedding_backward) per output
+// element; the work is now a sort of the index plus one read per source element.
 //
 // Out-of-range indices (gather, index_select, scatter_add) are not read; the kernel records one
 // of them in a device flag, which the host reads back after the launch (a stream sync) to fail
@@ -16,6 +18,8 @@
 
 #include "engine/dispatch/registry.h"
 #include "kernels/cuda/loops.cuh"
+#include "kernels/cuda/scan_plan.h"
+#include "kernels/cuda/sort_pairs.cuh"
 
 namespace stackgrad::kernels::gpu {
 namespace {
@@ -94,8 +98,8 @@ class BadIndexFlag {
 // out[i] (contiguous, index's shape) = in at the coordinates of index element i, with the
 // coordinate along dim replaced by that element's value.
 template <typename T, typename I>
-__global__ void gather_kernel(int64_t n, const T* in, Geom gin, const I* index, Geom gidx,
-                              T* out, int dim, unsigned long long* bad) {
+__global__ void gather_kernel(int64_t n, const T* in, Geom gin, const I* index, Geom gidx, T* out,
+                              int dim, unsigned long long* bad) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
     int64_t coords[kMaxDims];
@@ -207,37 +211,83 @@ __device__ __forceinline__ T from_acc(Acc a) {
   }
 }
 
-// out[o] (contiguous, in's shape) = in[o] + the src elements whose index value along dim is o's
-// coordinate there, among the index positions that share o's other coordinates, added in
-// increasing position along dim: the reference's C-order visit restricted to one output.
-template <typename T, typename I>
-__global__ void scatter_add_kernel(int64_t n, const T* in, Geom gin, const I* index, Geom gidx,
-                                   const T* src, Geom gsrc, T* out, Geom gout, int dim,
-                                   unsigned long long* bad) {
+// Pair i (C order over index) = (the output element it adds to, i); an out-of-range index is
+// reported and becomes a padding pair. Pairs from n to P are padding.
+template <typename I>
+__global__ void scatter_pairs(int64_t P, int64_t n, const I* index, Geom gidx, Geom gout, int dim,
+                              SortPair* pairs, unsigned long long* bad) {
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < P; i += step) {
+    SortPair p{kPadKey, kPadKey};
+    if (i < n) {
+      int64_t coords[kMaxDims];
+      unravel(i, gidx, coords);
+      const int64_t idx = static_cast<int64_t>(index[offset_of(coords, gidx)]);
+      if (idx < 0 || idx >= gout.shape[dim]) {
+        report_bad(bad, idx);
+      } else {
+        coords[dim] = idx;
+        p.key = static_cast<unsigned long long>(offset_of(coords, gout));  // out is contiguous
+        p.pos = static_cast<unsigned long long>(i);
+      }
+    }
+    pairs[i] = p;
+  }
+}
+
+// After the sort: run [start[o], end[o]) of destination o (both zeroed before, so an output
+// without sources has an empty run). Padding pairs (key >= outputs) mark nothing.
+__global__ void run_bounds(int64_t n, const SortPair* pairs, int64_t outputs, int64_t* start,
+                           int64_t* end) {
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t e = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; e < n; e += step) {
+    const unsigned long long key = pairs[e].key;
+    if (key >= static_cast<unsigned long long>(outputs)) continue;
+    if (e == 0 || pairs[e - 1].key != key) start[key] = e;
+    if (e == n - 1 || pairs[e + 1].key != key) end[key] = e + 1;
+  }
+}
+
+// out[o] (contiguous, in's shape) = in[o] + the src elements of o's run, in position order.
+template <typename T>
+__global__ void scatter_add_runs(int64_t outputs, const T* in, Geom gin, const T* src, Geom gsrc,
+                                 Geom gidx, Geom gout, const SortPair* pairs, const int64_t* start,
+                                 const int64_t* end, T* out) {
   using Acc = typename AccOf<T>::type;
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; o < n; o += step) {
+  for (int64_t o = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; o < outputs; o += step) {
     int64_t coords[kMaxDims];
     unravel(o, gout, coords);
     Acc acc = to_acc<T, Acc>(in[offset_of(coords, gin)]);
-    bool covered = true;  // the index reaches o's coordinates in every other dim
-    for (int d = 0; d < gidx.ndim; ++d)
-      if (d != dim && coords[d] >= gidx.shape[d]) covered = false;
-    if (covered) {
-      const int64_t target = coords[dim];
-      for (int64_t j = 0; j < gidx.shape[dim]; ++j) {
-        coords[dim] = j;
-        const int64_t idx = static_cast<int64_t>(index[offset_of(coords, gidx)]);
-        if (idx < 0 || idx >= gout.shape[dim]) {
-          report_bad(bad, idx);
-          continue;
-        }
-        if (idx == target) acc += to_acc<T, Acc>(src[offset_of(coords, gsrc)]);
-      }
+    for (int64_t e = start[o]; e < end[o]; ++e) {
+      unravel(static_cast<int64_t>(pairs[e].pos), gidx, coords);
+      acc += to_acc<T, Acc>(src[offset_of(coords, gsrc)]);
     }
     out[o] = from_acc<T, Acc>(acc);
   }
 }
+
+// Two zeroed int64 arrays of `count` entries (run starts and ends) on the current device.
+class RunBounds {
+ public:
+  explicit RunBounds(int64_t count) : device_(cuda_current_device()) {
+    const size_t bytes = static_cast<size_t>(2 * count) * sizeof(int64_t);
+    p_ = static_cast<int64_t*>(cuda_alloc(device_, bytes));
+    cuda_check(cudaMemsetAsync(p_, 0, bytes, current_stream()), "cudaMemsetAsync (run bounds)",
+               __FILE__, __LINE__);
+    count_ = count;
+  }
+  ~RunBounds() { cuda_free(device_, p_); }
+  RunBounds(const RunBounds&) = delete;
+  RunBounds& operator=(const RunBounds&) = delete;
+  int64_t* start() const { return p_; }
+  int64_t* end() const { return p_ + count_; }
+
+ private:
+  int device_;
+  int64_t* p_;
+  int64_t count_ = 0;
+};
 
 void cuda_scatter_add(const KernelCall& c) {
   const TensorArg &in = c.in[0], &index = c.in[1], &src = c.in[2], &out = c.out[0];
@@ -262,13 +312,26 @@ void cuda_scatter_add(const KernelCall& c) {
     return;
   }
   BadIndexFlag bad;
-  SG_DISPATCH_NUMERIC(out.dtype, "scatter_add", [&] {
+  cudaStream_t stream = current_stream();
+  const int64_t n = index.numel, P = next_pow2(n);
+  PairBuffer pairs(P);
+  RunBounds runs(out.numel);
+  if (n > 0) {
     with_index_type(index, "scatter_add", [&](auto* idx, auto) {
-      scatter_add_kernel<<<blocks_for(out.numel), kThreads, 0, current_stream()>>>(
-          out.numel, in.ptr<scalar_t>(), geom_of(in), idx, geom_of(index), src.ptr<scalar_t>(),
-          geom_of(src), out.ptr<scalar_t>(), geom_of(out), dim, bad.get());
-      SG_CUDA_CHECK_LAUNCH("scatter_add_kernel");
+      scatter_pairs<<<blocks_for(P), kThreads, 0, stream>>>(P, n, idx, geom_of(index), geom_of(out),
+                                                            dim, pairs.get(), bad.get());
+      SG_CUDA_CHECK_LAUNCH("scatter_pairs");
     });
+    sort_pair_lines(pairs.get(), 1, P, stream);
+    run_bounds<<<blocks_for(n), kThreads, 0, stream>>>(n, pairs.get(), out.numel, runs.start(),
+                                                       runs.end());
+    SG_CUDA_CHECK_LAUNCH("run_bounds");
+  }
+  SG_DISPATCH_NUMERIC(out.dtype, "scatter_add", [&] {
+    scatter_add_runs<<<blocks_for(out.numel), kThreads, 0, stream>>>(
+        out.numel, in.ptr<scalar_t>(), geom_of(in), src.ptr<scalar_t>(), geom_of(src),
+        geom_of(index), geom_of(out), pairs.get(), runs.start(), runs.end(), out.ptr<scalar_t>());
+    SG_CUDA_CHECK_LAUNCH("scatter_add_runs");
   });
   bad.check("scatter_add", dim, out.shape[dim]);
 }
@@ -334,21 +397,34 @@ __global__ void embedding_kernel(int64_t M, int64_t D, const T* w, int64_t w_s0,
   }
 }
 
-// dw[v, d] = the sum in double, in increasing m, of g[m, d] over the m with idx[m] == v; zero
-// for v == padding. One thread per (v, d) scans the whole index: no atomics, the reference's
-// order.
+// Pair m = (idx[m], m); pairs from M to P are padding.
+__global__ void embedding_pairs(int64_t P, int64_t M, const int64_t* idx, int64_t idx_s,
+                                SortPair* pairs) {
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  for (int64_t m = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; m < P; m += step) {
+    SortPair p{kPadKey, kPadKey};
+    if (m < M)
+      p = SortPair{static_cast<unsigned long long>(idx[m * idx_s]),
+                   static_cast<unsigned long long>(m)};
+    pairs[m] = p;
+  }
+}
+
+// dw[v, d] = the sum in double, in increasing m, of g[m, d] over v's run of the sorted pairs
+// (the m with idx[m] == v); zero for v == padding. Consecutive threads take consecutive d, so a
+// warp reads runs of g's rows.
 template <typename T>
-__global__ void embedding_backward_kernel(int64_t V, int64_t D, int64_t M, const T* g,
-                                          int64_t g_s0, int64_t g_s1, const int64_t* idx,
-                                          int64_t idx_s, T* dw, int64_t dw_s0, int64_t dw_s1,
-                                          int64_t padding) {
+__global__ void embedding_backward_runs(int64_t V, int64_t D, const T* g, int64_t g_s0,
+                                        int64_t g_s1, const SortPair* pairs, const int64_t* start,
+                                        const int64_t* end, T* dw, int64_t dw_s0, int64_t dw_s1,
+                                        int64_t padding) {
   const int64_t step = int64_t(gridDim.x) * blockDim.x;
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < V * D; i += step) {
     const int64_t v = i / D, d = i - v * D;
     double acc = 0.0;
     if (v != padding)
-      for (int64_t m = 0; m < M; ++m)
-        if (idx[m * idx_s] == v) acc += static_cast<double>(g[m * g_s0 + d * g_s1]);
+      for (int64_t e = start[v]; e < end[v]; ++e)
+        acc += static_cast<double>(g[static_cast<int64_t>(pairs[e].pos) * g_s0 + d * g_s1]);
     dw[v * dw_s0 + d * dw_s1] = static_cast<T>(acc);
   }
 }
@@ -369,11 +445,24 @@ void cuda_embedding_backward(const KernelCall& c) {
   const TensorArg &g = c.in[0], &idx = c.in[1], &dw = c.out[0];
   const int64_t M = idx.numel, V = dw.shape[0], D = dw.shape[1], padding = c.attrs.k;
   if (V * D == 0) return;
+  cudaStream_t stream = current_stream();
+  const int64_t P = next_pow2(M);
+  PairBuffer pairs(M > 0 ? P : 0);
+  RunBounds runs(V);
+  if (M > 0) {
+    embedding_pairs<<<blocks_for(P), kThreads, 0, stream>>>(P, M, idx.ptr<int64_t>(),
+                                                            idx.strides[0], pairs.get());
+    SG_CUDA_CHECK_LAUNCH("embedding_pairs");
+    sort_pair_lines(pairs.get(), 1, P, stream);
+    // Indices were checked on the host (0 <= idx < V): every pair has a run.
+    run_bounds<<<blocks_for(M), kThreads, 0, stream>>>(M, pairs.get(), V, runs.start(), runs.end());
+    SG_CUDA_CHECK_LAUNCH("run_bounds");
+  }
   SG_DISPATCH_FLOAT(g.dtype, "embedding_backward", [&] {
-    embedding_backward_kernel<<<blocks_for(V * D), kThreads, 0, current_stream()>>>(
-        V, D, M, g.ptr<scalar_t>(), g.strides[0], g.strides[1], idx.ptr<int64_t>(),
-        idx.strides[0], dw.ptr<scalar_t>(), dw.strides[0], dw.strides[1], padding);
-    SG_CUDA_CHECK_LAUNCH("embedding_backward_kernel");
+    embedding_backward_runs<<<blocks_for(V * D), kThreads, 0, stream>>>(
+        V, D, g.ptr<scalar_t>(), g.strides[0], g.strides[1], pairs.get(), runs.start(), runs.end(),
+        dw.ptr<scalar_t>(), dw.strides[0], dw.strides[1], padding);
+    SG_CUDA_CHECK_LAUNCH("embedding_backward_runs");
   });
 }
 

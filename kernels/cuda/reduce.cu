@@ -14,6 +14,10 @@
 // partial accumulator per (row, chunk), pass 2 reduces each row's partials in chunk order. The
 // chunking depends only on the shape.
 //
+// Reductions over a strided run whose outputs are neighbours in memory (sum over dim 0 of a
+// row-major matrix) take the column version instead (reduce_columns, plan in reduce_plan.h):
+// 32 neighbouring outputs per block, so a warp's loads coalesce, 8 slices per output.
+//
 // Accumulators follow the CPU kernels: f32 and f64 sums and products in double (H100's FP64
 // rate keeps a memory-bound reduction memory-bound; a consumer GPU would want a float path),
 // integer sums and products in uint64 (wrapping modulo 2^64 like the reference). max/min and
@@ -26,6 +30,7 @@
 
 #include "engine/dispatch/registry.h"
 #include "kernels/cuda/loops.cuh"
+#include "kernels/cuda/reduce_plan.h"
 
 namespace stackgrad::kernels::gpu {
 namespace {
@@ -288,6 +293,46 @@ __global__ void reduce_tasks(int64_t tasks, int64_t chunks, int64_t inner, int64
   }
 }
 
+// Column version (plan_column_reduce in reduce_plan.h): 32 neighbouring outputs per block, so a
+// warp's loads of one step are one run of memory, and 8 interleaved slices of the reduced
+// elements per output, combined through shared memory in slice order. The row version would
+// give each output a warp or block striding through memory, one 32-byte sector per 4-byte load.
+// Writes op.finish(acc) to out[o] (final) or acc to out[o * chunks + chunk] (partial). The task
+// loop is the same for every thread of a block (barriers).
+template <typename Op, typename In, typename OutT, bool kFinal>
+__global__ void __launch_bounds__(kThreads)
+    reduce_columns(int64_t outer, int64_t col_blocks, int64_t chunks, int64_t inner, int64_t run,
+                   OffsetCalc<1> rows, int64_t col_stride, const In* x, OutT* out, Op op) {
+  using Acc = typename Op::Acc;
+  __shared__ Acc part[kColSlices][kColOutputs];
+  const int tx = threadIdx.x % kColOutputs, ty = threadIdx.x / kColOutputs;
+  const int64_t tasks = col_blocks * chunks;
+  for (int64_t task = blockIdx.x; task < tasks; task += gridDim.x) {
+    const int64_t group = task % col_blocks, chunk = task / col_blocks;
+    const int64_t o = group * kColOutputs + tx;
+    const int64_t lo = chunk * run, hi = lo + run < inner ? lo + run : inner;
+    Acc acc = Op::init();
+    if (o < outer) {
+      int64_t row_off[1];
+      rows.get(o, row_off);
+#pragma unroll 4
+      for (int64_t i = lo + ty; i < hi; i += kColSlices)
+        acc = Op::combine(acc, load_lift<Op>(x, row_off[0] + i * col_stride, i));
+    }
+    part[ty][tx] = acc;
+    __syncthreads();
+    if (ty == 0 && o < outer) {
+      Acc a = part[0][tx];
+      for (int s = 1; s < kColSlices; ++s) a = Op::combine(a, part[s][tx]);
+      if constexpr (kFinal)
+        out[o] = op.finish(a);
+      else
+        out[o * chunks + chunk] = a;
+    }
+    __syncthreads();  // part is reused by the next task
+  }
+}
+
 // A run of at least this many elements gets a 256-thread block, shorter ones a warp.
 constexpr int64_t kBlockRun = 2048;
 // Rows longer than this, when there are fewer than kFewRows of them, are chunked (two-pass).
@@ -345,6 +390,40 @@ void reduce(const KernelCall& c, const Op& op = Op{}) {
   if (outer == 0) return;
   const int64_t inner = in.numel / outer;
   const OffsetCalc<1> rows = dims_calc(in, 0, in.ndim - k), cols = dims_calc(in, in.ndim - k, in.ndim);
+  // Floating dtypes only: each instantiation costs nvcc time (all ops x dtypes x two passes
+  // doubled this file's compile), and integer reductions along a leading dim are rare.
+  if constexpr (std::is_floating_point_v<T>) {
+    if (use_column_reduce(cols.ndim, cols.stride[0][0], rows.ndim,
+                          rows.ndim > 0 ? rows.stride[0][rows.ndim - 1] : 0, outer)) {
+      const ColumnReducePlan plan = plan_column_reduce(outer, inner);
+      const int64_t col_stride = cols.stride[0][0];
+      cudaStream_t stream = current_stream();
+      if (plan.chunks == 1) {
+        reduce_columns<Op, T, Out, true><<<static_cast<int>(plan.blocks), kThreads, 0, stream>>>(
+            outer, plan.col_blocks, 1, inner, plan.run, rows, col_stride, in.ptr<T>(), out.ptr<Out>(),
+            op);
+        SG_CUDA_CHECK_LAUNCH("reduce_columns");
+        return;
+      }
+      const int device = cuda_current_device();
+      Acc* partial = static_cast<Acc*>(
+          cuda_alloc(device, static_cast<size_t>(outer * plan.chunks) * sizeof(Acc)));
+      try {
+        reduce_columns<Op, T, Acc, false><<<static_cast<int>(plan.blocks), kThreads, 0, stream>>>(
+            outer, plan.col_blocks, plan.chunks, inner, plan.run, rows, col_stride, in.ptr<T>(),
+            partial, op);
+        SG_CUDA_CHECK_LAUNCH("reduce_columns");
+        launch_tasks<Op, Acc, Out, true>(outer, 1, plan.chunks, plan.chunks,
+                                         line_calc(outer, plan.chunks), line_calc(plan.chunks, 1),
+                                         partial, out.ptr<Out>(), op);
+      } catch (...) {
+        cuda_free(device, partial);
+        throw;
+      }
+      cuda_free(device, partial);
+      return;
+    }
+  }
   int64_t chunks = 1;
   if (inner > kChunkAbove && outer < kFewRows) {
     chunks = std::min((inner + kChunkRun - 1) / kChunkRun, (kTargetTasks + outer - 1) / outer);

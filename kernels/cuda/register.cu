@@ -18,6 +18,8 @@ void register_cuda_rnn();
 void register_cuda_linalg();
 void register_cuda_sparse();
 void register_cuda_conv();
+void register_cuda_scan();
+void register_cuda_sort();
 
 void register_cuda_kernels() {
   register_cuda_elementwise();
@@ -32,6 +34,8 @@ void register_cuda_kernels() {
   register_cuda_linalg();
   register_cuda_sparse();
   register_cuda_conv();
+  register_cuda_scan();
+  register_cuda_sort();
 }
 
 }  // namespace stackgrad

@@ -101,6 +101,38 @@ const bool registered = [] {
       [](const Inputs& x) { return cross_entropy(x[0], x[1], -100, 0.2, Reduction::mean); },
       prob_cases);
 
+  // 1500 classes: the CUDA kernels' block-per-row version (forward only, to keep it quick).
+  spec(
+      "cross_entropy",
+      [](const Inputs& x) { return cross_entropy(x[0], x[1], 1, 0.1, Reduction::none); },
+      [](std::mt19937_64& r) {
+        return Cases{
+            {"[3, 1500]", {randn_f64(r, {3, 1500}) * 3.0, targets(r, {3}, 1500)}},
+            {"spatial [2, 1500, 2]", {randn_f64(r, {2, 1500, 2}), targets(r, {2, 2}, 1500, 3, 1)}},
+        };
+      },
+      false);
+  spec(
+      "cross_entropy",
+      [](const Inputs& x) { return cross_entropy(x[0], x[1], -100, 0.2, Reduction::none); },
+      [](std::mt19937_64& r) {
+        return Cases{
+            {"probabilities [3, 1500]", {randn_f64(r, {3, 1500}), probabilities(r, {3, 1500})}}};
+      },
+      false);
+  spec(
+      "cross_entropy_backward",
+      [](const Inputs& x) { return cross_entropy_backward(x[0], x[1], x[2], x[3], -100, 0.1); },
+      [](std::mt19937_64& r) {
+        Tensor a = randn_f64(r, {3, 1500}), b = randn_f64(r, {2, 1500});
+        return Cases{
+            {"[3, 1500]", {a, targets(r, {3}, 1500), lse_of(a), randn_f64(r, {3})}},
+            {"probabilities [2, 1500]",
+             {b, probabilities(r, {2, 1500}), lse_of(b), randn_f64(r, {2})}},
+        };
+      },
+      false);
+
   // The backward kernel on its own (forward-only against the reference).
   spec(
       "cross_entropy_backward",

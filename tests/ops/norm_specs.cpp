@@ -225,6 +225,9 @@ const bool registered = [] {
             {"[3, 5, 2] non-contiguous grad",
              {noncontiguous(randn_f64(r, {3, 5, 2})), randint_t(r, {3, 5}, 0, 7)}},
             {"[50, 17] (many repeats)", {randn_f64(r, {50, 17}), randint_t(r, {50}, 0, 7)}},
+            // More than 2048 indices: the CUDA kernel's sort by destination runs global steps.
+            {"[3000, 3] (index past one sort tile)",
+             {randn_f64(r, {3000, 3}), randint_t(r, {3000}, 0, 7)}},
             {"no indices", {randn_f64(r, {0, 3}), randint_t(r, {0}, 0, 7)}},
         };
       },

@@ -258,6 +258,10 @@ void line_op(const std::string& op, LineFn f, std::vector<DType> integer_dtypes 
         {"column blocks [300, 500] dim 0", {randn_f64(r, {300, 500}), config({0})}},
         {"column blocks [4, 50, 300] dim 1", {randn_f64(r, {4, 50, 300}), config({1})}},
         {"non-contiguous [200, 300] dim 1", {noncontiguous(randn_f64(r, {200, 300})), config({1})}},
+        // Lines of several 2048-element tiles (the CUDA scan's block version and its carry),
+        // contiguous and strided.
+        {"long rows [3, 5000] dim 1", {randn_f64(r, {3, 5000}), config({1})}},
+        {"long strided lines [5000, 3] dim 0", {randn_f64(r, {5000, 3}), config({0})}},
         {"long line [40000]", {randn_f64(r, {40000}) * 3.0, config({0})}},
     };
   };
@@ -269,7 +273,14 @@ void line_op(const std::string& op, LineFn f, std::vector<DType> integer_dtypes 
     si.fn = fn;
     si.differentiable = false;
     si.dtypes = {dt};
-    si.cases = [small, dt](std::mt19937_64& r) { return small(r, integers(dt)); };
+    si.cases = [small, dt](std::mt19937_64& r) {
+      std::vector<OpCase> cases = small(r, integers(dt));
+      // Several tiles of the CUDA scan's block version (integer sums are exact in any order).
+      cases.push_back({"long line [9000]", {integers(dt)(r, {9000}), config({0})}});
+      cases.push_back(
+          {"long strided lines [5000, 3] dim 0", {integers(dt)(r, {5000, 3}), config({0})}});
+      return cases;
+    };
     register_op_spec(std::move(si));
   }
 }

@@ -63,18 +63,28 @@ std::vector<OpCase> tie_cases(std::mt19937_64& r) {
   };
   Tensor nan = with_nans(randint_t(r, {5, 7}, -2, 3, DType::f64));
   Tensor long_nan = with_nans(randint_t(r, {3, 150}, -2, 3, DType::f64));  // radix-sorted lines
+  // Lines longer than the CUDA sort's shared-memory tile (2048), so its global merge steps run.
+  Tensor past_tile = with_nans(randint_t(r, {2, 2500}, -2, 3, DType::f64));
+  Tensor past_tile_dim0 = with_nans(randint_t(r, {2100, 2}, -2, 3, DType::f64));
+  const double inf = std::numeric_limits<double>::infinity(), nan_v = std::nan("");
+  Tensor zeros_infs = from_vector<double>({0.0, -0.0, inf, -inf, nan_v, 1.0, -0.0, 0.0, -inf, nan_v,
+                                           inf, -1.0, 0.0, -0.0, 2.0, nan_v, -inf, 0.0})
+                          .reshape({3, 6});
   return {
       {"ties [6, 8]", {randint_t(r, {6, 8}, -2, 3, DType::f64), params({-1})}},
       {"ties dim 0", {randint_t(r, {9, 3}, 0, 3, DType::f64), params({0})}},
       {"NaN and ties", {nan, params({1})}},
       {"NaN and ties, long lines", {long_nan, params({-1})}},
+      {"NaN and ties, lines past one tile", {past_tile, params({1})}},
+      {"NaN and ties, dim 0 past one tile", {past_tile_dim0, params({0})}},
+      {"signed zeros, infinities, NaN", {zeros_infs, params({1})}},
   };
 }
 
 std::vector<OpCase> int_sort_cases(std::mt19937_64& r) {
-  return {
-      {"i64 ties", {randint_t(r, {5, 9}, -3, 4), params({1})}},
-      {"i32 ties dim 0", {noncontiguous(randint_t(r, {6, 4}, -3, 4, DType::i32)), params({0})}}};
+  return {{"i64 ties", {randint_t(r, {5, 9}, -3, 4), params({1})}},
+          {"i32 ties dim 0", {noncontiguous(randint_t(r, {6, 4}, -3, 4, DType::i32)), params({0})}},
+          {"i64 ties past one tile", {randint_t(r, {2, 3000}, -3, 4), params({1})}}};
 }
 
 const bool registered = [] {
@@ -299,6 +309,21 @@ const bool registered = [] {
              {randn_f64(r, {3, 2}), randint_t(r, {0, 2}, 0, 3), randn_f64(r, {1, 2}), params({0})}},
         };
       });
+  // An index of more than 2048 elements: the CUDA kernel's sort by destination runs global
+  // merge steps (forward only: gradcheck over this many inputs would be slow).
+  spec(
+      "scatter_add", [](const Inputs& x) { return scatter_add(x[0], ints(x[3])[0], x[1], x[2]); },
+      [](std::mt19937_64& r) {
+        return std::vector<OpCase>{
+            {"index past one sort tile, dim 0",
+             {randn_f64(r, {4, 1000}), randint_t(r, {3, 1000}, 0, 4), randn_f64(r, {3, 1000}),
+              params({0})}},
+            {"index past one sort tile, dim 1, i32",
+             {randn_f64(r, {2, 5}), randint_t(r, {2, 2500}, 0, 5, DType::i32),
+              randn_f64(r, {2, 2500}), params({1})}},
+        };
+      },
+      false);
   spec(
       "scatter_add", [](const Inputs& x) { return scatter_add(x[0], 1, x[1], x[2]); },
       [](std::mt19937_64& r) {
@@ -348,6 +373,7 @@ const bool registered = [] {
              {noncontiguous(randint_t(r, {4, 3}, 0, 3, DType::i32)), params({5})}},
             {"0-dim", {from_vector<int64_t>({2}).reshape({}), params({3})}},
             {"zero-size", {randint_t(r, {0, 2}, 0, 3), params({3})}},
+            {"long [3000]", {randint_t(r, {3000}, 0, 7), params({7})}},
         };
       },
       false, {DType::i64});

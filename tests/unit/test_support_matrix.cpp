@@ -27,11 +27,15 @@ const std::set<std::string> kCudaOps = {
     // softmax.cu
     "softmax", "log_softmax",
     // shape.cu
-    "cat", "flip",
+    "cat", "flip", "one_hot",
     // index.cu
     "gather", "index_select", "scatter_add", "pad", "embedding", "embedding_backward",
     // random.cu
     "uniform", "normal", "randint", "bernoulli", "dropout",
+    // scan.cu
+    "cumsum",
+    // sort.cu
+    "sort", "topk", "randperm",
     // nn.cu
     "cross_entropy", "cross_entropy_backward",
     // gemm.cu
