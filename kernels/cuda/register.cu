@@ -13,6 +13,8 @@ void register_cuda_shape();
 void register_cuda_index();
 void register_cuda_random();
 void register_cuda_nn();
+void register_cuda_norm();
+void register_cuda_pool();
 
 void register_cuda_kernels() {
   register_cuda_elementwise();
@@ -22,6 +24,8 @@ void register_cuda_kernels() {
   register_cuda_index();
   register_cuda_random();
   register_cuda_nn();
+  register_cuda_norm();
+  register_cuda_pool();
 }
 
 }  // namespace stackgrad

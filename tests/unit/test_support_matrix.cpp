@@ -33,7 +33,13 @@ const std::set<std::string> kCudaOps = {
     // random.cu
     "uniform", "normal", "randint", "bernoulli", "dropout",
     // nn.cu
-    "cross_entropy", "cross_entropy_backward"};
+    "cross_entropy", "cross_entropy_backward",
+    // norm.cu
+    "batch_norm", "batch_norm_backward", "layer_norm", "layer_norm_backward", "group_norm",
+    "group_norm_backward",
+    // pool.cu
+    "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+    "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "upsample", "upsample_backward"};
 
 const char* mark(bool b) { return b ? "yes" : "-"; }
 
