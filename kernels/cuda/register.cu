@@ -15,6 +15,7 @@ void register_cuda_random();
 void register_cuda_nn();
 void register_cuda_norm();
 void register_cuda_pool();
+void register_cuda_optim();
 
 void register_cuda_kernels() {
   register_cuda_elementwise();
@@ -26,6 +27,7 @@ void register_cuda_kernels() {
   register_cuda_nn();
   register_cuda_norm();
   register_cuda_pool();
+  register_cuda_optim();
 }
 
 }  // namespace stackgrad

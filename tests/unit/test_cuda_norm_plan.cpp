@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/cuda/norm_plan.h"
+#include "kernels/cuda/optim_plan.h"
 
 namespace stackgrad::kernels::gpu {
 namespace {
@@ -207,6 +208,29 @@ TEST(CudaNormPlan, UpsampleCandidatesHoldEveryTapInOrder) {
   EXPECT_EQ(t.i0, 0);
   EXPECT_EQ(t.i1, 1);
   EXPECT_DOUBLE_EQ(t.t, 0.4);
+}
+
+TEST(CudaOptimPlan, ChunksCoverEveryElementOnce) {
+  const std::vector<int64_t> sizes = {0, 1, kOptimChunk, kOptimChunk + 1, 3 * kOptimChunk - 7, 5};
+  const std::vector<OptimChunk> chunks = optim_chunks(sizes);
+  std::vector<int64_t> covered(sizes.size(), 0);
+  int64_t last_tensor = -1, next_start = 0;
+  for (const OptimChunk& c : chunks) {
+    ASSERT_GE(c.tensor, 0);
+    ASSERT_LT(c.tensor, static_cast<int64_t>(sizes.size()));
+    if (c.tensor != last_tensor) last_tensor = c.tensor, next_start = 0;
+    EXPECT_EQ(c.start, next_start);  // in order, no gaps
+    EXPECT_LT(c.start, sizes[c.tensor]);
+    covered[c.tensor] += std::min(kOptimChunk, sizes[c.tensor] - c.start);
+    next_start = c.start + kOptimChunk;
+  }
+  for (size_t t = 0; t < sizes.size(); ++t) EXPECT_EQ(covered[t], sizes[t]) << t;
+  EXPECT_EQ(chunks.size(), 0u + 0 + 1 + 1 + 2 + 3 + 1);
+  EXPECT_EQ(optim_blocks(0), 1);
+  EXPECT_EQ(optim_blocks(1 << 20), 65536);
+  // 10 M parameters: 1221 chunks, one block each.
+  EXPECT_EQ(optim_chunks({10'000'000}).size(), 1221u);
+  EXPECT_EQ(optim_table_bytes(3, 56, 10), 176u + 10 * sizeof(OptimChunk));
 }
 
 }  // namespace

@@ -39,7 +39,9 @@ const std::set<std::string> kCudaOps = {
     "group_norm_backward",
     // pool.cu
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
-    "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "upsample", "upsample_backward"};
+    "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "upsample", "upsample_backward",
+    // optim.cu
+    "adam_step", "sgd_step"};
 
 const char* mark(bool b) { return b ? "yes" : "-"; }
 
