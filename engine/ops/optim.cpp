@@ -5,6 +5,7 @@
 #include <bit>
 #include <cmath>
 
+#include "engine/autograd/grad_mode.h"
 #include "engine/dispatch/dispatch.h"
 
 namespace stackgrad {
