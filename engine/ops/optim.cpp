@@ -29,7 +29,11 @@ void check_param(const char* op, const Tensor& p, const Tensor& first, size_t i)
   check_defined(op, p, "param");
   SG_CHECK(is_floating(p.dtype()), op, ": expected floating parameters (f32, f64), got ",
            describe(p));
-  check_operand(op, p, first, "param", i, true);
+  check_strided(op, p, "param");
+  check_same_dtype(op, first, p);
+  check_same_device(op, first, p);
+  SG_CHECK(p.is_contiguous(), op, ": param ", i,
+           " is updated in place and must be contiguous, got ", describe(p));
 }
 
 void bump(const Tensor& t) { t.storage()->bump_version(); }
