@@ -261,7 +261,7 @@ const bool registered = [] {
         Cases c;
         for (const Shape& shape : {Shape{3, 3001}, Shape{201, 37}}) {
           const int64_t R = shape[0], D = shape[1];
-          c.push_back({"[" + std::to_string(R) + ", " + std::to_string(D) + "]",
+          c.push_back({shape_str(shape),
                        {randn_f64(r, shape), randn_f64(r, shape), randn_f64(r, {R}),
                         uniform_f64(r, {R}, 0.5, 2.0), uniform_f64(r, {D}, 0.5, 1.5)}});
         }
