@@ -21,7 +21,8 @@
   X(conv)                        \
   X(norm)                        \
   X(attention)                   \
-  X(rnn)
+  X(rnn)                         \
+  X(optim)
 
 namespace stackgrad {
 

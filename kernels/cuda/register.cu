@@ -20,6 +20,9 @@ void register_cuda_sparse();
 void register_cuda_conv();
 void register_cuda_scan();
 void register_cuda_sort();
+void register_cuda_norm();
+void register_cuda_pool();
+void register_cuda_optim();
 
 void register_cuda_kernels() {
   register_cuda_elementwise();
@@ -36,6 +39,9 @@ void register_cuda_kernels() {
   register_cuda_conv();
   register_cuda_scan();
   register_cuda_sort();
+  register_cuda_norm();
+  register_cuda_pool();
+  register_cuda_optim();
 }
 
 }  // namespace stackgrad

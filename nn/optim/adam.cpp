@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "engine/ops/optim.h"
+
 namespace stackgrad::nn {
 
 namespace {
@@ -33,11 +35,44 @@ AdamW::AdamW(std::vector<Tensor> params, AdamOptions options)
 
 AdamW::AdamW(std::vector<Group> groups) : Adam("AdamW", std::move(groups), true) {}
 
+// The group's update as one adam_step call, when the fused path applies; false leaves it to
+// the tensor ops (nothing changed).
+bool Adam::step_fused(std::vector<Tensor>& params, const AdamOptions& o) {
+  std::vector<Tensor> ps, gs, m, v, vmax, all;
+  for (Tensor& p : params) {
+    if (!p.grad().defined()) continue;
+    ps.push_back(p);
+    gs.push_back(p.grad());
+  }
+  if (ps.empty() || !fuse_on(ps[0].device())) return false;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    if (gs[i].dtype() != ps[i].dtype() || gs[i].device() != ps[i].device()) return false;
+    ParamState& st = state_for(ps[i]);
+    m.push_back(buffer(st, "exp_avg", ps[i]));
+    v.push_back(buffer(st, "exp_avg_sq", ps[i]));
+    if (o.amsgrad) vmax.push_back(buffer(st, "max_exp_avg_sq", ps[i]));
+  }
+  for (const auto* list : {&ps, &m, &v, &vmax}) all.insert(all.end(), list->begin(), list->end());
+  if (!fused_step_supported(all)) return false;
+  std::vector<int64_t> steps;
+  for (const Tensor& p : ps) steps.push_back(++state_for(p).step);
+  adam_step(ps, gs, m, v, vmax, steps,
+            {.lr = o.lr,
+             .beta1 = o.beta1,
+             .beta2 = o.beta2,
+             .eps = o.eps,
+             .weight_decay = o.weight_decay,
+             .amsgrad = o.amsgrad,
+             .decoupled = decoupled_});
+  return true;
+}
+
 void Adam::step() {
   NoGradGuard no_grad;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     const AdamOptions& o = groups_[gi].options;
     check_options(name(), o, gi);
+    if (step_fused(groups_[gi].params, o)) continue;
     for (Tensor& p : groups_[gi].params) {
       Tensor grad = p.grad();
       if (!grad.defined()) continue;

@@ -41,6 +41,7 @@ class Adam : public OptimizerWith<AdamOptions> {
   }
 
  private:
+  bool step_fused(std::vector<Tensor>& params, const AdamOptions& o);
   bool decoupled_ = false;  // AdamW
 };
 

@@ -26,6 +26,14 @@
 
 namespace stackgrad::nn {
 
+// How step() applies an update. `automatic`: the parameters of a group that are all on one CUDA
+// device go through one fused kernel call (ops adam_step / sgd_step: one launch instead of about
+// a dozen tensor ops per parameter), the others through the tensor ops one by one. `always`:
+// fused on the CPU too (same bits as the tensor ops; the tests compare the two). `never`: the
+// tensor ops. A group the fused ops cannot take (mixed dtypes or devices, non-contiguous
+// parameters or state) uses the tensor ops whatever the setting.
+enum class FusedStep { automatic, always, never };
+
 // A group of parameters sharing one set of options (SgdOptions, AdamOptions, ...).
 template <typename Options>
 struct ParamGroup {
@@ -59,6 +67,9 @@ class Optimizer {
   virtual double lr(size_t group) const = 0;
   virtual void set_lr(size_t group, double lr) = 0;
 
+  void set_fused(FusedStep mode) { fused_ = mode; }
+  FusedStep fused() const { return fused_; }
+
   // The state of one parameter (nullptr before its first update).
   const ParamState* state(const Tensor& param) const;
 
@@ -81,11 +92,16 @@ class Optimizer {
   void check_params() const;
   // The state of `param`, created empty when missing.
   ParamState& state_for(const Tensor& param) { return state_[param.impl().get()]; }
+  // Whether step() should take the fused path for tensors on `device` (see FusedStep).
+  bool fuse_on(Device device) const {
+    return fused_ == FusedStep::always || (fused_ == FusedStep::automatic && device.is_cuda());
+  }
   // A zero buffer shaped like `param`, created on first use.
   static Tensor& buffer(ParamState& st, const std::string& name, const Tensor& param);
 
  private:
   std::string name_;
+  FusedStep fused_ = FusedStep::automatic;
   std::unordered_map<const TensorImpl*, ParamState> state_;
 };
 

@@ -35,6 +35,9 @@ class SGD : public OptimizerWith<SgdOptions> {
 
  protected:
   std::vector<std::string> buffer_names() const override { return {"momentum_buffer"}; }
+
+ private:
+  bool step_fused(std::vector<Tensor>& params, const SgdOptions& o);
 };
 
 }  // namespace stackgrad::nn

@@ -355,6 +355,52 @@ const bool registered = [] {
             {"tiles: K = 1152 split", {randn(r, {2, 16, 24, 24}), randn(r, {2, 16, 24, 24})}},
         };
       });
+  // Backward kernels at odd sizes with overlapping windows (stride below the kernel): every
+  // input pixel of the GPU gathers gets several outputs, in the reference's order; a downsample
+  // whose taps skip pixels (they get zero).
+  spec(
+      "avg_pool2d_backward",
+      [](const Inputs& x) {
+        return avg_pool2d_backward(x[0], {1, 3, 11, 13}, {3, 4}, {1, 2}, {1, 2}, false, true);
+      },
+      [](std::mt19937_64& r) {
+        return Cases{{"3x4 stride 1x2 pad 1x2, count_include_pad", {randn(r, {1, 3, 11, 7})}}};
+      },
+      false);
+  spec(
+      "max_pool2d_backward",
+      [](const Inputs& x) {
+        return max_pool2d_backward(x[0], x[1], {2, 3, 13, 11});
+      },
+      [](std::mt19937_64& r) {
+        Tensor ind =
+            max_pool2d_with_indices(distinct_f64(r, {2, 3, 13, 11}), {4, 3}, {2, 1}, {1, 1}, {1, 2})
+                .indices;
+        return Cases{{"4x3 stride 2x1 dilation 1x2", {randn(r, ind.shape()), ind}}};
+      },
+      false);
+  spec(
+      "adaptive_avg_pool2d_backward",
+      [](const Inputs& x) {
+        return adaptive_avg_pool2d_backward(x[0], {1, 2, 17, 3});
+      },
+      [](std::mt19937_64& r) {
+        return Cases{{"[5,2] -> [17,3]", {randn(r, {1, 2, 5, 2})}}};
+      },
+      false);
+  spec(
+      "upsample_backward",
+      [](const Inputs& x) {
+        return upsample_backward(x[0], {1, 2, 9, 10},
+                                 x[0].size(2) == 4 ? UpsampleMode::nearest : UpsampleMode::bilinear,
+                                 x[0].size(2) == 23);
+      },
+      [](std::mt19937_64& r) {
+        return Cases{{"nearest down [9,10] -> [4,3]", {randn(r, {1, 2, 4, 3})}},
+                     {"bilinear down [9,10] -> [5,4]", {randn(r, {1, 2, 5, 4})}},
+                     {"bilinear align_corners up [9,10] -> [23,31]", {randn(r, {1, 2, 23, 31})}}};
+      },
+      false);
   return true;
 }();
 

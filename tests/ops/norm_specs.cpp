@@ -212,6 +212,87 @@ const bool registered = [] {
       },
       false);
 
+  // Large sets, forward and backward kernels only (no gradcheck): they reach the CUDA kernels'
+  // chunked passes (few sets of more than 16 K elements: partials merged in chunk order), block
+  // tasks (long rows), the [N, C] layout with a thread per row, and layer_norm's column-sum
+  // chunks (more than 64 rows), at odd sizes.
+  spec(
+      "batch_norm",
+      [](const Inputs& x) {
+        Tensor rm = x[3].clone(), rv = x[4].clone();
+        Tensor y = batch_norm(x[0], rm, rv, x[1], x[2], true, 0.1, 1e-5);
+        Tensor e = batch_norm(x[0], x[3], x[4], x[1], x[2], false, 0.1, 1e-5);
+        return flat({y, rm, rv, e});
+      },
+      [](std::mt19937_64& r) {
+        return Cases{bn_case(r, "[40, 3, 501] (chunked channels)", {40, 3, 501}),
+                     bn_case(r, "[20001, 2] (rows of one)", {20001, 2}),
+                     bn_case(r, "non-contiguous [37, 2, 463]", {37, 2, 463}, true)};
+      },
+      false);
+  spec(
+      "batch_norm_backward",
+      [](const Inputs& x) {
+        NormGrads d = batch_norm_backward(x[0], x[1], x[2], x[3], x[4], true);
+        return flat({d.input, d.weight, d.bias});
+      },
+      [](std::mt19937_64& r) {
+        const Shape shape = {40, 3, 501};
+        return Cases{{"[40, 3, 501] (chunked channels)",
+                      {randn_f64(r, shape), noncontiguous(randn_f64(r, shape)), randn_f64(r, {3}),
+                       uniform_f64(r, {3}, 0.5, 2.0), uniform_f64(r, {3}, 0.5, 1.5)}}};
+      },
+      false);
+  spec(
+      "layer_norm",
+      [](const Inputs& x) { return layer_norm(x[0], x[1].shape(), x[1], x[2], 1e-5); },
+      [](std::mt19937_64& r) {
+        return Cases{ln_case(r, "[3, 3001] (block rows)", {3, 3001}, 1),
+                     ln_case(r, "[130, 33] (many rows)", {130, 33}, 1)};
+      },
+      false);
+  spec(
+      "layer_norm_backward",
+      [](const Inputs& x) {
+        NormGrads d = layer_norm_backward(x[0], x[1], x[2], x[3], x[4].shape(), x[4]);
+        return flat({d.input, d.weight, d.bias});
+      },
+      [](std::mt19937_64& r) {
+        Cases c;
+        for (const Shape& shape : {Shape{3, 3001}, Shape{201, 37}}) {
+          const int64_t R = shape[0], D = shape[1];
+          c.push_back({shape_str(shape),
+                       {randn_f64(r, shape), randn_f64(r, shape), randn_f64(r, {R}),
+                        uniform_f64(r, {R}, 0.5, 2.0), uniform_f64(r, {D}, 0.5, 1.5)}});
+        }
+        return c;
+      },
+      false);
+  spec(
+      "group_norm", [](const Inputs& x) { return group_norm(x[0], 2, x[1], x[2], 1e-5); },
+      [](std::mt19937_64& r) {
+        return Cases{gn_case(r, "[1, 4, 9001] (chunked groups)", {1, 4, 9001}),
+                     gn_case(r, "[2, 64, 3] (many channels)", {2, 64, 3})};
+      },
+      false);
+  spec(
+      "group_norm_backward",
+      [](const Inputs& x) {
+        NormGrads d = group_norm_backward(x[0], x[1], x[2], x[3], 2, x[4]);
+        return flat({d.input, d.weight, d.bias});
+      },
+      [](std::mt19937_64& r) {
+        Cases c;
+        for (const Shape& shape : {Shape{1, 4, 9001}, Shape{3, 64, 5}}) {
+          const int64_t N = shape[0], C = shape[1];
+          c.push_back({shape_str(shape),
+                       {randn_f64(r, shape), randn_f64(r, shape), randn_f64(r, {N, 2}),
+                        uniform_f64(r, {N, 2}, 0.5, 2.0), uniform_f64(r, {C}, 0.5, 1.5)}});
+        }
+        return c;
+      },
+      false);
+
   spec("embedding", [](const Inputs& x) { return embedding(x[0], x[1]); }, emb_cases, true, {0});
   // padding_idx: forward only, since by definition its row gets no gradient although the output
   // depends on it (gradcheck would see the true derivative); tests/unit checks the zero row.

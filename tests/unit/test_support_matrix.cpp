@@ -47,7 +47,15 @@ const std::set<std::string> kCudaOps = {
     // sparse.cu
     "spmm", "sddmm", "sparse_transpose", "to_dense", "sparse_mask",
     // conv.cu
-    "conv2d", "conv2d_backward_input", "conv2d_backward_weight"};
+    "conv2d", "conv2d_backward_input", "conv2d_backward_weight",
+    // norm.cu
+    "batch_norm", "batch_norm_backward", "layer_norm", "layer_norm_backward", "group_norm",
+    "group_norm_backward",
+    // pool.cu
+    "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
+    "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "upsample", "upsample_backward",
+    // optim.cu
+    "adam_step", "sgd_step"};
 
 const char* mark(bool b) { return b ? "yes" : "-"; }
 
