@@ -13,6 +13,7 @@ void register_cuda_shape();
 void register_cuda_index();
 void register_cuda_random();
 void register_cuda_nn();
+void register_cuda_attention();
 
 void register_cuda_kernels() {
   register_cuda_elementwise();
@@ -22,6 +23,7 @@ void register_cuda_kernels() {
   register_cuda_index();
   register_cuda_random();
   register_cuda_nn();
+  register_cuda_attention();
 }
 
 }  // namespace stackgrad

@@ -33,7 +33,9 @@ const std::set<std::string> kCudaOps = {
     // random.cu
     "uniform", "normal", "randint", "bernoulli", "dropout",
     // nn.cu
-    "cross_entropy", "cross_entropy_backward"};
+    "cross_entropy", "cross_entropy_backward",
+    // attention.cu
+    "scaled_dot_product_attention", "scaled_dot_product_attention_backward"};
 
 const char* mark(bool b) { return b ? "yes" : "-"; }
 
