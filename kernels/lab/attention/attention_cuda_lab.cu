@@ -27,7 +27,10 @@
 #include <string>
 #include <vector>
 
-#include "engine/stackgrad.h"
+#include "engine/core/tensor.h"
+#include "engine/ops/attention.h"
+#include "engine/ops/random.h"
+#include "engine/runtime/cuda_context.h"
 
 using namespace stackgrad;
 
