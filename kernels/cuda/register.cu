@@ -23,6 +23,7 @@ void register_cuda_sort();
 void register_cuda_norm();
 void register_cuda_pool();
 void register_cuda_optim();
+void register_cuda_attention();
 
 void register_cuda_kernels() {
   register_cuda_elementwise();
@@ -42,6 +43,7 @@ void register_cuda_kernels() {
   register_cuda_norm();
   register_cuda_pool();
   register_cuda_optim();
+  register_cuda_attention();
 }
 
 }  // namespace stackgrad

@@ -98,9 +98,38 @@ Cases tile_cases(std::mt19937_64& r) {
   };
 }
 
+// The CUDA kernels' tiles (kernels/cuda/attention_plan.h): 64-query and 64-key forward tiles,
+// 32-query tiles and 64- (head dim <= 64) or 32-key (head dim 128) dK/dV tiles, 64-query and
+// 32-key dQ tiles, in the head-dim instances 32, 64 and 128, with ragged last tiles; f64 and
+// head dims above 128 take the generic kernels. Forward and backward kernel vs reference.
+Cases cuda_tile_cases(std::mt19937_64& r) {
+  return {
+      {"head dim 32, 70 x 100",
+       {randn_f64(r, {1, 2, 70, 32}), randn_f64(r, {1, 2, 100, 32}),
+        randn_f64(r, {1, 2, 100, 32})}},
+      {"head dim 64, Dv 48, 100 x 70",
+       {randn_f64(r, {1, 1, 100, 64}), randn_f64(r, {1, 1, 70, 64}), randn_f64(r, {1, 1, 70, 48})}},
+      {"head dim 128, 40 x 70, strided heads",
+       {heads_view(r, 1, 2, 40, 128), heads_view(r, 1, 2, 70, 128), heads_view(r, 1, 2, 70, 128)}},
+      {"head dim 100 (instance 128), Dv 8, 65 x 33",
+       {randn_f64(r, {1, 1, 65, 100}), randn_f64(r, {1, 1, 33, 100}), randn_f64(r, {1, 1, 33, 8})}},
+      {"head dim 160 (generic), 9 x 11",
+       {randn_f64(r, {1, 1, 9, 160}), randn_f64(r, {1, 1, 11, 160}), randn_f64(r, {1, 1, 11, 20})}},
+      {"head dim 32, bool mask 70 x 100",
+       {randn_f64(r, {1, 2, 70, 32}), randn_f64(r, {1, 2, 100, 32}), randn_f64(r, {1, 2, 100, 16}),
+        bool_mask(r, 70, 100)}},
+      {"head dim 64, additive mask [B, 1, Lq, Lk] 66 x 65",
+       {randn_f64(r, {2, 1, 66, 64}), randn_f64(r, {2, 1, 65, 64}), randn_f64(r, {2, 1, 65, 64}),
+        additive_mask(r, 2, 66, 65)}},
+  };
+}
+
 void spec(const std::string& op, std::function<Tensor(const Inputs&)> fn,
-          std::function<Cases(std::mt19937_64&)> cases, bool differentiable = true) {
+          std::function<Cases(std::mt19937_64&)> cases, bool differentiable = true,
+          double rtol_f32 = 1e-4, double atol_f32 = 1e-5) {
   OpSpec s;
+  s.rtol_f32 = rtol_f32;
+  s.atol_f32 = atol_f32;
   s.op = op;
   s.fn = std::move(fn);
   s.cases = std::move(cases);
@@ -139,6 +168,12 @@ const bool registered = [] {
       op, [](const Inputs& x) { return sdpa(x, false); }, tile_cases, false);
   spec(
       op, [](const Inputs& x) { return sdpa(x, true, 0.25); }, tile_cases, false);
+  spec(
+      op, [](const Inputs& x) { return sdpa(x, false); }, cuda_tile_cases, false);
+  spec(
+      op, [](const Inputs& x) { return sdpa(x, true); }, cuda_tile_cases, false);
+  spec(
+      op, [](const Inputs& x) { return sdpa(x, true, 0.2, 0.3); }, cuda_tile_cases, false);
 
   auto with_dout = [](Cases part, std::mt19937_64& r, Cases& into) {
     for (OpCase& k : part) {
@@ -155,6 +190,13 @@ const bool registered = [] {
     with_dout(tile_cases(r), r, c);
     return c;
   };
+  // Head dims up to 160 with dropout: f32 gradients carry the cancellation in
+  // dS = Pd dPd - P D (terms of size |dO| |v| sqrt(D)), so their f32 tolerance is 10x looser.
+  auto cuda_backward_cases = [with_dout](std::mt19937_64& r) {
+    Cases c;
+    with_dout(cuda_tile_cases(r), r, c);
+    return c;
+  };
   spec(
       op + "_backward", [](const Inputs& x) { return sdpa_grads(x, {}); }, backward_cases, false);
   spec(
@@ -163,6 +205,15 @@ const bool registered = [] {
         return sdpa_grads(x, {true, 0.5, 0.25, 99, 1000});
       },
       backward_cases, false);
+  spec(
+      op + "_backward", [](const Inputs& x) { return sdpa_grads(x, {}); }, cuda_backward_cases,
+      false, 1e-3, 1e-4);
+  spec(
+      op + "_backward",
+      [](const Inputs& x) {
+        return sdpa_grads(x, {true, 0.5, 0.25, 99, 1000});
+      },
+      cuda_backward_cases, false, 1e-3, 1e-4);
   return true;
 }();
 

@@ -55,7 +55,9 @@ const std::set<std::string> kCudaOps = {
     "max_pool2d", "max_pool2d_backward", "avg_pool2d", "avg_pool2d_backward",
     "adaptive_avg_pool2d", "adaptive_avg_pool2d_backward", "upsample", "upsample_backward",
     // optim.cu
-    "adam_step", "sgd_step"};
+    "adam_step", "sgd_step",
+    // attention.cu
+    "scaled_dot_product_attention", "scaled_dot_product_attention_backward"};
 
 const char* mark(bool b) { return b ? "yes" : "-"; }
 
