@@ -441,6 +441,8 @@ template std::vector<int32_t> Tensor::to_vector<int32_t>() const;
 template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
 template std::vector<uint8_t> Tensor::to_vector<uint8_t>() const;
 template std::vector<bool> Tensor::to_vector<bool>() const;
+template std::vector<BFloat16> Tensor::to_vector<BFloat16>() const;
+template std::vector<Float16> Tensor::to_vector<Float16>() const;
 
 Tensor& Tensor::requires_grad_(bool value) {
   SG_CHECK(!value || is_floating(dtype()), "requires_grad_: only floating tensors can require "
@@ -583,6 +585,8 @@ template Tensor from_vector<int32_t>(const std::vector<int32_t>&, const Shape&, 
 template Tensor from_vector<int64_t>(const std::vector<int64_t>&, const Shape&, Options);
 template Tensor from_vector<uint8_t>(const std::vector<uint8_t>&, const Shape&, Options);
 template Tensor from_vector<bool>(const std::vector<bool>&, const Shape&, Options);
+template Tensor from_vector<BFloat16>(const std::vector<BFloat16>&, const Shape&, Options);
+template Tensor from_vector<Float16>(const std::vector<Float16>&, const Shape&, Options);
 
 Tensor from_blob(void* data, const Shape& shape, DType dtype, std::shared_ptr<void> keep_alive) {
   check_shape("from_blob", shape);

@@ -27,7 +27,8 @@ struct DescrEntry {
   DType dtype;
 };
 constexpr DescrEntry kDescrs[] = {{"f4", DType::f32}, {"f8", DType::f64}, {"i4", DType::i32},
-                                  {"i8", DType::i64}, {"u1", DType::u8},  {"b1", DType::boolean}};
+                                  {"i8", DType::i64}, {"u1", DType::u8},  {"b1", DType::boolean},
+                                  {"f2", DType::f16}};
 
 std::string_view descr_of(DType dtype) {
   switch (dtype) {
@@ -43,6 +44,12 @@ std::string_view descr_of(DType dtype) {
       return "|u1";
     case DType::boolean:
       return "|b1";
+    case DType::f16:
+      return "<f2";
+    case DType::bf16:
+      fail(
+          "encode_npy: dtype bf16 has no .npy type code (NumPy has no bfloat16); convert to f32 "
+          "first or save as safetensors");
   }
   fail("encode_npy: unknown dtype");
 }
@@ -278,7 +285,7 @@ class HeaderParser {
       reject("dtype ", printable_quoted(d), " lacks a byte-order character ('<', '>' or '|')");
     }
     reject("unsupported dtype ", printable_quoted(d), " (", numpy_type_name(type),
-           "); supported: '<f4' '<f8' '<i4' '<i8' '|u1' '|b1' (and '>' byte order)");
+           "); supported: '<f4' '<f8' '<f2' '<i4' '<i8' '|u1' '|b1' (and '>' byte order)");
   }
 
   std::string_view text_;

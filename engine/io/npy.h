@@ -1,8 +1,9 @@
 // NumPy .npy files (and gzip-compressed .npy.gz), read from untrusted bytes.
 //
-// Accepted: format versions 1.0, 2.0 and 3.0; descr '<f4' '<f8' '<i4' '<i8' '|u1' '|b1' and the
-// big-endian forms '>f4' '>f8' '>i4' '>i8', which are byte-swapped to little-endian on load
-// (one-byte types accept any of '|', '<', '>').
+// Accepted: format versions 1.0, 2.0 and 3.0; descr '<f4' '<f8' '<f2' '<i4' '<i8' '|u1' '|b1'
+// and the big-endian forms '>f4' '>f8' '>f2' '>i4' '>i8', which are byte-swapped to
+// little-endian on load (one-byte types accept any of '|', '<', '>'). bf16 has no .npy type
+// code: encoding a bf16 array is an error.
 // Rejected with a stackgrad::Error that starts with `what` (the file name) and names the problem:
 //   - a bad magic string or an unknown format version;
 //   - a header shorter than it declares, or one that is not a Python dict literal with exactly

@@ -18,14 +18,14 @@ struct DTypeName {
   std::string_view name;
   DType dtype;
 };
-constexpr DTypeName kDTypeNames[] = {{"F32", DType::f32}, {"F64", DType::f64},
-                                     {"I32", DType::i32}, {"I64", DType::i64},
-                                     {"U8", DType::u8},   {"BOOL", DType::boolean}};
+constexpr DTypeName kDTypeNames[] = {
+    {"F32", DType::f32}, {"F64", DType::f64},      {"I32", DType::i32},   {"I64", DType::i64},
+    {"U8", DType::u8},   {"BOOL", DType::boolean}, {"BF16", DType::bf16}, {"F16", DType::f16}};
 // Defined by the format but without a stackgrad dtype.
 constexpr std::string_view kUnsupportedNames[] = {
-    "F16",     "BF16",    "I8",      "I16",     "U16",     "U32", "U64", "C64",
-    "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",  "E8M0"};
-constexpr const char* kSupportedList = "supported: F32, F64, I32, I64, U8, BOOL";
+    "I8",      "I16",     "U16",     "U32",     "U64", "C64", "F8_E4M3",
+    "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",  "E8M0"};
+constexpr const char* kSupportedList = "supported: F32, F64, I32, I64, U8, BOOL, BF16, F16";
 
 std::string_view name_of(DType dtype) {
   for (const DTypeName& entry : kDTypeNames) {

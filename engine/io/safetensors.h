@@ -5,13 +5,13 @@
 // buffer that follows the header) plus an optional "__metadata__" object of string values,
 // then the byte buffer.
 //
-// Accepted dtypes: F32 F64 I32 I64 U8 BOOL. Rejected with a stackgrad::Error that starts with
+// Accepted dtypes: F32 F64 I32 I64 U8 BOOL BF16 F16. Rejected with a stackgrad::Error that starts with
 // `what` (the file name) and names the problem:
 //   - N larger than the file or than 100,000,000 bytes (the reference implementation's limit);
 //   - a header that is not strict JSON or not UTF-8, a top level that is not an object,
 //     duplicate tensor names or duplicate fields, unknown fields in a tensor entry,
 //     non-string metadata values;
-//   - other dtypes: known ones (F16, BF16, I8, ...) as unsupported, anything else as unknown;
+//   - other dtypes: known ones (I8, U16, F8_E4M3, ...) as unsupported, anything else as unknown;
 //   - shapes and offsets that are not non-negative integers, shape products that overflow,
 //     end < begin, offsets past the buffer, end - begin != numel * itemsize;
 //   - overlapping tensors, holes between tensors and bytes after the last tensor: as in the

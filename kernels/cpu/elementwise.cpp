@@ -14,9 +14,9 @@ namespace {
 
 void cpu_copy(const KernelCall& c) {
   const TensorArg &in = c.in[0], &out = c.out[0];
-  SG_DISPATCH_ALL(in.dtype, "copy", [&] {
+  SG_DISPATCH_ALL_AND_HALF(in.dtype, "copy", [&] {
     using Tin = scalar_t;
-    SG_DISPATCH_ALL(out.dtype, "copy", [&] {
+    SG_DISPATCH_ALL_AND_HALF(out.dtype, "copy", [&] {
       map_unary<Tin, scalar_t>(in, out, [](Tin x) { return static_cast<scalar_t>(x); });
     });
   });
@@ -24,7 +24,7 @@ void cpu_copy(const KernelCall& c) {
 
 void cpu_fill(const KernelCall& c) {
   const TensorArg& out = c.out[0];
-  SG_DISPATCH_ALL(out.dtype, "fill", [&] {
+  SG_DISPATCH_ALL_AND_HALF(out.dtype, "fill", [&] {
     // The source is the value itself, seen through zero strides: the output's (uninitialised)
     // contents are never read.
     const scalar_t v = static_cast<scalar_t>(c.attrs.alpha);

@@ -174,7 +174,7 @@ void cuda_copy(const KernelCall& c) { copy_strided(c.in[0], c.out[0]); }
 
 void cuda_fill(const KernelCall& c) {
   const TensorArg& out = c.out[0];
-  SG_DISPATCH_ALL(out.dtype, "fill", [&] {
+  SG_DISPATCH_ALL_AND_HALF(out.dtype, "fill", [&] {
     run_map<1>("fill", {&out},
                FillBody<scalar_t>{static_cast<scalar_t>(c.attrs.alpha), out.ptr<scalar_t>()});
   });
@@ -237,10 +237,12 @@ void cuda_where(const KernelCall& c) {
 
 }  // namespace
 
+// Every pair of dtypes, half types included: the bf16/f16 conversions are the bit-exact ones of
+// engine/core/half.h, so a GPU cast gives the CPU's bits.
 void copy_strided(const TensorArg& in, const TensorArg& out) {
-  SG_DISPATCH_ALL(in.dtype, "copy", [&] {
+  SG_DISPATCH_ALL_AND_HALF(in.dtype, "copy", [&] {
     using Tin = scalar_t;
-    SG_DISPATCH_ALL(out.dtype, "copy", [&] {
+    SG_DISPATCH_ALL_AND_HALF(out.dtype, "copy", [&] {
       run_map<2>("copy", {&out, &in}, CopyBody<Tin, scalar_t>{in.ptr<Tin>(), out.ptr<scalar_t>()});
     });
   });

@@ -9,9 +9,9 @@ namespace {
 
 void ref_copy(const KernelCall& c) {
   const TensorArg &in = c.in[0], &out = c.out[0];
-  SG_DISPATCH_ALL(in.dtype, "copy", [&] {
+  SG_DISPATCH_ALL_AND_HALF(in.dtype, "copy", [&] {
     using Tin = scalar_t;
-    SG_DISPATCH_ALL(out.dtype, "copy", [&] {
+    SG_DISPATCH_ALL_AND_HALF(out.dtype, "copy", [&] {
       for (int64_t i = 0; i < out.numel; ++i)
         ref_at<scalar_t>(out, i) = static_cast<scalar_t>(ref_at<Tin>(in, i));
     });
@@ -20,7 +20,7 @@ void ref_copy(const KernelCall& c) {
 
 void ref_fill(const KernelCall& c) {
   const TensorArg& out = c.out[0];
-  SG_DISPATCH_ALL(out.dtype, "fill", [&] {
+  SG_DISPATCH_ALL_AND_HALF(out.dtype, "fill", [&] {
     for (int64_t i = 0; i < out.numel; ++i) ref_at<scalar_t>(out, i) = static_cast<scalar_t>(c.attrs.alpha);
   });
 }
