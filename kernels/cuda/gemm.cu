@@ -430,7 +430,8 @@ DeviceInfo device_info(int device) {
   constexpr int kCached = 64;
   static std::array<std::atomic<int>, kCached> sms{}, majors{};
   if (device >= 0 && device < kCached) {
-    const int sm = sms[device].load(std::memory_order_relaxed);
+    // Acquire pairs with the release below: a thread that sees the SM count sees the major too.
+    const int sm = sms[device].load(std::memory_order_acquire);
     if (sm > 0) return {sm, majors[device].load(std::memory_order_relaxed)};
   }
   DeviceInfo info;
@@ -438,7 +439,7 @@ DeviceInfo device_info(int device) {
   SG_CUDA_CHECK(cudaDeviceGetAttribute(&info.cc_major, cudaDevAttrComputeCapabilityMajor, device));
   if (device >= 0 && device < kCached) {
     majors[device].store(info.cc_major, std::memory_order_relaxed);
-    sms[device].store(info.sm_count, std::memory_order_relaxed);
+    sms[device].store(info.sm_count, std::memory_order_release);
   }
   return info;
 }

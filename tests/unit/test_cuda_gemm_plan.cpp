@@ -142,6 +142,74 @@ TEST(CudaGemmPlan, SizeOneDimsDoNotBlockVectorLoads) {
   EXPECT_EQ(p.b_load, TileLoad::vec_k);
 }
 
+// Every 16-byte access the kernels make on a vector path, replayed on the host with the raw
+// (unnormalized) strides the kernels receive: a planned vector loader must only ever see 16-byte
+// aligned addresses of 4 adjacent elements, and so must the float4 C stores. The address maps are
+// those of load_tile (vec_k: z*bs + x*sx + k, k a multiple of 4 with k + 3 < K; vec_x:
+// z*bs + x + k*sk, x a multiple of 4 with x + 3 < X) and of sgemm_reg's epilogue.
+TEST(CudaGemmPlan, VectorPathsOnlyEverSeeAlignedAdjacentQuads) {
+  const int64_t strides[] = {0, 1, 2, 3, 4, 5, 8, 12, 65, -1, -4};
+  const int64_t batch_strides[] = {0, 2, 4, 6, 64};
+  const uint64_t offsets[] = {0, 4, 8, 16};
+  int vec_plans = 0;
+  for (int64_t batch : {1, 3})
+    for (int64_t X : {1, 3, 4, 9})
+      for (int64_t K : {1, 3, 4, 9})
+        for (int64_t sx : strides)
+          for (int64_t sk : strides)
+            for (int64_t bs : batch_strides)
+              for (uint64_t off : offsets) {
+                const OperandDesc d{kBase + off, bs, sx, sk, X};
+                const TileLoad load = choose_load(d, batch, K, 4);
+                if (load == TileLoad::scalar) continue;
+                ++vec_plans;
+                for (int64_t z = 0; z < batch; ++z)
+                  for (int64_t x = 0; x < X; ++x)
+                    for (int64_t k = 0; k < K; ++k) {
+                      int64_t first = 0, step = 0;
+                      if (load == TileLoad::vec_k) {
+                        if (k % 4 != 0 || k + 3 >= K) continue;
+                        first = z * bs + x * sx + k;
+                        step = sk;  // the kernel assumes 1
+                      } else {
+                        if (x % 4 != 0 || x + 3 >= X) continue;
+                        first = z * bs + x + k * sk;
+                        step = sx;
+                      }
+                      const uint64_t byte = d.addr + static_cast<uint64_t>(first * 4);
+                      ASSERT_EQ(byte % 16, 0u)
+                          << "batch " << batch << " X " << X << " K " << K << " sx " << sx << " sk "
+                          << sk << " bs " << bs << " off " << off;
+                      ASSERT_EQ(step, 1) << "quad of non-adjacent elements";
+                    }
+              }
+  EXPECT_GT(vec_plans, 0);
+
+  // C: float4 stores of (m, n..n+3), n a multiple of 4 with n + 3 < N, at z*c_bs + m*c_rs + n.
+  for (int64_t batch : {1, 2})
+    for (int64_t M : {1, 3})
+      for (int64_t N : {1, 4, 9})
+        for (int64_t rs : strides)
+          for (int64_t cs : strides)
+            for (int64_t bs : batch_strides)
+              for (uint64_t off : offsets) {
+                GemmShapeDesc s = row_major(M, N, 8, batch);
+                s.c_addr = kBase + off;
+                s.c_bs = bs;
+                s.c_rs = rs;
+                s.c_cs = cs;
+                if (!plan_gemm(s).c_vec) continue;
+                for (int64_t z = 0; z < batch; ++z)
+                  for (int64_t m = 0; m < M; ++m)
+                    for (int64_t n = 0; n + 3 < N; n += 4) {
+                      const uint64_t byte =
+                          s.c_addr + static_cast<uint64_t>((z * bs + m * rs + n) * 4);
+                      ASSERT_EQ(byte % 16, 0u) << "C rs " << rs << " bs " << bs << " off " << off;
+                      ASSERT_EQ(cs, 1) << "C quad of non-adjacent elements";
+                    }
+              }
+}
+
 TEST(CudaGemmPlan, GridCoversTilesAndCapsBatch) {
   GemmPlan p = plan_gemm(row_major(4096, 2000, 4096));
   EXPECT_EQ(p.kernel, GemmKernel::reg128);
