@@ -322,5 +322,38 @@ TEST(CudaConvPlan, EmulatedTiledKernelMatchesDirectLoops) {
   }
 }
 
+// conv_transpose2d runs conv2d_backward_input with output_padding, and its gradients run
+// conv2d and conv2d_backward_weight on that larger image: H, W exceed what Ho, Wo read (the
+// kernels take Ho, Wo from dy, never from the forward formula). Rows and columns past the last
+// window must get 0 in dx and add nothing to y or dw.
+TEST(CudaConvPlan, EmulatedTiledKernelTakesImagesLargerThanTheOutputReads) {
+  // [2, 6, 12, 11] with a 3x3 kernel, stride {2, 3}, pad {1, 0}, dilation {1, 2}, groups 2: the
+  // formula gives 6 x 3; dy is 5 x 2, so the last rows and columns of x are never read.
+  const int64_t xs[4] = {2, 6, 12, 11}, wsh[4] = {4, 3, 3, 3}, ys[4] = {2, 4, 5, 2};
+  const ConvShape s(xs, wsh, ys, {2, 3, 1, 0, 1, 2, 2});
+  std::mt19937_64 rng(5);
+  std::normal_distribution<float> nd;
+  std::vector<float> x(s.N * s.C * s.H * s.W), w(s.O * s.K), dy(s.N * s.O * s.P);
+  for (auto* v : {&x, &w, &dy})
+    for (float& e : *v) e = nd(rng);
+  Direct ref{s, x, w, dy, {}, {}, {}};
+  ref.run();
+  const ConvDev d = conv_dev(s);
+  for (int sms : {1, 1000}) {
+    std::vector<float> y(ref.y.size()), dx(ref.dx.size(), 1.f), dw(ref.dw.size());
+    emulate_igemm<FwdProblem, true>(FwdProblem{d, x.data(), w.data(), nullptr, y.data()},
+                                    plan_tiled(ConvPass::forward, s, sms), s.G, y.size());
+    expect_close(y, ref.y, "forward", "larger image");
+    emulate_igemm<InputGradProblem, true>(
+        InputGradProblem{d, dy.data(), w.data(), nullptr, dx.data()},
+        plan_tiled(ConvPass::input_grad, s, sms), s.G, dx.size());
+    expect_close(dx, ref.dx, "input grad", "larger image");
+    emulate_igemm<WeightGradProblem, false>(
+        WeightGradProblem{d, dy.data(), x.data(), nullptr, dw.data()},
+        plan_tiled(ConvPass::weight_grad, s, sms), s.G, dw.size());
+    expect_close(dw, ref.dw, "weight grad", "larger image");
+  }
+}
+
 }  // namespace
 }  // namespace stackgrad::kernels::gpu
