@@ -70,7 +70,9 @@ TEST(CudaRnnPlan, ForwardStepsChainTheState) {
     for (int64_t t = 0; t < T; ++t) {
       const ForwardStep s = forward_step(t, T);
       const double prev = s.prev == StateSource::initial ? h0 : out[t - 1];
-      if (s.prev == StateSource::previous_step) EXPECT_GT(t, 0);
+      if (s.prev == StateSource::previous_step) {
+        EXPECT_GT(t, 0);
+      }
       out[t] = prev + 1;
       if (s.write_last) {
         h_last = out[t];
