@@ -7,6 +7,9 @@
 # time left, and writes a report. Budget: under 8 minutes on one H100 (the build is the long
 # part: only the targets the check needs are built; BUILD_DIR may name a build to reuse).
 #
+# A machine without Google Benchmark (or with little time) can run a folder built elsewhere by
+# scripts/gpu-prebuild.sh: BUILD_DIR=build-gpu bash scripts/gpu-check.sh.
+#
 #   bash scripts/gpu-check.sh /tmp/gpu-report      # report directory; default $OUT, else /tmp/stackgrad-gpu-check
 #
 # HONESTY NOTE: this script was written on machines without a GPU and has never run on one.
@@ -66,7 +69,14 @@ else
 fi
 command -v ccache > /dev/null && opts+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_CUDA_COMPILER_LAUNCHER=ccache)
 built=0
-if cmake -S . -B "$BIN" -G Ninja -DCMAKE_BUILD_TYPE=Release "${opts[@]}" > "$DEST/configure.txt" 2>&1 \
+if [ -f "$BIN/.prebuilt" ]; then
+  # Built elsewhere by scripts/gpu-prebuild.sh and carried here: run what is there.
+  export LD_LIBRARY_PATH="$PWD/$BIN/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  built=1
+  BENCHES=()
+  for b in bench/bench_cuda_*.cpp; do [ -x "$BIN/$(basename "$b" .cpp)" ] && BENCHES+=("$(basename "$b" .cpp)"); done
+  echo "- prebuilt $BIN (scripts/gpu-prebuild.sh): not rebuilt here" >> "$REPORT"
+elif cmake -S . -B "$BIN" -G Ninja -DCMAKE_BUILD_TYPE=Release "${opts[@]}" > "$DEST/configure.txt" 2>&1 \
    && timeout 330 cmake --build "$BIN" -j "$(nproc)" --target "${TESTS[@]}" > "$DEST/build.txt" 2>&1; then
   built=1
   echo "- built ${TESTS[*]} in $BIN in $(elapsed) s: $(grep -o 'CUDA compiler .*' "$DEST/configure.txt" | head -1)" >> "$REPORT"

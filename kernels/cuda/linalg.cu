@@ -27,9 +27,10 @@ namespace stackgrad::kernels::gpu {
 namespace {
 
 constexpr int kLinThreads = 256;  // one block per matrix; a multiple of 32
-// Matrices per launch: bounds the double-precision workspace (a batch of many small matrices
-// runs in several launches).
+// Matrices per launch: at most 1024, and no more than keep the double-precision workspace of one
+// launch within 256 MiB (a batch of many matrices runs in several launches).
 constexpr int64_t kMaxMatricesPerLaunch = 1024;
+constexpr int64_t kMaxWorkspaceDoubles = (int64_t{256} << 20) / 8;
 
 // What went wrong with one matrix (code 0: nothing); the host reports the first failing matrix
 // of the batch with the reference's message.
@@ -199,7 +200,7 @@ __device__ bool column_needs_flip(const double* m, int64_t rows, int64_t cols, i
   for (int64_t i = 0; i < rows; ++i) {
     const double x = m[i * cols + j];
     if (fabs(x) < big * (1.0 - 1e-9)) continue;
-    return x < 0.0;
+    return !(x >= 0.0);  // the reference flips unless x >= 0 (so a NaN flips too)
   }
   return false;
 }
@@ -687,7 +688,9 @@ class DeviceScratch {
 template <typename Launch, typename Report>
 void run_batched(int64_t batch, int64_t ws_per, Launch&& launch, Report&& report) {
   if (batch == 0) return;
-  const int64_t chunk = std::min(batch, kMaxMatricesPerLaunch);
+  const int64_t chunk =
+      std::min({batch, kMaxMatricesPerLaunch,
+                std::max<int64_t>(1, kMaxWorkspaceDoubles / std::max<int64_t>(1, ws_per))});
   DeviceScratch ws(static_cast<size_t>(chunk * ws_per) * sizeof(double));
   DeviceScratch st(static_cast<size_t>(chunk) * sizeof(Status));
   std::vector<Status> host(chunk);
