@@ -41,13 +41,22 @@ Node::~Node() {
   }
 }
 
+namespace {
+// a + b for two gradients of one tensor. Half gradients (from ops that take half inputs, such as
+// attention) are added in f32 and rounded once, as the half kernels compute.
+Tensor sum_grads(const Tensor& a, const Tensor& b) {
+  if (!is_half(a.dtype())) return add(a, b);
+  return add(a.to(DType::f32), b.to(DType::f32)).to(a.dtype());
+}
+}  // namespace
+
 std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   Tensor g = grads[0];
   if (!g.defined()) return {};
   SG_CHECK(g.shape() == leaf_->shape, "autograd: gradient of shape ", shape_str(g.shape()),
            " does not match its leaf of shape ", shape_str(leaf_->shape));
   if (leaf_->grad) {
-    Tensor sum = add(Tensor(leaf_->grad), g);
+    Tensor sum = sum_grads(Tensor(leaf_->grad), g);
     leaf_->grad = sum.impl();
   } else {
     // Own the gradient: it may alias a tensor the caller still holds.
@@ -116,7 +125,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     auto& slot = state[e.fn.get()].pending;
     if (slot.size() <= static_cast<size_t>(e.input_nr))
       slot.resize(std::max<size_t>(e.input_nr + 1, std::max<size_t>(1, e.fn->outputs.size())));
-    slot[e.input_nr] = slot[e.input_nr].defined() ? add(slot[e.input_nr], g) : g;
+    slot[e.input_nr] = slot[e.input_nr].defined() ? sum_grads(slot[e.input_nr], g) : g;
   };
 
   std::vector<Edge> root_edges;

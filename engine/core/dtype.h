@@ -71,6 +71,11 @@ constexpr bool is_half(DType t) { return t == DType::bf16 || t == DType::f16; }
 constexpr bool is_floating(DType t) { return t == DType::f32 || t == DType::f64 || is_half(t); }
 constexpr bool is_integral(DType t) { return t == DType::i32 || t == DType::i64 || t == DType::u8; }
 
+// The dtype a kernel computes and accumulates in for inputs of dtype t: f32 for the half types
+// (loaded as half, computed in f32, stored as half), t itself otherwise. Ops that keep
+// statistics beside their output (attention's log-sum-exp) store them in this dtype.
+constexpr DType accumulation_dtype(DType t) { return is_half(t) ? DType::f32 : t; }
+
 // The dtype PyTorch's type promotion gives for an operation on a and b: bool < integers <
 // floating; among integers the wider (u8 with i32 -> i32); among floats the wider, except that
 // bf16 with f16 -> f32 (neither holds the other); a half type with any integer stays half.
@@ -100,6 +105,10 @@ template <> struct dtype_of<bool> { static constexpr DType value = DType::boolea
 template <> struct dtype_of<BFloat16> { static constexpr DType value = DType::bf16; };
 template <> struct dtype_of<Float16> { static constexpr DType value = DType::f16; };
 template <typename T> constexpr DType dtype_v = dtype_of<T>::value;
+// The C++ type of accumulation_dtype(dtype_v<T>): float for BFloat16 and Float16, T otherwise.
+template <typename T>
+using accumulation_t =
+    std::conditional_t<std::is_same_v<T, BFloat16> || std::is_same_v<T, Float16>, float, T>;
 
 }  // namespace stackgrad
 
@@ -116,7 +125,8 @@ namespace stackgrad {
 //   SG_DISPATCH_FLOAT(t, "exp", [&] { kernel<scalar_t>(...); });
 // The FLOAT, NUMERIC and ALL forms reject bf16 and f16 with "<op>: dtype bf16 not supported";
 // SG_DISPATCH_ALL_AND_HALF adds them (scalar_t = BFloat16, Float16) for kernels that only move
-// and convert values (copy, fill).
+// and convert values (copy, fill); SG_DISPATCH_FLOAT_AND_HALF is f32, f64, bf16 and f16, for the
+// kernels that compute on half inputs in f32 (attention).
 #define SG_DTYPE_CASE(enum_value, ctype, ...) \
   case ::stackgrad::DType::enum_value: {      \
     using scalar_t = ctype;                   \
@@ -136,6 +146,19 @@ namespace stackgrad {
       SG_DTYPE_HALF_UNSUPPORTED(dtype, opname)                                             \
       default:                                                                             \
         ::stackgrad::fail(opname, ": expected a floating dtype (f32, f64), got ",          \
+                          ::stackgrad::dtype_name(dtype));                                 \
+    }                                                                                      \
+  }()
+
+#define SG_DISPATCH_FLOAT_AND_HALF(dtype, opname, ...)                                     \
+  [&] {                                                                                    \
+    switch (dtype) {                                                                       \
+      SG_DTYPE_CASE(f32, float, __VA_ARGS__)                                               \
+      SG_DTYPE_CASE(f64, double, __VA_ARGS__)                                              \
+      SG_DTYPE_CASE(bf16, ::stackgrad::BFloat16, __VA_ARGS__)                              \
+      SG_DTYPE_CASE(f16, ::stackgrad::Float16, __VA_ARGS__)                                \
+      default:                                                                             \
+        ::stackgrad::fail(opname, ": expected a floating dtype (f32, f64, bf16, f16), got ",\
                           ::stackgrad::dtype_name(dtype));                                 \
     }                                                                                      \
   }()

@@ -95,7 +95,17 @@ std::string describe_args(std::span<const Tensor> ts) {
 std::string_view op_name(OpId op) { return kOpNames[static_cast<int>(op)]; }
 std::string_view op_family(OpId op) { return kOpFamilies[static_cast<int>(op)]; }
 bool op_has_kernel(OpId op) { return kOpHasKernel[static_cast<int>(op)]; }
-bool op_takes_half(OpId op) { return op == OpId::copy || op == OpId::fill; }
+bool op_takes_half(OpId op) {
+  switch (op) {
+    case OpId::copy:
+    case OpId::fill:
+    case OpId::scaled_dot_product_attention:
+    case OpId::scaled_dot_product_attention_backward:
+      return true;
+    default:
+      return false;
+  }
+}
 
 std::vector<OpId> all_ops() {
   std::vector<OpId> ops;

@@ -40,8 +40,9 @@ constexpr int kNumOps = static_cast<int>(OpId::count_);
 std::string_view op_name(OpId op);
 std::string_view op_family(OpId op);  // the family whose .def file names the op
 bool op_has_kernel(OpId op);  // false for composite ops
-// True for the kernel ops whose kernels take bf16 and f16 tensors (copy, fill); run_kernel
-// rejects half tensors for every other op with "<op>: dtype bf16 not supported".
+// True for the kernel ops whose kernels take bf16 and f16 tensors (copy, fill, and attention
+// forward and backward, which compute in f32); run_kernel rejects half tensors for every other
+// op with "<op>: dtype bf16 not supported".
 bool op_takes_half(OpId op);
 std::vector<OpId> all_ops();
 // Looks an op up by name; error if unknown.

@@ -21,7 +21,8 @@ void check_operand(const char* op, const Tensor& q, const Tensor& t, const char*
   check_defined(op, t, name);
   check_strided(op, t, name);
   check_same_device(op, q, t);
-  SG_CHECK(is_floating(t.dtype()), op, ": expected ", name, " to be f32 or f64, got ", describe(t));
+  SG_CHECK(is_floating(t.dtype()), op, ": expected ", name, " to be f32, f64, bf16 or f16, got ",
+           describe(t));
   check_same_dtype(op, q, t);
   SG_CHECK(t.dim() == 4, op, ": expected ", name, " (B, H, L, D), got ", shape_str(t.shape()));
 }
@@ -76,7 +77,8 @@ std::vector<Tensor> run_forward(const Prepared& p) {
   const Options opts(p.q.dtype(), p.q.device());
   const Shape& qs = p.q.shape();
   Tensor out = empty({qs[0], qs[1], qs[2], p.v.shape()[3]}, opts);
-  Tensor lse = empty({qs[0], qs[1], qs[2]}, opts);
+  // Half inputs are computed in f32, and their log-sum-exp is kept in f32.
+  Tensor lse = empty({qs[0], qs[1], qs[2]}, opts.with_dtype(accumulation_dtype(p.q.dtype())));
   run_kernel(OpId::scaled_dot_product_attention, with_mask({p.q, p.k, p.v}, p.mask), {out, lse},
              p.attrs);
   return {out, lse};
@@ -110,13 +112,16 @@ std::vector<Tensor> scaled_dot_product_attention_backward(const Tensor& q, const
   Prepared p = prepare(op, q, k, v, mask, params);
   const Shape& qs = q.shape();
   const Shape os{qs[0], qs[1], qs[2], v.shape()[3]}, ls{qs[0], qs[1], qs[2]};
-  for (const auto& [t, name, shape] :
-       {std::tuple{out, "out", os}, std::tuple{grad_out, "grad_out", os},
-        std::tuple{lse, "lse", ls}}) {
+  // out and grad_out in q's dtype; lse in its accumulation dtype (f32 for half q).
+  const DType lse_dtype = accumulation_dtype(q.dtype());
+  for (const auto& [t, name, shape, dtype] :
+       {std::tuple{out, "out", os, q.dtype()}, std::tuple{grad_out, "grad_out", os, q.dtype()},
+        std::tuple{lse, "lse", ls, lse_dtype}}) {
     check_defined(op, t, name);
     check_strided(op, t, name);
     check_same_device(op, q, t);
-    check_same_dtype(op, q, t);
+    SG_CHECK(t.dtype() == dtype, op, ": expected ", name, " of dtype ", dtype_name(dtype),
+             " for q ", describe(q), ", got ", describe(t));
     SG_CHECK(t.shape() == shape, op, ": ", name, " must have shape ", shape_str(shape), ", got ",
              describe(t));
   }

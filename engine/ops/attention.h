@@ -12,7 +12,8 @@
 namespace stackgrad {
 
 // softmax(q kᵀ scale + mask) v over the last two dims of q [B, H, Lq, D] (or [N, Lq, D]),
-// k [B, H, Lk, D] and v [B, H, Lk, Dv]; f32 or f64, any strides. Returns [B, H, Lq, Dv].
+// k [B, H, Lk, D] and v [B, H, Lk, Dv]; f32, f64, bf16 or f16 (one dtype), any strides. Returns
+// [B, H, Lq, Dv] in that dtype; bf16 and f16 are computed in f32 and rounded once.
 //   mask: optional, broadcastable to [B, H, Lq, Lk]: bool (true = may attend) or an additive
 //         float mask of q's dtype (it gets no gradient).
 //   causal: query i attends keys 0..i (top-left aligned when Lq != Lk, as PyTorch); may be
@@ -37,7 +38,7 @@ struct AttentionParams {
 };
 
 // {O [B, H, Lq, Dv], L [B, H, Lq]}: L is the row's log-sum-exp of the scaled, masked scores
-// (+inf for a row with every key masked).
+// (+inf for a row with every key masked), in accumulation_dtype(q) (f32 for bf16 and f16).
 std::vector<Tensor> scaled_dot_product_attention_forward(const Tensor& q, const Tensor& k,
                                                          const Tensor& v, const Tensor& mask,
                                                          const AttentionParams& params);

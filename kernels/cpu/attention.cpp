@@ -31,6 +31,7 @@
 #include "engine/runtime/parallel.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/cpu/vec_math.h"
+#include "kernels/cpu/widen.h"
 #include "kernels/reference/philox.h"
 
 namespace stackgrad::kernels {
@@ -340,12 +341,18 @@ void sdpa_backward(const KernelCall& c) {
   });
 }
 
+// bf16 and f16: the f32 kernels on f32 copies of the operands, results rounded once
+// (kernels/cpu/widen.h); the log-sum-exp is f32 already.
 void cpu_sdpa(const KernelCall& c) {
+  if (is_half(c.in[0].dtype))
+    return run_widened(c, [](const KernelCall& w) { sdpa_forward<float>(w); });
   SG_DISPATCH_FLOAT(c.in[0].dtype, "scaled_dot_product_attention",
                     [&] { sdpa_forward<scalar_t>(c); });
 }
 
 void cpu_sdpa_backward(const KernelCall& c) {
+  if (is_half(c.in[0].dtype))
+    return run_widened(c, [](const KernelCall& w) { sdpa_backward<float>(w); });
   SG_DISPATCH_FLOAT(c.in[0].dtype, "scaled_dot_product_attention_backward",
                     [&] { sdpa_backward<scalar_t>(c); });
 }

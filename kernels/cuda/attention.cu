@@ -4,7 +4,7 @@
 // recomputes P = exp(S - L) per tile and needs one workspace value per query row,
 // D_i = rowsum(dO o O).
 //
-// f32, max(D, Dv) <= 128 (tiled, f32 accumulation, head-dim instances 32, 64, 128):
+// f32, bf16, f16, max(D, Dv) <= 128 (tiled, f32 accumulation, head-dim instances 32, 64, 128):
 //   forward   one block per (batch*head, 64-query tile), longest causal tiles first. K, then V
 //             tiles of 64 keys go through one shared buffer; S = Q Kᵀ as a 4 x 8 register tile
 //             per thread, scale, mask, causal cut, online softmax (running max and sum per row,
@@ -20,15 +20,16 @@
 //             same bits on every run.
 // f64, or a head dim above 128: generic kernels with the same structure one row at a time (one
 // block per query row for the forward and dQ, per key row for dK/dV), row vectors in shared
-// memory, accumulation in the tensor's type (f64 for f64).
+// memory, accumulation in f64 for f64 and in f32 otherwise.
 //
 // The kernels read every operand through its strides (the op layer passes [B, L, H, D] views
 // transposed, and the mask expanded with stride-0 broadcast dims). Dropout: element
 // e = ((b H + h) Lq + i) Lk + j is dropped when word e % 4 of Philox(seed, offset + e / 4) is
 // below p 2^32 (kernels/reference/philox.h on the device), the CPU's mask bit for bit.
 //
-// The kernels are templated on the element type with float accumulation, so bf16/f16 inputs are
-// an instantiation and a conversion away (the loads convert to float).
+// bf16 and f16: the same kernels instantiated on the half element type (BFloat16, Float16 of
+// engine/core/half.h): the tile loads convert to float, everything is computed in f32, the
+// outputs are rounded once to the half type, and the log-sum-exp is f32.
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -104,9 +105,9 @@ void launch(void (*kernel)(KArgs...), const char* name, int64_t blocks, size_t s
   cuda_check(cudaGetLastError(), name, __FILE__, __LINE__);
 }
 
-at::Plan make_plan(const char* op, const KernelCall& c, int elem_size) {
+at::Plan make_plan(const char* op, const KernelCall& c, int acc_size) {
   const TensorArg &q = c.in[0], &k = c.in[1], &v = c.in[2];
-  const at::Plan plan = at::plan_attention(elem_size, q.shape[0], q.shape[1], q.shape[2],
+  const at::Plan plan = at::plan_attention(acc_size, q.shape[0], q.shape[1], q.shape[2],
                                            k.shape[2], q.shape[3], v.shape[3], device_max_smem());
   SG_CHECK(plan.ok, op, " (cuda): ", plan.why, ", q ", q.shape[0], "x", q.shape[1], "x", q.shape[2],
            "x", q.shape[3], ", v head dim ", v.shape[3]);
@@ -115,14 +116,15 @@ at::Plan make_plan(const char* op, const KernelCall& c, int elem_size) {
 
 template <typename T>
 void forward(const KernelCall& c) {
+  using Acc = accumulation_t<T>;  // f32 for f32, bf16 and f16; f64 for f64
   const TensorArg* mask = c.in.size() > 3 ? &c.in[3] : nullptr;
   const char* op = "scaled_dot_product_attention";
-  const at::Plan plan = make_plan(op, c, sizeof(T));
+  const at::Plan plan = make_plan(op, c, sizeof(Acc));
   const Mat4<T> out = mat4<T>(c.out[0]);
-  const Lse<T> lse = lse3<T>(c.out[1]);
-  if constexpr (std::is_same_v<T, float>) {
+  const Lse<Acc> lse = lse3<Acc>(c.out[1]);
+  const Problem<T, Acc> pr = make_problem<T, Acc>(c, mask);
+  if constexpr (std::is_same_v<Acc, float>) {
     if (plan.path == at::Path::tiled) {
-      const Problem<T, float> pr = make_problem<T, float>(c, mask);
       switch (plan.head_tile) {
         case 32:
           return launch(fwd_tiled<T, 32>, "fwd_tiled<32>", plan.fwd_blocks, plan.fwd_smem, pr, out,
@@ -136,20 +138,19 @@ void forward(const KernelCall& c) {
       }
     }
   }
-  const Problem<T, T> pr = make_problem<T, T>(c, mask);
-  launch(fwd_generic<T, T>, "fwd_generic", plan.fwd_blocks, plan.fwd_smem, pr, out, lse);
+  launch(fwd_generic<T, Acc>, "fwd_generic", plan.fwd_blocks, plan.fwd_smem, pr, out, lse);
 }
 
 template <typename T>
 void backward(const KernelCall& c) {
   const TensorArg* mask = c.in.size() > 6 ? &c.in[6] : nullptr;
   const char* op = "scaled_dot_product_attention_backward";
-  const at::Plan plan = make_plan(op, c, sizeof(T));
+  using Acc = accumulation_t<T>;  // f32 for f32, bf16 and f16 (tiled and generic); f64 for f64
+  const at::Plan plan = make_plan(op, c, sizeof(Acc));
   const Mat4<const T> o = mat4<const T>(c.in[3]), dout = mat4<const T>(c.in[5]);
-  const Lse<const T> lse = lse3<const T>(c.in[4]);
+  const Lse<const Acc> lse = lse3<const Acc>(c.in[4]);
   const Mat4<T> dq = mat4<T>(c.out[0]), dk = mat4<T>(c.out[1]), dv = mat4<T>(c.out[2]);
   const int64_t Lq = c.in[0].shape[2], Dv = c.in[2].shape[3], rows = plan.bh * Lq;
-  using Acc = T;  // f32 accumulates in f32 (tiled and generic), f64 in f64
   // The D_i workspace goes back to the caching allocator right after the launches: the kernels
   // that read it are queued on the same stream before any later user of the block.
   const int device = cuda_current_device();
@@ -161,10 +162,10 @@ void backward(const KernelCall& c) {
           o, dout, c.in[0].shape[1], Lq, Dv, rows, Dw);
       SG_CUDA_CHECK_LAUNCH("row_dot");
     }
+    const Problem<T, Acc> pr = make_problem<T, Acc>(c, mask);
     bool done = false;
-    if constexpr (std::is_same_v<T, float>) {
+    if constexpr (std::is_same_v<Acc, float>) {
       if (plan.path == at::Path::tiled) {
-        const Problem<T, float> pr = make_problem<T, float>(c, mask);
         auto run = [&](auto kv, auto dqk, const char* kv_name, const char* dq_name) {
           launch(kv, kv_name, plan.kv_blocks, plan.kv_smem, pr, dout, lse, Dw, dk, dv,
                  plan.k_tiles);
@@ -184,7 +185,6 @@ void backward(const KernelCall& c) {
       }
     }
     if (!done) {
-      const Problem<T, Acc> pr = make_problem<T, Acc>(c, mask);
       launch(bwd_kv_generic<T, Acc>, "bwd_kv_generic", plan.kv_blocks, plan.kv_smem, pr, dout, lse,
              static_cast<const Acc*>(Dw), dk, dv);
       launch(bwd_q_generic<T, Acc>, "bwd_q_generic", plan.dq_blocks, plan.dq_smem, pr, dout, lse,
@@ -198,11 +198,11 @@ void backward(const KernelCall& c) {
 }
 
 void cuda_sdpa(const KernelCall& c) {
-  SG_DISPATCH_FLOAT(c.in[0].dtype, "scaled_dot_product_attention", [&] { forward<scalar_t>(c); });
+  SG_DISPATCH_FLOAT_AND_HALF(c.in[0].dtype, "scaled_dot_product_attention", [&] { forward<scalar_t>(c); });
 }
 
 void cuda_sdpa_backward(const KernelCall& c) {
-  SG_DISPATCH_FLOAT(c.in[0].dtype, "scaled_dot_product_attention_backward",
+  SG_DISPATCH_FLOAT_AND_HALF(c.in[0].dtype, "scaled_dot_product_attention_backward",
                     [&] { backward<scalar_t>(c); });
 }
 

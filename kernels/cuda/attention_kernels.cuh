@@ -11,6 +11,12 @@
 #include "kernels/cuda/attention_plan.h"
 #include "kernels/reference/philox.h"
 
+// The kernel's dynamic shared memory, `extern __shared__ type name[]`; a CPU emulation
+// (tests/support/cuda_emulation.h) defines it first, as a plain extern array.
+#ifndef SG_EXTERN_SHARED
+#define SG_EXTERN_SHARED(type, name) extern __shared__ type name[]
+#endif
+
 namespace stackgrad::kernels::gpu::attention {
 
 namespace at = attention;
@@ -110,9 +116,9 @@ __device__ __forceinline__ void load_tile(float* dst, const T* src, int64_t s_ro
 
 template <typename T, int HD>
 __global__ void __launch_bounds__(at::kThreads)
-    fwd_tiled(Problem<T, float> pr, Mat4<T> out, Lse<T> lse, int64_t q_tiles) {
+    fwd_tiled(Problem<T, float> pr, Mat4<T> out, Lse<float> lse, int64_t q_tiles) {
   constexpr int BQ = at::kFwdQ, BK = at::kFwdK, S = HD + 1, PS = BK + 1, NC = HD / 8;
-  extern __shared__ float smem[];
+  SG_EXTERN_SHARED(float, smem);
   float* Qs = smem;
   float* KV = Qs + BQ * S;
   float* Ps = KV + BK * S;
@@ -228,7 +234,7 @@ __global__ void __launch_bounds__(at::kThreads)
       const int64_t e = tx + 8 * c;
       if (e < pr.Dv) oh[i * out.s2 + e * out.s3] = static_cast<T>(acc[r][c] * inv);
     }
-    if (tx == 0) lse.at(b, h, i) = static_cast<T>(l[r] > 0.0f ? m[r] + lg(l[r]) : pinf<float>());
+    if (tx == 0) lse.at(b, h, i) = l[r] > 0.0f ? m[r] + lg(l[r]) : pinf<float>();
   }
 }
 
@@ -261,11 +267,11 @@ __global__ void row_dot(Mat4<const T> o, Mat4<const T> dout, int64_t H, int64_t 
 
 template <typename T, int HD>
 __global__ void __launch_bounds__(at::kThreads)
-    bwd_kv_tiled(Problem<T, float> pr, Mat4<const T> dout, Lse<const T> lse, const float* Dw,
+    bwd_kv_tiled(Problem<T, float> pr, Mat4<const T> dout, Lse<const float> lse, const float* Dw,
                  Mat4<T> dk, Mat4<T> dv, int64_t k_tiles) {
   constexpr int KR = at::kv_keys_per_thread(HD), BK = at::kv_key_tile(HD), BQ = at::kKvQ;
   constexpr int S = HD + 1, PS = BK + 1, NC = HD / 8, QC = BQ / 8;
-  extern __shared__ float smem[];
+  SG_EXTERN_SHARED(float, smem);
   float* Ks = smem;
   float* Vs = Ks + BK * S;
   float* Qs = Vs + BK * S;
@@ -385,10 +391,10 @@ __global__ void __launch_bounds__(at::kThreads)
 
 template <typename T, int HD>
 __global__ void __launch_bounds__(at::kThreads)
-    bwd_q_tiled(Problem<T, float> pr, Mat4<const T> dout, Lse<const T> lse, const float* Dw,
+    bwd_q_tiled(Problem<T, float> pr, Mat4<const T> dout, Lse<const float> lse, const float* Dw,
                 Mat4<T> dq, int64_t q_tiles) {
   constexpr int BQ = at::kDqQ, BK = at::kDqK, S = HD + 1, PS = BK + 1, NC = HD / 8, KC = BK / 8;
-  extern __shared__ float smem[];
+  SG_EXTERN_SHARED(float, smem);
   float* Qs = smem;
   float* Gs = Qs + BQ * S;
   float* Ks = Gs + BQ * S;
@@ -529,8 +535,8 @@ __device__ __forceinline__ Acc dot_row(const Acc* x, const T* y, int64_t stride,
 
 template <typename T, typename Acc>
 __global__ void __launch_bounds__(at::kThreads)
-    fwd_generic(Problem<T, Acc> pr, Mat4<T> out, Lse<T> lse) {
-  extern __shared__ __align__(16) unsigned char raw[];
+    fwd_generic(Problem<T, Acc> pr, Mat4<T> out, Lse<Acc> lse) {
+  SG_EXTERN_SHARED(__align__(16) unsigned char, raw);
   Acc* qrow = reinterpret_cast<Acc*>(raw);
   Acc* acc = qrow + pr.D;
   Acc* pbuf = acc + pr.Dv;
@@ -572,15 +578,15 @@ __global__ void __launch_bounds__(at::kThreads)
   T* oi = out.head(b, h) + i * out.s2;
   const Acc inv = l > 0 ? Acc(1) / l : Acc(0);
   for (int64_t e = t; e < pr.Dv; e += at::kThreads) oi[e * out.s3] = static_cast<T>(acc[e] * inv);
-  if (t == 0) lse.at(b, h, i) = static_cast<T>(l > 0 ? m + lg(l) : pinf<Acc>());
+  if (t == 0) lse.at(b, h, i) = l > 0 ? m + lg(l) : pinf<Acc>();
 }
 
 // dK, dV of key j: one block per (batch*head, key), queries in chunks.
 template <typename T, typename Acc>
 __global__ void __launch_bounds__(at::kThreads)
-    bwd_kv_generic(Problem<T, Acc> pr, Mat4<const T> dout, Lse<const T> lse, const Acc* Dw,
+    bwd_kv_generic(Problem<T, Acc> pr, Mat4<const T> dout, Lse<const Acc> lse, const Acc* Dw,
                    Mat4<T> dk, Mat4<T> dv) {
-  extern __shared__ __align__(16) unsigned char raw[];
+  SG_EXTERN_SHARED(__align__(16) unsigned char, raw);
   Acc* krow = reinterpret_cast<Acc*>(raw);
   Acc* vrow = krow + pr.D;
   Acc* gk = vrow + pr.Dv;
@@ -640,9 +646,9 @@ __global__ void __launch_bounds__(at::kThreads)
 // dQ of query i: one block per (batch*head, query), keys in chunks.
 template <typename T, typename Acc>
 __global__ void __launch_bounds__(at::kThreads)
-    bwd_q_generic(Problem<T, Acc> pr, Mat4<const T> dout, Lse<const T> lse, const Acc* Dw,
+    bwd_q_generic(Problem<T, Acc> pr, Mat4<const T> dout, Lse<const Acc> lse, const Acc* Dw,
                   Mat4<T> dq) {
-  extern __shared__ __align__(16) unsigned char raw[];
+  SG_EXTERN_SHARED(__align__(16) unsigned char, raw);
   Acc* qrow = reinterpret_cast<Acc*>(raw);
   Acc* grow = qrow + pr.D;
   Acc* gq = grow + pr.Dv;

@@ -111,14 +111,14 @@ inline int head_tile_for(int64_t d, int64_t dv) {
   return 0;
 }
 
-// elem_size: 4 (f32: tiled up to head dim 128, f32 accumulation) or 8 (f64: generic, f64
-// accumulation). max_smem: the device's opt-in shared memory per block (227 KiB on an H100).
-inline Plan plan_attention(int elem_size, int64_t B, int64_t H, int64_t Lq, int64_t Lk, int64_t D,
+// acc_size: the accumulation type's size, 4 (f32, bf16 and f16 inputs: tiled up to head dim 128,
+// f32 accumulation) or 8 (f64: generic, f64 accumulation). max_smem: the device's opt-in shared memory per block (227 KiB on an H100).
+inline Plan plan_attention(int acc_size, int64_t B, int64_t H, int64_t Lq, int64_t Lk, int64_t D,
                            int64_t Dv, size_t max_smem) {
   Plan p;
   p.bh = B * H;
-  const int tile = elem_size == 4 ? head_tile_for(D, Dv) : 0;
-  const size_t acc = elem_size == 4 ? 4 : 8;
+  const int tile = acc_size == 4 ? head_tile_for(D, Dv) : 0;
+  const size_t acc = acc_size == 4 ? 4 : 8;
   p.workspace_bytes = static_cast<size_t>(p.bh * Lq) * acc;
   if (tile != 0) {
     p.path = Path::tiled;

@@ -1,6 +1,7 @@
 // Reference kernels of the attention family: plain loops, the oracle of the op tests. Unlike
 // the CPU kernels they DO materialise the [Lq, Lk] score and probability matrices of one
-// (batch, head) at a time, every sum in double.
+// (batch, head) at a time, every sum in double. bf16 and f16 inputs are read exactly and each
+// result is rounded once to the output's dtype (the log-sum-exp to f32).
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -79,8 +80,9 @@ void ref_sdpa(const KernelCall& c) {
   const TensorArg &q = c.in[0], &k = c.in[1], &v = c.in[2], &o = c.out[0], &lse = c.out[1];
   const TensorArg* mask = c.in.size() > 3 ? &c.in[3] : nullptr;
   const int64_t B = q.shape[0], H = q.shape[1], Lq = q.shape[2], Lk = k.shape[2], Dv = v.shape[3];
-  SG_DISPATCH_FLOAT(q.dtype, "scaled_dot_product_attention", [&] {
+  SG_DISPATCH_FLOAT_AND_HALF(q.dtype, "scaled_dot_product_attention", [&] {
     using T = scalar_t;
+    using L = accumulation_t<T>;  // the log-sum-exp's type
     for (int64_t b = 0; b < B; ++b)
       for (int64_t h = 0; h < H; ++h) {
         const HeadProbabilities hp = head_probabilities<T>(c, mask, b, h);
@@ -92,7 +94,7 @@ void ref_sdpa(const KernelCall& c) {
                   hp.P[i * Lk + j] * hp.Z[i * Lk + j] * static_cast<double>(at4<T>(v, b, h, j, e));
             at4_mut<T>(o, b, h, i, e) = static_cast<T>(acc);
           }
-          lse.ptr<T>()[(b * H + h) * Lq + i] = static_cast<T>(hp.L[i]);
+          lse.ptr<L>()[(b * H + h) * Lq + i] = static_cast<L>(hp.L[i]);
         }
       }
   });
@@ -100,16 +102,18 @@ void ref_sdpa(const KernelCall& c) {
 
 // Backward from the materialised P (its own, not the L input): with Pd = P o Z the dropped
 // probabilities and O = Pd V,
-//   dV = Pdᵀ dO,  dP = (dO Vᵀ) o Z,  dS = P o (dP - rowsum(P o dP)),
+//   dV = Pdᵀ dO,  dP = (dO Vᵀ) o Z,  dS = P o (dP - D),  D_i = rowsum(dO o O)_i,
 //   dQ = scale dS K,  dK = scale dSᵀ Q.
+// D_i = rowsum(P o dP)_i as well; it is taken from the O input, as every backward kernel does,
+// so that a rounded O (bf16, f16) means the same thing here as in the kernels.
 void ref_sdpa_backward(const KernelCall& c) {
-  const TensorArg &q = c.in[0], &k = c.in[1], &v = c.in[2], &dout = c.in[5];
+  const TensorArg &q = c.in[0], &k = c.in[1], &v = c.in[2], &o = c.in[3], &dout = c.in[5];
   const TensorArg &dq = c.out[0], &dk = c.out[1], &dv = c.out[2];
   const TensorArg* mask = c.in.size() > 6 ? &c.in[6] : nullptr;
   const int64_t B = q.shape[0], H = q.shape[1], Lq = q.shape[2], Lk = k.shape[2], D = q.shape[3],
                 Dv = v.shape[3];
   const double scale = c.attrs.alpha;
-  SG_DISPATCH_FLOAT(q.dtype, "scaled_dot_product_attention_backward", [&] {
+  SG_DISPATCH_FLOAT_AND_HALF(q.dtype, "scaled_dot_product_attention_backward", [&] {
     using T = scalar_t;
     auto g = [](const TensorArg& t, int64_t b, int64_t h, int64_t i, int64_t d) {
       return static_cast<double>(at4<T>(t, b, h, i, d));
@@ -120,14 +124,12 @@ void ref_sdpa_backward(const KernelCall& c) {
         std::vector<double> dS(Lq * Lk);
         for (int64_t i = 0; i < Lq; ++i) {
           double Di = 0;
+          for (int64_t e = 0; e < Dv; ++e) Di += g(dout, b, h, i, e) * g(o, b, h, i, e);
           for (int64_t j = 0; j < Lk; ++j) {
             double dp = 0;
             for (int64_t e = 0; e < Dv; ++e) dp += g(dout, b, h, i, e) * g(v, b, h, j, e);
-            dS[i * Lk + j] = dp * hp.Z[i * Lk + j];  // dP for now
-            Di += hp.P[i * Lk + j] * dS[i * Lk + j];
+            dS[i * Lk + j] = hp.P[i * Lk + j] * (dp * hp.Z[i * Lk + j] - Di);
           }
-          for (int64_t j = 0; j < Lk; ++j)
-            dS[i * Lk + j] = hp.P[i * Lk + j] * (dS[i * Lk + j] - Di);
         }
         for (int64_t j = 0; j < Lk; ++j)
           for (int64_t e = 0; e < Dv; ++e) {

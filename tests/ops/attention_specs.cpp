@@ -138,12 +138,32 @@ void spec(const std::string& op, std::function<Tensor(const Inputs&)> fn,
   register_op_spec(std::move(s));
 }
 
-// The backward kernel on its own: inputs q, k, v, dO (and a mask); returns dq, dk, dv flattened.
+// bf16 and f16 inputs (cast from the cases' f64 values; an additive mask too): computed in f32
+// and rounded once to the half type, against the reference's exact sums of the same half values
+// rounded once. Results are compared as f32, so the tolerance is about one ulp of the half type
+// (bf16: 2^-8 relative) plus the backward's use of the rounded O in D_i = rowsum(dO o O).
+void half_spec(const std::string& op, std::function<Tensor(const Inputs&)> fn,
+               std::function<Cases(std::mt19937_64&)> cases) {
+  OpSpec s;
+  s.op = op;
+  s.fn = [fn = std::move(fn)](const Inputs& x) { return fn(x).to(DType::f32); };
+  s.cases = std::move(cases);
+  s.dtypes = {DType::bf16, DType::f16};
+  s.differentiable = false;  // the f32 and f64 specs gradcheck; the backward kernel is below
+  s.rtol_f32 = 1e-2;
+  s.atol_f32 = 1e-2;
+  register_op_spec(std::move(s));
+}
+
+// The backward kernel on its own: inputs q, k, v, dO (and a mask); returns dq, dk, dv flattened
+// (as f32 for half inputs).
 Tensor sdpa_grads(const Inputs& x, const AttentionParams& params) {
   const Tensor mask = x.size() > 4 ? x[4] : Tensor();
   std::vector<Tensor> ol = scaled_dot_product_attention_forward(x[0], x[1], x[2], mask, params);
   std::vector<Tensor> g =
       scaled_dot_product_attention_backward(x[0], x[1], x[2], mask, ol[0], ol[1], x[3], params);
+  for (Tensor& t : g)
+    if (is_half(t.dtype())) t = t.to(DType::f32);
   return cat({g[0].flatten(), g[1].flatten(), g[2].flatten()});
 }
 
@@ -214,6 +234,29 @@ const bool registered = [] {
         return sdpa_grads(x, {true, 0.5, 0.25, 99, 1000});
       },
       cuda_backward_cases, false, 1e-3, 1e-4);
+
+  // Half inputs: forward on every case family (the CUDA tiles included, where bf16 and f16 take
+  // the tiled kernels), with dropout and causal; the backward kernel likewise.
+  half_spec(
+      op, [](const Inputs& x) { return sdpa(x, false); }, plain_cases);
+  half_spec(
+      op, [](const Inputs& x) { return sdpa(x, false, 0.3); }, mask_cases);
+  half_spec(
+      op, [](const Inputs& x) { return sdpa(x, true, 0.2); }, causal_cases);
+  half_spec(
+      op, [](const Inputs& x) { return sdpa(x, true); }, tile_cases);
+  half_spec(
+      op, [](const Inputs& x) { return sdpa(x, false); }, cuda_tile_cases);
+  half_spec(
+      op, [](const Inputs& x) { return sdpa(x, true, 0.2, 0.3); }, cuda_tile_cases);
+  half_spec(
+      op + "_backward", [](const Inputs& x) { return sdpa_grads(x, {}); }, backward_cases);
+  half_spec(
+      op + "_backward",
+      [](const Inputs& x) {
+        return sdpa_grads(x, {true, 0.5, 0.25, 99, 1000});
+      },
+      cuda_backward_cases);
   return true;
 }();
 

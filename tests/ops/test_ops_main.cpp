@@ -23,6 +23,18 @@ std::vector<const OpSpec*> specs(bool differentiable_only) {
   return v;
 }
 
+// Where two floating tensors differ most, relative to the tolerance: the element (flat index),
+// both values and |a - b| / (atol + rtol |b|).
+std::string worst_element(const Tensor& a, const Tensor& b, double rtol, double atol) {
+  if (!is_floating(a.dtype()) || a.numel() == 0 || a.shape() != b.shape()) return "";
+  const Tensor x = a.to(DType::f64).flatten(), y = b.to(DType::f64).flatten();
+  const Tensor scaled = abs(x - y) / (abs(y) * rtol + atol);
+  const int64_t i = argmax(scaled).item<int64_t>();
+  return "\nworst element " + std::to_string(i) + ": " + std::to_string(x.select(0, i).item<double>()) +
+         " vs " + std::to_string(y.select(0, i).item<double>()) + ", " +
+         std::to_string(scaled.select(0, i).item<double>()) + " x the tolerance";
+}
+
 TEST_P(OpForward, MatchesReference) {
   const OpSpec& spec = *GetParam();
   std::mt19937_64 rng(1234);
@@ -43,7 +55,8 @@ TEST_P(OpForward, MatchesReference) {
       ASSERT_EQ(fast.dtype(), ref.dtype());
       bool f64 = fast.dtype() == DType::f64 || !is_floating(fast.dtype());
       double rtol = f64 ? 1e-10 : spec.rtol_f32, atol = f64 ? 1e-10 : spec.atol_f32;
-      EXPECT_TRUE(allclose(fast, ref, rtol, atol)) << "fast:\n" << fast << "\nreference:\n" << ref;
+      EXPECT_TRUE(allclose(fast, ref, rtol, atol))
+          << "fast:\n" << fast << "\nreference:\n" << ref << worst_element(fast, ref, rtol, atol);
     }
   }
 }

@@ -1,6 +1,7 @@
 // scaled_dot_product_attention: error messages name the op, the argument and the shapes;
 // dropout is reproducible and drops about p of the probabilities; the backward kernel is
-// bit-for-bit independent of the thread count; a head-dim-64 problem matches the reference.
+// bit-for-bit independent of the thread count; a head-dim-64 problem matches the reference;
+// bf16 and f16 inputs train through autograd with f32 statistics.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -56,7 +57,7 @@ TEST(AttentionErrors, ShapesAndDtypes) {
                                                  z({1, 1, 5, 4}, sg::DType::i64),
                                                  z({1, 1, 5, 4}, sg::DType::i64));
               }),
-              HasSubstr("expected q to be f32 or f64"));
+              HasSubstr("expected q to be f32, f64, bf16 or f16"));
   EXPECT_THAT(error_of([] {
                 sg::scaled_dot_product_attention(z({1, 1, 3, 4}), z({1, 1, 5, 4}), z({1, 1, 5, 4}),
                                                  sg::Tensor(), false, 1.0);
@@ -75,6 +76,43 @@ TEST(AttentionErrors, Mask) {
                                                  z({3, 5}, sg::DType::i64));
               }),
               HasSubstr("mask must be bool or of q's dtype"));
+}
+
+// Half inputs: O and the gradients come back in the input's dtype, the log-sum-exp in f32, and
+// all of them equal the f32 computation on the same (rounded) values to within the half type's
+// rounding. q = k = v as one leaf: its three gradients are summed (in f32, rounded once).
+TEST(AttentionHalf, AutogradMatchesF32OnTheSameValues) {
+  for (sg::DType t : {sg::DType::bf16, sg::DType::f16}) {
+    SCOPED_TRACE(std::string(sg::dtype_name(t)));
+    std::mt19937_64 rng(3);
+    const sg::Tensor x = randn(rng, {2, 2, 40, 32}, t).requires_grad_();
+    const sg::Tensor w = randn(rng, {2, 2, 40, 32});  // f32 cotangent
+    const sg::Tensor o = sg::scaled_dot_product_attention(x, x, x, sg::Tensor(), true);
+    EXPECT_EQ(o.dtype(), t);
+    sg::sum(o.to(sg::DType::f32) * w).backward();
+    ASSERT_TRUE(x.grad().defined());
+    EXPECT_EQ(x.grad().dtype(), t);
+
+    const sg::Tensor x32 = x.detach().to(sg::DType::f32).requires_grad_();
+    const sg::Tensor o32 = sg::scaled_dot_product_attention(x32, x32, x32, sg::Tensor(), true);
+    sg::sum(o32 * w).backward();
+    const double tol = t == sg::DType::bf16 ? 1e-2 : 2e-3;  // about 2 ulps of the half type
+    EXPECT_TRUE(sg::allclose(o.to(sg::DType::f32), o32, tol, tol));
+    EXPECT_TRUE(sg::allclose(x.grad().to(sg::DType::f32), x32.grad(), tol, 4 * tol))
+        << x.grad().to(sg::DType::f32) << x32.grad();
+
+    sg::AttentionParams params;
+    const auto ol = sg::scaled_dot_product_attention_forward(x.detach(), x.detach(), x.detach(),
+                                                             sg::Tensor(), params);
+    EXPECT_EQ(ol[0].dtype(), t);
+    EXPECT_EQ(ol[1].dtype(), sg::DType::f32);
+    EXPECT_THAT(error_of([&] {
+                  sg::scaled_dot_product_attention_backward(x.detach(), x.detach(), x.detach(),
+                                                            sg::Tensor(), ol[0], ol[1].to(t),
+                                                            ol[0], params);
+                }),
+                HasSubstr("expected lse of dtype f32"));
+  }
 }
 
 TEST(Attention, ThreeDimensionalInputsAreOneHead) {

@@ -1,0 +1,167 @@
+// Host emulation of the CUDA built-ins that the device code in kernels/cuda/*.cuh uses, so a
+// test can compile a kernel header as plain C++ and run its kernels on the CPU. It checks the
+// kernels' index arithmetic, barriers and shuffles on a machine without a GPU; it says nothing
+// about speed, and nothing about code that exists only on the device (inline PTX, tensor-core
+// mma, __CUDA_ARCH__ branches).
+//
+// How it runs a launch (launch(blocks, threads, body)):
+//   - the block's threads are std::threads, one per CUDA thread; they walk the blocks in order
+//     (blockIdx.x = 0, 1, ...), so gridDim.x may be large but each block costs `threads` barriers
+//     and thread switches per __syncthreads;
+//   - __syncthreads() is a std::barrier over the block;
+//   - __shfl_xor_sync, __shfl_sync and __shfl_down_sync are a pair of barriers over the warp: a
+//     shuffle that not every lane of the warp reaches deadlocks, as it is undefined on the GPU,
+//     rather than passing; partial masks abort;
+//   - `__shared__` arrays declared in a kernel become static locals (one per kernel instance,
+//     which every thread sees; blocks run one at a time, so that is one block's shared memory);
+//   - dynamic shared memory, declared with SG_EXTERN_SHARED(type, name) in the kernels, is a
+//     block-scope extern declaration of an array the test defines in the kernels' namespace;
+//     before every block, the arrays given to the Emulator are filled with NaN bytes (0xff), so a
+//     kernel that reads shared memory it never wrote sees NaN.
+//
+// Usage: include this header, then define the kernels' dynamic shared arrays in the kernels'
+// namespace, then include the kernel header:
+//
+//   #include "tests/support/cuda_emulation.h"
+//   namespace stackgrad::kernels::gpu::attention {
+//   alignas(16) unsigned char raw[256 * 1024];
+//   }
+//   #include "kernels/cuda/attention_kernels.cuh"
+//   ...
+//   cuda_emulation::Emulator emu({{raw, sizeof raw}});
+//   emu.launch(blocks, 128, [&] { my_kernel<float>(args...); });
+#pragma once
+
+#include <barrier>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+struct dim3 {
+  unsigned x = 1, y = 1, z = 1;
+};
+
+inline thread_local dim3 threadIdx;
+inline dim3 blockIdx, blockDim, gridDim;
+
+namespace stackgrad::testing::cuda_emulation {
+
+constexpr int kWarp = 32;
+constexpr int kMaxThreads = 1024;
+
+struct Warp {
+  std::unique_ptr<std::barrier<>> bar;
+  alignas(16) unsigned char lane_value[kWarp][16];
+};
+
+struct State {
+  std::barrier<>* block = nullptr;
+  Warp warps[kMaxThreads / kWarp];
+};
+
+inline State& state() {
+  static State s;
+  return s;
+}
+
+// The value of `v` in lane `src_lane` of the calling thread's warp; every lane of the warp must
+// call it (the full-warp mask).
+template <class V>
+V exchange(unsigned mask, V v, int src_lane) {
+  static_assert(sizeof(V) <= 16 && std::is_trivially_copyable_v<V>);
+  if (mask != 0xffffffffu) std::abort();  // partial warps are not emulated
+  const int lane = static_cast<int>(threadIdx.x) % kWarp;
+  Warp& w = state().warps[threadIdx.x / kWarp];
+  std::memcpy(w.lane_value[lane], &v, sizeof v);
+  w.bar->arrive_and_wait();
+  V r;
+  std::memcpy(&r, w.lane_value[src_lane], sizeof r);
+  w.bar->arrive_and_wait();  // every lane has read before any lane writes again
+  return r;
+}
+
+// Runs kernels one launch at a time; `shared` lists the byte ranges of the kernels' shared
+// memory, NaN-filled before each block.
+class Emulator {
+ public:
+  struct Range {
+    void* p;
+    size_t bytes;
+  };
+  explicit Emulator(std::vector<Range> shared = {}) : shared_(std::move(shared)) {}
+
+  // `body` runs once per (block, thread), with blockIdx and threadIdx set; `threads` must be a
+  // multiple of 32 (whole warps).
+  template <class F>
+  void launch(int64_t blocks, int threads, F&& body) {
+    if (threads % kWarp != 0 || threads > kMaxThreads) std::abort();
+    if (blocks <= 0) return;
+    State& st = state();
+    blockDim = dim3{static_cast<unsigned>(threads), 1, 1};
+    gridDim = dim3{static_cast<unsigned>(blocks), 1, 1};
+    std::barrier<> block_bar(threads);
+    st.block = &block_bar;
+    for (int w = 0; w < threads / kWarp; ++w) st.warps[w].bar = std::make_unique<std::barrier<>>(kWarp);
+    // A team of `threads` threads walks the blocks in order; thread 0 resets the shared memory
+    // and sets blockIdx between two barriers.
+    std::vector<std::thread> team;
+    team.reserve(threads);
+    for (int t = 0; t < threads; ++t)
+      team.emplace_back([&, t] {
+        threadIdx = dim3{static_cast<unsigned>(t), 0, 0};
+        for (int64_t b = 0; b < blocks; ++b) {
+          block_bar.arrive_and_wait();
+          if (t == 0) {
+            blockIdx = dim3{static_cast<unsigned>(b), 0, 0};
+            for (const Range& r : shared_) std::memset(r.p, 0xff, r.bytes);
+          }
+          block_bar.arrive_and_wait();
+          body();
+        }
+      });
+    for (auto& t : team) t.join();
+    st.block = nullptr;
+  }
+
+ private:
+  std::vector<Range> shared_;
+};
+
+}  // namespace stackgrad::testing::cuda_emulation
+
+inline void __syncthreads() { stackgrad::testing::cuda_emulation::state().block->arrive_and_wait(); }
+
+template <class V>
+V __shfl_xor_sync(unsigned mask, V v, int lane_mask) {
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  return stackgrad::testing::cuda_emulation::exchange(mask, v, lane ^ lane_mask);
+}
+
+template <class V>
+V __shfl_sync(unsigned mask, V v, int src_lane) {
+  return stackgrad::testing::cuda_emulation::exchange(mask, v, src_lane % 32);
+}
+
+// Lanes past the end keep their own value, as on the GPU.
+template <class V>
+V __shfl_down_sync(unsigned mask, V v, unsigned delta) {
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  const int src = lane + static_cast<int>(delta);
+  const V r = stackgrad::testing::cuda_emulation::exchange(mask, v, src < 32 ? src : lane);
+  return r;
+}
+
+#define __device__
+#define __global__
+#define __host__
+#define __forceinline__ inline
+#define __noinline__ __attribute__((noinline))
+#define __launch_bounds__(...)
+#define __shared__ static
+#define __align__(n) __attribute__((aligned(n)))
+#define SG_EXTERN_SHARED(type, name) extern type name[]
