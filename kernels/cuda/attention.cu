@@ -4,7 +4,8 @@
 // recomputes P = exp(S - L) per tile and needs one workspace value per query row,
 // D_i = rowsum(dO o O).
 //
-// f32, bf16, f16, max(D, Dv) <= 128 (tiled, f32 accumulation, head-dim instances 32, 64, 128):
+// f32 (and the backward of bf16, f16), max(D, Dv) <= 128 (tiled, f32 accumulation, head-dim
+// instances 32, 64, 128):
 //   forward   one block per (batch*head, 64-query tile), longest causal tiles first. K, then V
 //             tiles of 64 keys go through one shared buffer; S = Q Kᵀ as a 4 x 8 register tile
 //             per thread, scale, mask, causal cut, online softmax (running max and sum per row,
@@ -27,9 +28,14 @@
 // e = ((b H + h) Lq + i) Lk + j is dropped when word e % 4 of Philox(seed, offset + e / 4) is
 // below p 2^32 (kernels/reference/philox.h on the device), the CPU's mask bit for bit.
 //
-// bf16 and f16: the same kernels instantiated on the half element type (BFloat16, Float16 of
-// engine/core/half.h): the tile loads convert to float, everything is computed in f32, the
-// outputs are rounded once to the half type, and the log-sum-exp is f32.
+// bf16 and f16 (BFloat16, Float16 of engine/core/half.h), log-sum-exp and workspace in f32:
+//   forward   on the tiled path, tensor cores: fwd_mma, the tiled forward's grid and online
+//             softmax with Q Kᵀ and P V on mma.sync.m16n8k16 (16-bit operands, f32
+//             accumulators, P rounded to the input type as the A operand of P V); see
+//             attention_kernels.cuh for the fragment layouts.
+//   backward  the f32 kernels instantiated on the half type: tile loads convert to float,
+//             every sum in f32, the gradients rounded once.
+//   generic   (head dims above 128) the generic kernels in f32 likewise.
 #include <cmath>
 #include <limits>
 #include <type_traits>
@@ -123,6 +129,21 @@ void forward(const KernelCall& c) {
   const Mat4<T> out = mat4<T>(c.out[0]);
   const Lse<Acc> lse = lse3<Acc>(c.out[1]);
   const Problem<T, Acc> pr = make_problem<T, Acc>(c, mask);
+  if constexpr (!std::is_same_v<T, float> && !std::is_same_v<T, double>) {
+    if (plan.path == at::Path::tiled) {  // bf16, f16: tensor cores
+      switch (plan.head_tile) {
+        case 32:
+          return launch(fwd_mma<T, 32>, "fwd_mma<32>", plan.fwd_blocks, plan.fwd_mma_smem, pr,
+                        out, lse, plan.q_tiles);
+        case 64:
+          return launch(fwd_mma<T, 64>, "fwd_mma<64>", plan.fwd_blocks, plan.fwd_mma_smem, pr,
+                        out, lse, plan.q_tiles);
+        default:
+          return launch(fwd_mma<T, 128>, "fwd_mma<128>", plan.fwd_blocks, plan.fwd_mma_smem, pr,
+                        out, lse, plan.q_tiles);
+      }
+    }
+  }
   if constexpr (std::is_same_v<Acc, float>) {
     if (plan.path == at::Path::tiled) {
       switch (plan.head_tile) {

@@ -7,7 +7,9 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
+#include "engine/core/half.h"
 #include "kernels/cuda/attention_plan.h"
 #include "kernels/reference/philox.h"
 
@@ -235,6 +237,231 @@ __global__ void __launch_bounds__(at::kThreads)
       if (e < pr.Dv) oh[i * out.s2 + e * out.s3] = static_cast<T>(acc[r][c] * inv);
     }
     if (tx == 0) lse.at(b, h, i) = l[r] > 0.0f ? m[r] + lg(l[r]) : pinf<float>();
+  }
+}
+
+// ------------------------------------------------------------------------------------------
+// Tensor-core forward (bf16, f16): the tiled forward's scheme with both products on
+// mma.sync.m16n8k16 (16-bit inputs, f32 accumulators, sm_80+).
+//
+// Fragment layouts (PTX ISA, "mma.m16n8k16", .bf16/.f16): lane = 4 g + t (g = lane / 4,
+// t = lane % 4); a 32-bit register holds two 16-bit elements, the lower-indexed one in the low
+// half. A (16 x 16, row-major): reg 0 = (row g, cols 2t, 2t+1), reg 1 = (row g+8, same cols),
+// reg 2 = (row g, cols 2t+8, 2t+9), reg 3 = (row g+8, cols 2t+8, 2t+9). B (16 x 8, k x n):
+// reg 0 = (rows 2t, 2t+1, col g), reg 1 = (rows 2t+8, 2t+9, col g). C/D (16 x 8, f32):
+// c0, c1 = (row g, cols 2t, 2t+1), c2, c3 = (row g+8, cols 2t, 2t+1).
+//
+// Warp w owns query rows 16 w .. 16 w + 15 of the block's 64; thread (g, t) holds rows g and
+// g + 8 of them. S = Q Kᵀ: A = the warp's Q rows (fragments loaded once), B = Kᵀ, whose column
+// n is key n: reg 0 of key n is the word of K row n at cols 2t, 2t+1, one 32-bit shared load.
+// The 8 n-tiles of 8 keys give each thread 16 scores of each of its two rows; the row max and
+// sum reduce over the 4 lanes of the quad (xor 1, 2). P, rounded to the input type, is the A
+// operand of O += P V directly: the C layout of n-tiles 2kk and 2kk+1 is the A layout of the
+// k-step over keys 16 kk .. 16 kk + 15. V is the B operand: (keys 2t, 2t+1, head col g), two
+// 16-bit shared loads per register.
+
+// The 32-bit word of two 16-bit elements, `lo` in the low half (the fragment register layout).
+__device__ __forceinline__ uint32_t pack_halves(uint16_t lo, uint16_t hi) {
+  return static_cast<uint32_t>(lo) | (static_cast<uint32_t>(hi) << 16);
+}
+
+// (lo, hi) rounded to T (to nearest, ties to even) and packed as pack_halves does. On the device
+// one cvt.rn.{bf16x2,f16x2}.f32 instruction (whose first source goes to the high half); it
+// differs from the bit functions of half.h only in NaN payloads, which P, the one thing packed
+// this way, does not have.
+template <typename T>
+__device__ __forceinline__ uint32_t pack_rounded(float lo, float hi) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  uint32_t r;
+  if constexpr (std::is_same_v<T, BFloat16>)
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  else
+    asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+#else
+  return pack_halves(T(lo).bits, T(hi).bits);
+#endif
+}
+
+// The 32-bit word at row r, columns c, c + 1 (c even) of a tile of 16-bit patterns.
+__device__ __forceinline__ uint32_t tile_word(const uint16_t* tile, int stride, int r, int c) {
+  return *reinterpret_cast<const uint32_t*>(tile + r * stride + c);
+}
+
+// d += a b for one 16 x 8 x 16 tile of T = BFloat16 or Float16, f32 accumulators. Warp-wide:
+// every lane of the warp calls it. A CPU emulation (tests/support/cuda_emulation.h) supplies
+// sg_emulated_mma_m16n8k16 and defines SG_CUDA_EMULATION.
+template <typename T>
+__device__ __forceinline__ void mma_m16n8k16(float (&d)[4], const uint32_t (&a)[4],
+                                             const uint32_t (&b)[2]) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  if constexpr (std::is_same_v<T, BFloat16>) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  } else {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
+        "{%8, %9}, {%0, %1, %2, %3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+  }
+#elif defined(SG_CUDA_EMULATION)
+  sg_emulated_mma_m16n8k16<T>(d, a, b);
+#endif
+}
+
+// Rows [0, R) x cols [0, HD) of an operand block into shared memory as 16-bit patterns, row
+// stride HD + 8, zero (+0.0 in both types) outside rows < n and cols < width.
+template <int R, int HD, typename T>
+__device__ __forceinline__ void load_tile_bits(uint16_t* dst, const T* src, int64_t s_row,
+                                               int64_t s_col, int n, int64_t width) {
+  constexpr int S = at::mma_row_halves(HD);
+  for (int x = threadIdx.x; x < R * HD; x += at::kThreads) {
+    const int r = x / HD, d = x % HD;
+    dst[r * S + d] = r < n && d < width ? src[r * s_row + d * s_col].bits : uint16_t{0};
+  }
+}
+
+template <typename T, int HD>
+__global__ void __launch_bounds__(at::kThreads)
+    fwd_mma(Problem<T, float> pr, Mat4<T> out, Lse<float> lse, int64_t q_tiles) {
+  static_assert(std::is_same_v<T, BFloat16> || std::is_same_v<T, Float16>);
+  constexpr int BQ = at::kFwdQ, BK = at::kFwdK, S = at::mma_row_halves(HD);
+  constexpr int KS = HD / 16;  // k-steps of Q Kᵀ
+  constexpr int NT = BK / 8;   // n-tiles of S (8 keys each)
+  constexpr int ND = HD / 8;   // n-tiles of O (8 head columns each)
+  static_assert(BQ == 16 * (at::kThreads / 32), "one 16-row slice of the query tile per warp");
+  SG_EXTERN_SHARED(__align__(16) uint16_t, hsmem);
+  uint16_t* Qs = hsmem;
+  uint16_t* Ks = Qs + BQ * S;
+  uint16_t* Vs = Ks + BK * S;
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, g = lane / 4, t = lane % 4;
+  const int64_t bh = blockIdx.x / q_tiles;
+  int64_t qt = blockIdx.x % q_tiles;
+  if (pr.causal) qt = q_tiles - 1 - qt;  // the longest tiles first
+  const int64_t b = bh / pr.H, h = bh % pr.H, i0 = qt * BQ;
+  const int mq = static_cast<int>(imin(BQ, pr.Lq - i0));
+  const T* kh = pr.k.head(b, h);
+  const T* vh = pr.v.head(b, h);
+  load_tile_bits<BQ, HD>(Qs, pr.q.head(b, h) + i0 * pr.q.s2, pr.q.s2, pr.q.s3, mq, pr.D);
+  __syncthreads();
+
+  const int r0 = warp * 16 + g;  // the thread's rows in the tile: r0 and r0 + 8
+  const int64_t rows[2] = {i0 + r0, i0 + r0 + 8};
+  uint32_t qa[KS][4];
+#pragma unroll
+  for (int ks = 0; ks < KS; ++ks) {
+    qa[ks][0] = tile_word(Qs, S, r0, ks * 16 + 2 * t);
+    qa[ks][1] = tile_word(Qs, S, r0 + 8, ks * 16 + 2 * t);
+    qa[ks][2] = tile_word(Qs, S, r0, ks * 16 + 8 + 2 * t);
+    qa[ks][3] = tile_word(Qs, S, r0 + 8, ks * 16 + 8 + 2 * t);
+  }
+  float o[ND][4];
+#pragma unroll
+  for (int nd = 0; nd < ND; ++nd)
+#pragma unroll
+    for (int e = 0; e < 4; ++e) o[nd][e] = 0.0f;
+  // Running max (quad-uniform) and this thread's share of the running sum, per row.
+  float m[2] = {ninf<float>(), ninf<float>()}, l[2] = {0.0f, 0.0f};
+
+  const int64_t kend = at::causal_key_end(pr.causal, pr.Lk, i0, mq);
+  for (int64_t j0 = 0; j0 < kend; j0 += BK) {
+    const int nk = static_cast<int>(imin(BK, pr.Lk - j0));
+    __syncthreads();  // every reader of the previous K and V tiles is done
+    load_tile_bits<BK, HD>(Ks, kh + j0 * pr.k.s2, pr.k.s2, pr.k.s3, nk, pr.D);
+    load_tile_bits<BK, HD>(Vs, vh + j0 * pr.v.s2, pr.v.s2, pr.v.s3, nk, pr.Dv);
+    __syncthreads();
+    float s[NT][4];
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) s[nt][e] = 0.0f;
+#pragma unroll
+      for (int ks = 0; ks < KS; ++ks) {
+        const uint32_t kb[2] = {tile_word(Ks, S, nt * 8 + g, ks * 16 + 2 * t),
+                                tile_word(Ks, S, nt * 8 + g, ks * 16 + 8 + 2 * t)};
+        mma_m16n8k16<T>(s[nt], qa[ks], kb);
+      }
+    }
+    // Scale, mask, causal cut; element (nt, e) is row rows[e / 2], key j0 + 8 nt + 2t + e % 2.
+    float mx[2] = {ninf<float>(), ninf<float>()};
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        s[nt][e] = score(pr, b, h, rows[e / 2], j0 + nt * 8 + 2 * t + e % 2, s[nt][e]);
+        mx[e / 2] = fmaxf(mx[e / 2], s[nt][e]);
+      }
+    float alpha[2];
+#pragma unroll
+    for (int r = 0; r < 2; ++r) {
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+      mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+      const float m_new = fmaxf(m[r], mx[r]);
+      alpha[r] = m_new == ninf<float>() ? 1.0f : ex(m[r] - m_new);  // 0 on the first visible tile
+      m[r] = m_new;
+      l[r] *= alpha[r];
+    }
+#pragma unroll
+    for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int r = e / 2;
+        const float p = m[r] == ninf<float>() ? 0.0f : ex(s[nt][e] - m[r]);  // nothing visible yet
+        l[r] += p;
+        s[nt][e] = p;
+      }
+#pragma unroll
+    for (int nd = 0; nd < ND; ++nd)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) o[nd][e] *= alpha[e / 2];
+    if (pr.dropout) {
+#pragma unroll
+      for (int nt = 0; nt < NT; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int64_t i = rows[e / 2], j = j0 + nt * 8 + 2 * t + e % 2;
+          if (i < pr.Lq && j < pr.Lk) s[nt][e] *= dropout_factor(pr, bh, i, j);
+        }
+    }
+    // O += P V over the tile's keys, 16 at a time.
+#pragma unroll
+    for (int kk = 0; kk < BK / 16; ++kk) {
+      const uint32_t pa[4] = {pack_rounded<T>(s[2 * kk][0], s[2 * kk][1]),
+                              pack_rounded<T>(s[2 * kk][2], s[2 * kk][3]),
+                              pack_rounded<T>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                              pack_rounded<T>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+      const uint16_t* v0 = Vs + (kk * 16 + 2 * t) * S + g;  // key 16 kk + 2t, head col g
+#pragma unroll
+      for (int nd = 0; nd < ND; ++nd) {
+        const uint16_t* v = v0 + nd * 8;
+        const uint32_t vb[2] = {pack_halves(v[0], v[S]), pack_halves(v[8 * S], v[9 * S])};
+        mma_m16n8k16<T>(o[nd], pa, vb);
+      }
+    }
+  }
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {  // the row sums over the quad
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 1);
+    l[r] += __shfl_xor_sync(0xffffffffu, l[r], 2);
+  }
+  T* oh = out.head(b, h);
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    const int64_t i = rows[r];
+    if (i >= pr.Lq) continue;
+    const float inv = l[r] > 0.0f ? 1.0f / l[r] : 0.0f;
+#pragma unroll
+    for (int nd = 0; nd < ND; ++nd)
+#pragma unroll
+      for (int c = 0; c < 2; ++c) {
+        const int64_t col = nd * 8 + 2 * t + c;
+        if (col < pr.Dv) oh[i * out.s2 + col * out.s3] = T(o[nd][2 * r + c] * inv);
+      }
+    if (t == 0) lse.at(b, h, i) = l[r] > 0.0f ? m[r] + lg(l[r]) : pinf<float>();
   }
 }
 

@@ -60,6 +60,16 @@ SG_ATTN_HD constexpr int64_t dq_smem_floats(int hd) {
          + 2 * int64_t{kDqQ};            // L, D
 }
 
+// Tensor-core forward (bf16, f16 inputs; sm_80+ mma.sync.m16n8k16): the same grid as the tiled
+// forward (64 query rows per block, 16 per warp; 64-key tiles), Q, K and V tiles kept as their
+// 16-bit patterns with rows padded to head_tile + 8 halves: the 32-bit fragment words that the
+// 32 lanes of a warp read at once then fall in distinct banks (row stride (hd + 8) / 2 words,
+// 4 mod 32 for every head tile).
+SG_ATTN_HD constexpr int mma_row_halves(int hd) { return hd + 8; }
+SG_ATTN_HD constexpr int64_t mma_fwd_smem_bytes(int hd) {
+  return (int64_t{kFwdQ} + 2 * int64_t{kFwdK}) * mma_row_halves(hd) * 2;  // Q, K, V
+}
+
 // Generic kernels (f64, or a head dim above 128): one block per query row (forward, dQ) or
 // key row (dK/dV), keys or queries in chunks of kThreads, the row vectors in shared memory.
 // Sizes in elements of the accumulation type.
@@ -90,8 +100,9 @@ struct Plan {
   // Blocks of each kernel (1-D grids); 0 means the kernel is not launched.
   int64_t fwd_blocks = 0, kv_blocks = 0, dq_blocks = 0;
   int64_t q_tiles = 0, k_tiles = 0, dq_tiles = 0;  // tiled: tiles per (batch, head)
-  // Dynamic shared memory of each kernel, bytes.
-  size_t fwd_smem = 0, kv_smem = 0, dq_smem = 0;
+  // Dynamic shared memory of each kernel, bytes; fwd_mma_smem for the tensor-core forward that
+  // half inputs take on the tiled path.
+  size_t fwd_smem = 0, kv_smem = 0, dq_smem = 0, fwd_mma_smem = 0;
   // Backward workspace: D_i = rowsum(dO o O) per query row, in the accumulation type.
   size_t workspace_bytes = 0;
   // Set when a kernel needs more shared memory than the device allows or a grid larger than
@@ -130,6 +141,7 @@ inline Plan plan_attention(int acc_size, int64_t B, int64_t H, int64_t Lq, int64
     p.kv_blocks = p.bh * p.k_tiles;
     p.dq_blocks = p.bh * p.dq_tiles;
     p.fwd_smem = static_cast<size_t>(fwd_smem_floats(tile)) * 4;
+    p.fwd_mma_smem = static_cast<size_t>(mma_fwd_smem_bytes(tile));
     p.kv_smem = static_cast<size_t>(kv_smem_floats(tile)) * 4;
     p.dq_smem = static_cast<size_t>(dq_smem_floats(tile)) * 4;
   } else {

@@ -57,6 +57,7 @@ constexpr int kMaxThreads = 1024;
 struct Warp {
   std::unique_ptr<std::barrier<>> bar;
   alignas(16) unsigned char lane_value[kWarp][16];
+  uint32_t mma_a[kWarp][4], mma_b[kWarp][2];  // each lane's fragments (mma emulation)
 };
 
 struct State {
@@ -154,6 +155,47 @@ V __shfl_down_sync(unsigned mask, V v, unsigned delta) {
   const int src = lane + static_cast<int>(delta);
   const V r = stackgrad::testing::cuda_emulation::exchange(mask, v, src < 32 ? src : lane);
   return r;
+}
+
+// mma.sync.aligned.m16n8k16.row.col.f32.{bf16,f16}.{bf16,f16}.f32 over the calling thread's
+// warp: d += A B, A 16 x 16 and B 16 x 8 of H (BFloat16 or Float16, anything with from_bits and
+// a float conversion), d the lane's four f32 accumulators. The fragment layout is the PTX ISA's
+// for this shape (lane = 4 g + t; the lower-indexed element of a pair in the low half):
+//   A reg i: rows g (i = 0, 2) or g + 8 (i = 1, 3), cols 2t, 2t+1 (i < 2) or 2t+8, 2t+9;
+//   B reg i: rows (k) 2t, 2t+1 (i = 0) or 2t+8, 2t+9, col (n) g;
+//   d: (row g, cols 2t, 2t+1), (row g + 8, cols 2t, 2t+1).
+// The products of the 16-bit inputs are exact in double and the sum is rounded once to f32 per
+// call (the hardware's internal order and rounding may differ in the last bits). Every lane of
+// the warp must call it, as on the GPU.
+#define SG_CUDA_EMULATION 1
+template <class H>
+void sg_emulated_mma_m16n8k16(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
+  using stackgrad::testing::cuda_emulation::state;
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  auto& w = state().warps[threadIdx.x / 32];
+  for (int i = 0; i < 4; ++i) w.mma_a[lane][i] = a[i];
+  for (int i = 0; i < 2; ++i) w.mma_b[lane][i] = b[i];
+  w.bar->arrive_and_wait();
+  auto element = [](uint32_t word, int high) {
+    const auto bits = static_cast<uint16_t>(high ? word >> 16 : word & 0xffffu);
+    return static_cast<double>(static_cast<float>(H::from_bits(bits)));
+  };
+  auto A = [&](int r, int k) {
+    const int owner = (r % 8) * 4 + (k % 8) / 2, reg = (r >= 8 ? 1 : 0) + (k >= 8 ? 2 : 0);
+    return element(w.mma_a[owner][reg], k % 2);
+  };
+  auto B = [&](int k, int n) {
+    const int owner = n * 4 + (k % 8) / 2, reg = k >= 8 ? 1 : 0;
+    return element(w.mma_b[owner][reg], k % 2);
+  };
+  const int g = lane / 4, t = lane % 4;
+  for (int e = 0; e < 4; ++e) {
+    const int r = g + (e >= 2 ? 8 : 0), n = 2 * t + e % 2;
+    double s = d[e];
+    for (int k = 0; k < 16; ++k) s += A(r, k) * B(k, n);
+    d[e] = static_cast<float>(s);
+  }
+  w.bar->arrive_and_wait();  // every lane has read the fragments before any lane writes again
 }
 
 #define __device__

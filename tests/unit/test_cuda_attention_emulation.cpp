@@ -1,9 +1,10 @@
 // The CUDA attention kernels (kernels/cuda/attention_kernels.cuh) compiled as C++ and run on the
 // CPU under tests/support/cuda_emulation.h: 128 std::threads per block, barriers for
-// __syncthreads and the warp shuffles, shared memory and outputs NaN until written. Each
-// configuration runs the kernels the CUDA dispatcher would pick (the tiled f32, bf16 and f16
-// instances for head dims up to 128, the generic kernels for f64 and larger head dims), plus the
-// generic kernels in f32 for coverage, and compares O, the log-sum-exp and dQ, dK, dV with a
+// __syncthreads and the warp shuffles, mma.sync from its PTX fragment layout, shared memory and
+// outputs NaN until written. Each configuration runs the kernels the CUDA dispatcher would pick
+// (head dims up to 128: the tiled kernels in f32, and for bf16 and f16 the tensor-core forward
+// with the tiled backward; the generic kernels for f64 and larger head dims), plus the generic
+// kernels in f32 for coverage, and compares O, the log-sum-exp and dQ, dK, dV with a
 // double-precision reference written from the op's definition (the reference kernel's loops,
 // on the values the kernel reads: half inputs rounded first), dropout mask included.
 //
@@ -33,10 +34,12 @@
 #include "tests/support/cuda_emulation.h"
 
 namespace stackgrad::kernels::gpu::attention {
-// The kernels' dynamic shared memory: `extern __shared__ float smem[]` in the tiled kernels,
-// `extern __shared__ unsigned char raw[]` in the generic ones. 227 KiB covers every plan.
+// The kernels' dynamic shared memory (SG_EXTERN_SHARED): float smem[] in the tiled kernels,
+// unsigned char raw[] in the generic ones, uint16_t hsmem[] in the tensor-core forward. 227 KiB
+// covers every plan.
 alignas(16) float smem[227 * 1024 / 4];
 alignas(16) unsigned char raw[227 * 1024];
+alignas(16) uint16_t hsmem[227 * 1024 / 2];  // fwd_mma (bf16, f16)
 }  // namespace stackgrad::kernels::gpu::attention
 
 #include "kernels/cuda/attention_kernels.cuh"
@@ -122,13 +125,12 @@ struct Expected {
   std::vector<double> O, L, dQ, dK, dV;
 };
 
-// The op's definition in double (kernels/reference/attention.cpp's loops), except that the
-// backward's row terms D_i = rowsum(dO o O) read O rounded by `round_o` to the kernel's output
-// type, as the kernels (and FlashAttention) read their own stored O.
-template <class RoundO>
+// The op's definition in double (kernels/reference/attention.cpp's loops). The backward's row
+// terms D_i = rowsum(dO o O) read `o_seen`, the O the kernels stored and the backward kernels
+// read (as the reference kernel reads its O input), in [B, H, Lq, Dv] order.
 Expected reference(const Config& c, const Host<double>& q, const Host<double>& k,
                    const Host<double>& v, const Host<double>& g, const std::vector<double>& mask,
-                   RoundO round_o) {
+                   const std::vector<double>& o_seen) {
   Expected r;
   const int64_t B = c.B, H = c.H, Lq = c.Lq, Lk = c.Lk, D = c.D, Dv = c.Dv;
   r.O.assign(B * H * Lq * Dv, 0);
@@ -174,7 +176,7 @@ Expected reference(const Config& c, const Host<double>& q, const Host<double>& k
       for (int64_t i = 0; i < Lq; ++i) {
         double Di = 0;
         for (int64_t e = 0; e < Dv; ++e)
-          Di += g.at(b, h, i, e) * round_o(r.O[(bh * Lq + i) * Dv + e]);
+          Di += g.at(b, h, i, e) * o_seen[(bh * Lq + i) * Dv + e];
         for (int64_t j = 0; j < Lk; ++j) {
           double dp = 0;
           for (int64_t e = 0; e < Dv; ++e) dp += g.at(b, h, i, e) * v.at(b, h, j, e);
@@ -270,15 +272,13 @@ Inputs make_inputs(const Config& c) {
 template <class T, int HT>
 void run_and_check(const Config& c, const Inputs& in64) {
   using Acc = stackgrad::accumulation_t<T>;
+  const bool mma = HT != 0 && !std::is_same_v<Acc, T>;
   SCOPED_TRACE(std::string(type_name<T>()) + (HT ? " tiled " + std::to_string(HT) : " generic"));
   const Host<T> q = cast<T>(in64.q), k = cast<T>(in64.k), v = cast<T>(in64.v),
                 g = cast<T>(in64.g);
   std::vector<T> mask_add;
   for (double x : in64.mask) mask_add.push_back(static_cast<T>(x));
   std::vector<double> mask_seen(mask_add.begin(), mask_add.end());
-  const Expected want =
-      reference(c, widen(q), widen(k), widen(v), widen(g), mask_seen,
-                [](double o) { return static_cast<double>(static_cast<T>(o)); });
 
   std::unique_ptr<bool[]> mask_bool(new bool[in64.mask.size() + 1]);
   for (size_t i = 0; i < in64.mask.size(); ++i) mask_bool[i] = in64.mask[i] != 0;
@@ -312,10 +312,14 @@ void run_and_check(const Config& c, const Inputs& in64) {
   std::vector<Acc> Dw(c.B * c.H * c.Lq, std::numeric_limits<Acc>::quiet_NaN());
   const Lse<Acc> lse{L.data(), c.H * c.Lq, c.Lq, 1};
   const Lse<const Acc> clse{L.data(), c.H * c.Lq, c.Lq, 1};
-  emu::Emulator e({{smem, sizeof smem}, {raw, sizeof raw}});
+  emu::Emulator e({{smem, sizeof smem}, {raw, sizeof raw}, {hsmem, sizeof hsmem}});
   const int64_t rows = c.B * c.H * c.Lq;
   if constexpr (HT != 0) {
-    e.launch(plan.fwd_blocks, kThreads, [&] { fwd_tiled<T, HT>(pr, O.mat(), lse, plan.q_tiles); });
+    if constexpr (std::is_same_v<Acc, T>)  // f32
+      e.launch(plan.fwd_blocks, kThreads,
+               [&] { fwd_tiled<T, HT>(pr, O.mat(), lse, plan.q_tiles); });
+    else  // bf16, f16: tensor cores
+      e.launch(plan.fwd_blocks, kThreads, [&] { fwd_mma<T, HT>(pr, O.mat(), lse, plan.q_tiles); });
     e.launch((rows + 7) / 8, 256,
              [&] { row_dot<T, Acc>(O.cmat(), g.cmat(), c.H, c.Lq, c.Dv, rows, Dw.data()); });
     e.launch(plan.kv_blocks, kThreads, [&] {
@@ -334,14 +338,19 @@ void run_and_check(const Config& c, const Inputs& in64) {
              [&] { bwd_q_generic<T, Acc>(pr, g.cmat(), clse, Dw.data(), dQ.mat()); });
   }
 
-  const Tolerance t = tolerance<T>();
+  const Expected want =
+      reference(c, widen(q), widen(k), widen(v), widen(g), mask_seen, widen(O).data);
+  Tolerance t = tolerance<T>();
+  // The tensor-core forward also rounds P to T for P V (as FlashAttention does): O carries
+  // about one more half-type ulp of absolute error, relative to the values it averages.
+  const double o_atol = mma ? 4 * t.atol : t.atol;
   const double gr = t.rtol * t.grad_scale, ga = t.atol * t.grad_scale;
-  const double eo = worst(O.data, want.O, t.rtol, t.atol);
+  const double eo = worst(O.data, want.O, t.rtol, o_atol);
   const double el = worst(L, want.L, std::max(t.rtol, 1e-6), std::max(t.atol, 1e-6));
   const double eq = worst(dQ.data, want.dQ, gr, ga), ek = worst(dK.data, want.dK, gr, ga),
                ev = worst(dV.data, want.dV, gr, ga);
   std::printf("  %-42s %-4s %-10s O %.3g L %.3g dQ %.3g dK %.3g dV %.3g\n", c.name,
-              type_name<T>(), HT ? "tiled" : "generic", eo, el, eq, ek, ev);
+              type_name<T>(), mma ? "mma+tiled" : HT ? "tiled" : "generic", eo, el, eq, ek, ev);
   EXPECT_LE(eo, 1.0) << "O";
   EXPECT_LE(el, 1.0) << "log-sum-exp";
   EXPECT_LE(eq, 1.0) << "dQ";

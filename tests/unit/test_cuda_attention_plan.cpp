@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,17 @@ TEST(CudaAttentionPlan, EveryTiledInstanceFitsAnH100Block) {
     EXPECT_LE(p.fwd_smem, kH100Smem);
     EXPECT_LE(p.kv_smem, kH100Smem);
     EXPECT_LE(p.dq_smem, kH100Smem);
+    // The tensor-core forward (bf16, f16): Q, K, V as 16-bit tiles, smaller than the f32 forward.
+    EXPECT_EQ(p.fwd_mma_smem, size_t{(64 + 2 * 64) * (hd + 8) * 2});
+    EXPECT_LT(p.fwd_mma_smem, p.fwd_smem);
+  }
+  // The mma fragment words a warp reads (row g, word t, for lanes 4 g + t) fall in 32 distinct
+  // banks: the row stride in 32-bit words is 4 mod 32 for every head tile.
+  for (int hd : {32, 64, 128}) {
+    const int words = at::mma_row_halves(hd) / 2;
+    std::set<int> banks;
+    for (int lane = 0; lane < 32; ++lane) banks.insert((lane / 4 * words + lane % 4) % 32);
+    EXPECT_EQ(banks.size(), 32u) << "head tile " << hd;
   }
   // Head dim 128 needs the opt-in above 48 KiB: a device without it is refused, not launched.
   const at::Plan small = at::plan_attention(4, 1, 1, 100, 100, 128, 128, 48 * 1024);
