@@ -4,8 +4,8 @@ on cuda:0, forward + backward (autograd), batch 8, 16 heads, head dim 64, sequen
 4096, 8192, not causal. Same case names as ours: cuda_attention/b8_h16_d64_s<L>_f32/torch.
 
 f32 runs torch's default backend choice (flash attention takes no f32, so it picks the
-memory-efficient kernel, or the math path); bf16 cases (…_bf16/torch) pin the flash backend, for
-when stackgrad has a bf16 kernel to pair them with. Needs a CUDA build of torch >= 2.0:
+memory-efficient kernel, or the math path); bf16 cases (…_bf16/torch) pin the flash backend.
+Needs a CUDA build of torch >= 2.0:
 
     python3 bench/peers/torch_peer.py --suite cuda_attention
 """
@@ -25,12 +25,22 @@ def _inputs(seq, dtype):
     return q, k, v, dout
 
 
+def _flash_only():
+    """A context that allows only the flash backend (torch.nn.attention in torch >= 2.3, the
+    older torch.backends.cuda.sdp_kernel before)."""
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        return sdpa_kernel(SDPBackend.FLASH_ATTENTION)
+    except ImportError:
+        return torch.backends.cuda.sdp_kernel(enable_flash=True, enable_math=False,
+                                              enable_mem_efficient=False)
+
+
 def _step(q, k, v, dout, flash_only):
     for t in (q, k, v):
         t.grad = None
     if flash_only:
-        with torch.backends.cuda.sdp_kernel(enable_flash=True, enable_math=False,
-                                            enable_mem_efficient=False):
+        with _flash_only():
             out = F.scaled_dot_product_attention(q, k, v)
     else:
         out = F.scaled_dot_product_attention(q, k, v)
