@@ -106,6 +106,12 @@ Tensor GroupNorm::forward(const Tensor& x) {
   return group_norm(x, num_groups, weight, bias, options.eps);
 }
 
+Tensor GroupNorm::forward_silu(const Tensor& x) {
+  SG_CHECK(x.dim() >= 2 && x.size(1) == num_channels, "GroupNorm: expected input [N, ",
+           num_channels, ", ...], got ", shape_str(x.shape()));
+  return group_norm(x, num_groups, weight, bias, options.eps, NormActivation::silu);
+}
+
 std::string GroupNorm::extra_repr() const {
   return str_cat(num_groups, ", ", num_channels, ", eps=", options.eps,
                  options.affine ? ", affine=true" : ", affine=false");

@@ -87,6 +87,9 @@ class GroupNorm : public Module {
  public:
   GroupNorm(int64_t num_groups, int64_t num_channels, GroupNormOptions opts = {});
   Tensor forward(const Tensor& x) override;
+  // silu(forward(x)), computed by the normalisation's kernel (one pass over x fewer each way,
+  // no saved pre-activation).
+  Tensor forward_silu(const Tensor& x);
   std::string extra_repr() const override;
 
   int64_t num_groups, num_channels;

@@ -33,9 +33,9 @@ UNetResBlock::UNetResBlock(int64_t in, int64_t out, int64_t time_dim, int64_t gr
 }
 
 Tensor UNetResBlock::forward(const Tensor& x, const Tensor& temb) {
-  Tensor h = (*conv1)(silu((*norm1)(x)));
+  Tensor h = (*conv1)(norm1->forward_silu(x));  // silu(norm1(x)) in one kernel
   h = h + (*time_proj)(silu(temb)).unsqueeze(2).unsqueeze(3);
-  h = (*conv2)(silu((*norm2)(h)));
+  h = (*conv2)(norm2->forward_silu(h));
   return h + (skip ? (*skip)(x) : x);
 }
 
@@ -156,7 +156,7 @@ Tensor UNet::forward(const Tensor& x, const Tensor& t) {
     if (level->attn) h = (*level->attn)(h);
     if (level->resample) h = (*level->resample)(upsample(h, 2.0, UpsampleMode::nearest));
   }
-  return (*conv_out)(silu((*norm_out)(h)));
+  return (*conv_out)(norm_out->forward_silu(h));
 }
 
 std::string UNet::extra_repr() const {

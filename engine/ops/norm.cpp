@@ -70,32 +70,37 @@ void check_stat(const char* op, const Tensor& t, const char* name, const Tensor&
 
 // The three gradients from a backward kernel that takes x and grad as `view` shapes them;
 // dweight and dbias come back shaped like `weight_shape`.
+// `extra`, when defined, is passed after the weight (group_norm's bias with a fused activation).
 NormGrads run_norm_backward(OpId op, const Tensor& x, const Tensor& grad, const Tensor& mean,
                             const Tensor& rstd, const Tensor& weight, const Shape& view,
-                            const Shape& weight_shape, const OpAttrs& attrs) {
+                            const Shape& weight_shape, const OpAttrs& attrs,
+                            const Tensor& extra = Tensor(), bool pass_extra = false) {
   NoGradGuard no_grad;
   const int64_t P = product(weight_shape, 0, weight_shape.size());
   const Options opts(x.dtype(), x.device());
   Tensor dx = empty(view, opts), dw = empty({P}, opts), db = empty({P}, opts);
-  run_kernel(op,
-             {x.reshape(view), grad.reshape(view), mean.reshape({mean.numel()}),
-              rstd.reshape({rstd.numel()}), flat_param(weight, x, P)},
-             {dx, dw, db}, attrs);
+  std::vector<Tensor> inputs{x.reshape(view), grad.reshape(view), mean.reshape({mean.numel()}),
+                             rstd.reshape({rstd.numel()}), flat_param(weight, x, P)};
+  if (pass_extra) inputs.push_back(flat_param(extra, x, P));
+  run_kernel(op, inputs, {dx, dw, db}, attrs);
   return {dx.view(x.shape()), dw.view(weight_shape), db.view(weight_shape)};
 }
 
-// Records a normalisation whose backward is `backward` on the saved x, mean, rstd and weight.
+// The backward of a normalisation, from the saved x, grad, mean, rstd, weight and bias.
+using NormBackward = std::function<NormGrads(const Tensor&, const Tensor&, const Tensor&,
+                                             const Tensor&, const Tensor&, const Tensor&)>;
+
+// Records a normalisation whose backward is `backward` on the saved x, mean, rstd and weight,
+// and the bias when `save_bias` (a fused activation needs it to recompute its input).
 void record_norm(const char* op, const Tensor& x, const Tensor& weight, const Tensor& bias,
-                 const Tensor& y, const Tensor& mean, const Tensor& rstd,
-                 std::function<NormGrads(const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                                         const Tensor&)>
-                     backward) {
+                 const Tensor& y, const Tensor& mean, const Tensor& rstd, NormBackward backward,
+                 bool save_bias = false) {
   record(op, {x, weight, bias}, {y},
          [sx = SavedTensor(x, op), sw = SavedTensor(weight, op), smean = SavedTensor(mean, op),
-          srstd = SavedTensor(rstd, op), gx = x.requires_grad(),
-          gw = weight.defined() && weight.requires_grad(),
+          srstd = SavedTensor(rstd, op), sb = SavedTensor(save_bias ? bias : Tensor(), op),
+          gx = x.requires_grad(), gw = weight.defined() && weight.requires_grad(),
           gb = bias.defined() && bias.requires_grad(), backward](const Grads& g) {
-           NormGrads d = backward(sx.get(), g[0], smean.get(), srstd.get(), sw.get());
+           NormGrads d = backward(sx.get(), g[0], smean.get(), srstd.get(), sw.get(), sb.get());
            return Grads{gx ? d.input : Tensor(), gw ? d.weight : Tensor(), gb ? d.bias : Tensor()};
          });
 }
@@ -161,7 +166,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   record_norm(
       op, x, weight, bias, y, mean, rstd,
       [training](const Tensor& sx, const Tensor& g, const Tensor& m, const Tensor& r,
-                 const Tensor& w) { return batch_norm_backward(sx, g, m, r, w, training); });
+                 const Tensor& w, const Tensor&) {
+        return batch_norm_backward(sx, g, m, r, w, training);
+      });
   return y;
 }
 
@@ -226,7 +233,7 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   rstd = rstd.view(lead);
   record_norm(op, x, weight, bias, y, mean, rstd,
               [normalized_shape](const Tensor& sx, const Tensor& g, const Tensor& m,
-                                 const Tensor& r, const Tensor& w) {
+                                 const Tensor& r, const Tensor& w, const Tensor&) {
                 return layer_norm_backward(sx, g, m, r, normalized_shape, w);
               });
   return y;
@@ -261,7 +268,7 @@ void check_groups(const char* op, const Tensor& x, int64_t groups) {
 }  // namespace
 
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const Tensor& bias,
-                  double eps) {
+                  double eps, NormActivation activation) {
   const char* op = "group_norm";
   check_floating_input(op, x, "input");
   check_groups(op, x, groups);
@@ -275,18 +282,26 @@ Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight, const T
     NoGradGuard no_grad;
     Tensor x3 = as_ncs(x);
     Tensor y3 = empty(x3.shape(), opts);
+    OpAttrs attrs = eps_attrs(eps, groups);
+    attrs.mode = static_cast<int64_t>(activation);
     run_kernel(OpId::group_norm, {x3, flat_param(weight, x, C), flat_param(bias, x, C)},
-               {y3, mean, rstd}, eps_attrs(eps, groups));
+               {y3, mean, rstd}, attrs);
     y = y3.view(x.shape());
   }
-  record_norm(op, x, weight, bias, y, mean, rstd,
-              [groups](const Tensor& sx, const Tensor& g, const Tensor& m, const Tensor& r,
-                       const Tensor& w) { return group_norm_backward(sx, g, m, r, groups, w); });
+  const bool fused = activation != NormActivation::none;
+  record_norm(
+      op, x, weight, bias, y, mean, rstd,
+      [groups, activation](const Tensor& sx, const Tensor& g, const Tensor& m, const Tensor& r,
+                           const Tensor& w, const Tensor& b) {
+        return group_norm_backward(sx, g, m, r, groups, w, b, activation);
+      },
+      fused);
   return y;
 }
 
 NormGrads group_norm_backward(const Tensor& x, const Tensor& grad, const Tensor& mean,
-                              const Tensor& rstd, int64_t groups, const Tensor& weight) {
+                              const Tensor& rstd, int64_t groups, const Tensor& weight,
+                              const Tensor& bias, NormActivation activation) {
   const char* op = "group_norm_backward";
   check_floating_input(op, x, "input");
   check_groups(op, x, groups);
@@ -296,8 +311,12 @@ NormGrads group_norm_backward(const Tensor& x, const Tensor& grad, const Tensor&
   check_stat(op, mean, "mean", x, {N, groups});
   check_stat(op, rstd, "rstd", x, {N, groups});
   check_optional(op, weight, "weight", x, {C});
+  check_optional(op, bias, "bias", x, {C});
+  OpAttrs attrs = eps_attrs(0.0, groups);
+  attrs.mode = static_cast<int64_t>(activation);
   return run_norm_backward(OpId::group_norm_backward, x, grad, mean, rstd, weight,
-                           {N, C, product(s, 2, s.size())}, {C}, eps_attrs(0.0, groups));
+                           {N, C, product(s, 2, s.size())}, {C}, attrs, bias,
+                           activation != NormActivation::none);
 }
 
 // --- embedding -------------------------------------------------------------------------------

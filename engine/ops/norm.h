@@ -46,16 +46,25 @@ NormGrads layer_norm_backward(const Tensor& x, const Tensor& grad, const Tensor&
                               const Tensor& rstd, const Shape& normalized_shape,
                               const Tensor& weight);
 
+// An activation applied to a normalisation's output inside its kernel: silu(group_norm(x)) in
+// one pass instead of two, with no saved pre-activation (the backward recomputes it from x and
+// the statistics). docs/kernels/norm.md, "Fused activation".
+enum class NormActivation { none = 0, silu = 1 };
+
 // Group normalisation of x [N, C, d1, ...]: the C channels are split into `groups` groups of
 // C / groups consecutive channels, and each (sample, group) is normalised over its channels and
-// spatial positions; weight and bias (optional) are per channel, [C]. Differentiable in all.
+// spatial positions; weight and bias (optional) are per channel, [C]. With `activation` silu the
+// result is silu(group_norm(x)), computed by the same kernel. Differentiable in all.
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& weight = Tensor(),
-                  const Tensor& bias = Tensor(), double eps = 1e-5);
+                  const Tensor& bias = Tensor(), double eps = 1e-5,
+                  NormActivation activation = NormActivation::none);
 
-// The gradient kernel of group_norm, exposed for tests: mean and rstd [N, groups]. Not
-// differentiable.
+// The gradient kernel of group_norm, exposed for tests: mean and rstd [N, groups]; bias is read
+// only with the fused activation (to recompute its input). Not differentiable.
 NormGrads group_norm_backward(const Tensor& x, const Tensor& grad, const Tensor& mean,
-                              const Tensor& rstd, int64_t groups, const Tensor& weight);
+                              const Tensor& rstd, int64_t groups, const Tensor& weight,
+                              const Tensor& bias = Tensor(),
+                              NormActivation activation = NormActivation::none);
 
 // Rows of weight [V, D] picked by i64 indices of any shape: out indices.shape + [D].
 // padding_idx in [0, V) marks a row whose gradient stays zero (its lookups still read it);

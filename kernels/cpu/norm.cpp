@@ -514,6 +514,26 @@ void cpu_layer_norm_backward(const KernelCall& c) {
 
 // --- group_norm ----------------------------------------------------------------------------
 
+// group_norm's fused activation (attrs.mode 1): silu on the affine output y (in place), and the
+// gradient of the affine output, g silu'(y), with y recomputed from x and the statistics.
+template <typename T>
+void silu_row(T* y, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) {
+    const double v = static_cast<double>(y[k]);
+    y[k] = static_cast<T>(v / (1.0 + std::exp(-v)));
+  }
+}
+
+template <typename T>
+void silu_grad_row(const T* g, int64_t sg, const T* x, int64_t sx, T* out, int64_t n, double mean,
+                   double a, double b) {
+  for (int64_t k = 0; k < n; ++k) {
+    const double v = (static_cast<double>(x[k * sx]) - mean) * a + b;
+    const double sig = 1.0 / (1.0 + std::exp(-v));
+    out[k] = static_cast<T>(static_cast<double>(g[k * sg]) * sig * (1.0 + v * (1.0 - sig)));
+  }
+}
+
 void cpu_group_norm(const KernelCall& c) {
   const TensorArg &x = c.in[0], &w = c.in[1], &b = c.in[2];
   const TensorArg &y = c.out[0], &mean_out = c.out[1], &rstd_out = c.out[2];
@@ -529,9 +549,12 @@ void cpu_group_norm(const KernelCall& c) {
         };
         const Stats st = set_stats<T>(Cg, row, S, x.strides[2]);
         const double rstd = 1.0 / std::sqrt(st.var + eps);
-        for (int64_t r = 0; r < Cg; ++r)
-          row_affine(row(r), x.strides[2], y.ptr<T>() + (i * C + c0 + r) * S, S, st.mean,
-                     rstd * param<T>(w, c0 + r, 1), param<T>(b, c0 + r, 0));
+        for (int64_t r = 0; r < Cg; ++r) {
+          T* yr = y.ptr<T>() + (i * C + c0 + r) * S;
+          row_affine(row(r), x.strides[2], yr, S, st.mean, rstd * param<T>(w, c0 + r, 1),
+                     param<T>(b, c0 + r, 0));
+          if (c.attrs.mode == 1) silu_row(yr, S);
+        }
         mean_out.ptr<T>()[set] = static_cast<T>(st.mean);
         rstd_out.ptr<T>()[set] = static_cast<T>(rstd);
       }
@@ -544,11 +567,14 @@ void cpu_group_norm_backward(const KernelCall& c) {
   const TensorArg &dx = c.out[0], &dw = c.out[1], &db = c.out[2];
   const int64_t N = x.shape[0], C = x.shape[1], S = x.shape[2], G = c.attrs.k, Cg = C / G;
   const double n = static_cast<double>(Cg * S);
+  const bool fused_silu = c.attrs.mode == 1;  // then in[5] is the bias
   SG_DISPATCH_FLOAT(x.dtype, "group_norm_backward", [&] {
     using T = scalar_t;
     // Per (sample, channel): sum of g and sum of g xhat, for dx and then dweight, dbias.
     std::vector<double> part_g(N * C), part_gx(N * C);
     parallel_for(0, N * G, set_grain(Cg * S), [&](int64_t lo, int64_t hi) {
+      // With the fused activation, the set's gradient of the affine output, g silu'(y).
+      std::vector<T> g_affine(fused_silu ? Cg * S : 0);
       for (int64_t set = lo; set < hi; ++set) {
         const int64_t i = set / G, c0 = (set % G) * Cg;
         const double mean = mean_in.ptr<T>()[set * mean_in.strides[0]];
@@ -556,13 +582,20 @@ void cpu_group_norm_backward(const KernelCall& c) {
         auto xrow = [&](int64_t r) {
           return x.ptr<T>() + i * x.strides[0] + (c0 + r) * x.strides[1];
         };
-        auto grow = [&](int64_t r) {
+        const int64_t gs = fused_silu ? 1 : g.strides[2];
+        auto grow = [&](int64_t r) -> const T* {
+          if (fused_silu) return g_affine.data() + r * S;
           return g.ptr<T>() + i * g.strides[0] + (c0 + r) * g.strides[1];
         };
+        if (fused_silu)
+          for (int64_t r = 0; r < Cg; ++r)
+            silu_grad_row(g.ptr<T>() + i * g.strides[0] + (c0 + r) * g.strides[1], g.strides[2],
+                          xrow(r), x.strides[2], g_affine.data() + r * S, S, mean,
+                          rstd * param<T>(w, c0 + r, 1), param<T>(c.in[5], c0 + r, 0));
         double sum_h = 0, sum_hx = 0;  // sums of dxhat = g w and of dxhat (x - mean)
         for (int64_t r = 0; r < Cg; ++r) {
           double sg = 0, sgx = 0;
-          row_grad_sums(grow(r), g.strides[2], xrow(r), x.strides[2], S, mean, sg, sgx);
+          row_grad_sums(grow(r), gs, xrow(r), x.strides[2], S, mean, sg, sgx);
           part_g[i * C + c0 + r] = sg;
           part_gx[i * C + c0 + r] = sgx * rstd;
           const double wc = param<T>(w, c0 + r, 1);
@@ -571,8 +604,8 @@ void cpu_group_norm_backward(const KernelCall& c) {
         }
         const double k2 = -rstd * rstd * rstd * sum_hx / n, k3 = -rstd * sum_h / n;
         for (int64_t r = 0; r < Cg; ++r)
-          row_grad(grow(r), g.strides[2], xrow(r), x.strides[2], dx.ptr<T>() + (i * C + c0 + r) * S,
-                   S, mean, rstd * param<T>(w, c0 + r, 1), k2, k3);
+          row_grad(grow(r), gs, xrow(r), x.strides[2], dx.ptr<T>() + (i * C + c0 + r) * S, S, mean,
+                   rstd * param<T>(w, c0 + r, 1), k2, k3);
       }
     });
     for (int64_t ch = 0; ch < C; ++ch) {

@@ -98,6 +98,7 @@ struct Args {
   StatIndex smode;
   int64_t G, Cg;
   bool training;
+  bool silu;  // group_norm's fused activation: y = silu(affine) forward, g silu'(affine) backward
   double momentum, eps;
   const T* x;
   const T* g;  // backward
@@ -121,6 +122,22 @@ struct Args {
 template <typename T>
 __device__ __forceinline__ double opt(const T* p, int64_t i, int64_t stride, double absent) {
   return p ? static_cast<double>(p[i * stride]) : absent;
+}
+
+// silu(v) = v sigmoid(v), and the factor g is multiplied by in the backward: silu'(v) =
+// sigmoid(v) (1 + v (1 - sigmoid(v))). In double, as the rest of the arithmetic.
+__device__ __forceinline__ double silu(double v) { return v / (1.0 + exp(-v)); }
+__device__ __forceinline__ double silu_grad(double v) {
+  const double s = 1.0 / (1.0 + exp(-v));
+  return s * (1.0 + v * (1.0 - s));
+}
+
+// The gradient a backward pass reads at parameter index p: g, or with the fused activation
+// g silu'(a) for the affine output a = xhat w + b it came through.
+template <typename T>
+__device__ __forceinline__ double grad_in(const Args<T>& a, double g, double xhat, int64_t p) {
+  if (!a.silu) return g;
+  return g * silu_grad(xhat * opt(a.w, p, a.ws, 1.0) + opt(a.b, p, a.bs, 0.0));
 }
 
 // Accumulates the elements of rows [r0, r1) of set s that this thread owns.
@@ -152,11 +169,12 @@ __device__ Acc accumulate(const Args<T>& a, int64_t s, int64_t r0, int64_t r1, i
     const T* xr = a.x + set_offset(gm.x, gm.sdiv, s, r, 0);
     const T* gr = a.g + set_offset(gm.g, gm.sdiv, s, r, 0);
     for (int64_t k = lane_k; k < gm.S; k += a.lanes_k) {
-      double gv = static_cast<double>(gr[k * gm.g.ok]);
-      if (weighted)
-        gv *= static_cast<double>(a.w[param_index(a.pmode, gm.sdiv, a.Cg, s, r, k) * a.ws]);
+      const int64_t p = param_index(a.pmode, gm.sdiv, a.Cg, s, r, k);
+      const double xhat = (static_cast<double>(xr[k * gm.x.ok]) - mean) * rstd;
+      double gv = grad_in(a, static_cast<double>(gr[k * gm.g.ok]), xhat, p);
+      if (weighted) gv *= static_cast<double>(a.w[p * a.ws]);
       sa += gv;
-      sb += gv * ((static_cast<double>(xr[k * gm.x.ok]) - mean) * rstd);
+      sb += gv * xhat;
     }
   }
   return {sa, sb, 0.0};
@@ -226,14 +244,15 @@ __device__ void apply(const Args<T>& a, int64_t s, int64_t r0, int64_t r1, int l
         const double v =
             (static_cast<double>(xr[k * gm.x.ok]) - c.mean) * c.c0 * opt(a.w, p, a.ws, 1.0) +
             opt(a.b, p, a.bs, 0.0);
-        yr[k * gm.y.ok] = static_cast<T>(v);
+        yr[k * gm.y.ok] = static_cast<T>(a.silu ? silu(v) : v);
       }
     } else {
       const T* gr = a.g + set_offset(gm.g, gm.sdiv, s, r, 0);
       for (int64_t k = lane_k; k < gm.S; k += a.lanes_k) {
         const int64_t p = param_index(a.pmode, gm.sdiv, a.Cg, s, r, k);
-        const double v = static_cast<double>(gr[k * gm.g.ok]) * opt(a.w, p, a.ws, 1.0) * c.c0 +
-                         (static_cast<double>(xr[k * gm.x.ok]) - c.mean) * c.c1 + c.c2;
+        const double xc = static_cast<double>(xr[k * gm.x.ok]) - c.mean;
+        const double gv = grad_in(a, static_cast<double>(gr[k * gm.g.ok]), xc * c.c0, p);
+        const double v = gv * opt(a.w, p, a.ws, 1.0) * c.c0 + xc * c.c1 + c.c2;
         yr[k * gm.y.ok] = static_cast<T>(v);
       }
     }
@@ -407,6 +426,7 @@ void set_backward(Args<T>& a, const KernelCall& c) {
   a.mean_in = m.ptr<T>(), a.mis = stride0(m);
   a.rstd_in = r.ptr<T>(), a.ris = stride0(r);
   a.w = opt_ptr<T>(w), a.ws = stride0(w);
+  if (c.in.size() > 5) a.b = opt_ptr<T>(c.in[5]), a.bs = stride0(c.in[5]);  // group_norm + silu
   a.y = c.out[0].ptr<T>();
   a.dw = c.out[1].ptr<T>();
   a.db = c.out[2].ptr<T>();
@@ -547,6 +567,7 @@ void cuda_group_norm(const KernelCall& c) {
     a.geom.y = group_set_strides(y.strides, Cg);
     a.pmode = ParamIndex::group_channel;
     a.G = G, a.Cg = Cg;
+    a.silu = c.attrs.mode == 1;
     run_pass(a);
   });
 }
@@ -565,6 +586,7 @@ void cuda_group_norm_backward(const KernelCall& c) {
     a.geom.y = group_set_strides(dx.strides, Cg);
     a.pmode = ParamIndex::group_channel;
     a.G = G, a.Cg = Cg;
+    a.silu = c.attrs.mode == 1;
     run_pass(a);
     // dweight, dbias over channel sets, each sample's row normalised by its group's statistics.
     Args<T> p = a;

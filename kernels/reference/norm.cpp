@@ -168,6 +168,14 @@ void ref_layer_norm_backward(const KernelCall& c) {
   });
 }
 
+// group_norm's fused activation (attrs.mode 1): silu on the affine output, and the factor its
+// backward multiplies the incoming gradient by.
+double silu(double v) { return v / (1.0 + std::exp(-v)); }
+double silu_grad(double v) {
+  const double s = 1.0 / (1.0 + std::exp(-v));
+  return s * (1.0 + v * (1.0 - s));
+}
+
 void ref_group_norm(const KernelCall& c) {
   const TensorArg &x = c.in[0], &w = c.in[1], &b = c.in[2];
   const TensorArg &y = c.out[0], &mean_out = c.out[1], &rstd_out = c.out[2];
@@ -189,10 +197,12 @@ void ref_group_norm(const KernelCall& c) {
         if (n > 0) var /= n;
         const double rstd = 1.0 / std::sqrt(var + eps);
         for (int64_t ch = grp * Cg; ch < (grp + 1) * Cg; ++ch)
-          for (int64_t k = 0; k < S; ++k)
-            at3<T>(y, i, ch, k) = static_cast<T>((static_cast<double>(at3<T>(x, i, ch, k)) - mean) *
-                                                     rstd * param<T>(w, ch, 1) +
-                                                 param<T>(b, ch, 0));
+          for (int64_t k = 0; k < S; ++k) {
+            const double a = (static_cast<double>(at3<T>(x, i, ch, k)) - mean) * rstd *
+                                 param<T>(w, ch, 1) +
+                             param<T>(b, ch, 0);
+            at3<T>(y, i, ch, k) = static_cast<T>(c.attrs.mode == 1 ? silu(a) : a);
+          }
         ref_at<T>(mean_out, i * G + grp) = static_cast<T>(mean);
         ref_at<T>(rstd_out, i * G + grp) = static_cast<T>(rstd);
       }
@@ -204,6 +214,7 @@ void ref_group_norm_backward(const KernelCall& c) {
   const TensorArg &dx = c.out[0], &dw = c.out[1], &db = c.out[2];
   const int64_t N = x.shape[0], C = x.shape[1], S = x.shape[2], G = c.attrs.k, Cg = C / G;
   const double n = static_cast<double>(Cg * S);
+  const bool fused_silu = c.attrs.mode == 1;  // then in[5] is the bias
   SG_DISPATCH_FLOAT(x.dtype, "group_norm_backward", [&] {
     using T = scalar_t;
     std::vector<double> sum_w(C, 0.0), sum_b(C, 0.0);
@@ -214,10 +225,16 @@ void ref_group_norm_backward(const KernelCall& c) {
         auto xhat = [&](int64_t ch, int64_t k) {
           return (static_cast<double>(at3<T>(x, i, ch, k)) - mean) * rstd;
         };
+        // The gradient of the affine output: g, or g silu'(affine) with the fused activation.
+        auto grad = [&](int64_t ch, int64_t k) {
+          const double gv = at3<T>(g, i, ch, k);
+          if (!fused_silu) return gv;
+          return gv * silu_grad(xhat(ch, k) * param<T>(w, ch, 1) + param<T>(c.in[5], ch, 0));
+        };
         double sum_dxhat = 0, sum_dxhat_xhat = 0;
         for (int64_t ch = grp * Cg; ch < (grp + 1) * Cg; ++ch)
           for (int64_t k = 0; k < S; ++k) {
-            const double gv = at3<T>(g, i, ch, k), dxhat = gv * param<T>(w, ch, 1);
+            const double gv = grad(ch, k), dxhat = gv * param<T>(w, ch, 1);
             sum_dxhat += dxhat;
             sum_dxhat_xhat += dxhat * xhat(ch, k);
             sum_w[ch] += gv * xhat(ch, k);
@@ -225,7 +242,7 @@ void ref_group_norm_backward(const KernelCall& c) {
           }
         for (int64_t ch = grp * Cg; ch < (grp + 1) * Cg; ++ch)
           for (int64_t k = 0; k < S; ++k) {
-            const double dxhat = static_cast<double>(at3<T>(g, i, ch, k)) * param<T>(w, ch, 1);
+            const double dxhat = grad(ch, k) * param<T>(w, ch, 1);
             at3<T>(dx, i, ch, k) =
                 static_cast<T>(rstd * (dxhat - sum_dxhat / n - xhat(ch, k) * sum_dxhat_xhat / n));
           }

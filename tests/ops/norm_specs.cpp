@@ -193,6 +193,21 @@ const bool registered = [] {
   }
   spec("group_norm", [](const Inputs& x) { return group_norm(x[0], 2, {}, {}, 1e-5); }, gn_cases,
        true, {0});
+  // The fused silu: forward against the reference and gradcheck in x, weight and bias (the
+  // backward recomputes the activation's input from x and the statistics), with and without the
+  // affine parameters.
+  for (int64_t groups : {1, 3}) {
+    spec(
+        "group_norm",
+        [groups](const Inputs& x) {
+          return group_norm(x[0], groups, x[1], x[2], 1e-5, NormActivation::silu);
+        },
+        gn_cases);
+  }
+  spec(
+      "group_norm",
+      [](const Inputs& x) { return group_norm(x[0], 2, {}, {}, 1e-5, NormActivation::silu); },
+      gn_cases, true, {0});
   spec(
       "group_norm_backward",
       [](const Inputs& x) {
@@ -207,6 +222,25 @@ const bool registered = [] {
           c.push_back({g.label,
                        {x, noncontiguous(randn_f64(r, x.shape())), randn_f64(r, {N, 3}),
                         uniform_f64(r, {N, 3}, 0.5, 2.0), g.inputs[1]}});
+        }
+        return c;
+      },
+      false);
+  spec(
+      "group_norm_backward",
+      [](const Inputs& x) {
+        NormGrads d = group_norm_backward(x[0], x[1], x[2], x[3], 3, x[4], x[5],
+                                          NormActivation::silu);
+        return flat({d.input, d.weight, d.bias});
+      },
+      [](std::mt19937_64& r) {
+        Cases c;
+        for (const auto& g : gn_cases(r)) {
+          const Tensor& x = g.inputs[0];
+          const int64_t N = x.shape()[0];
+          c.push_back({g.label,
+                       {x, noncontiguous(randn_f64(r, x.shape())), randn_f64(r, {N, 3}),
+                        uniform_f64(r, {N, 3}, 0.5, 2.0), g.inputs[1], g.inputs[2]}});
         }
         return c;
       },
@@ -276,6 +310,13 @@ const bool registered = [] {
       },
       false);
   spec(
+      "group_norm",
+      [](const Inputs& x) { return group_norm(x[0], 2, x[1], x[2], 1e-5, NormActivation::silu); },
+      [](std::mt19937_64& r) {
+        return Cases{gn_case(r, "[1, 4, 9001] (chunked groups), silu", {1, 4, 9001})};
+      },
+      false);
+  spec(
       "group_norm_backward",
       [](const Inputs& x) {
         NormGrads d = group_norm_backward(x[0], x[1], x[2], x[3], 2, x[4]);
@@ -288,6 +329,25 @@ const bool registered = [] {
           c.push_back({shape_str(shape),
                        {randn_f64(r, shape), randn_f64(r, shape), randn_f64(r, {N, 2}),
                         uniform_f64(r, {N, 2}, 0.5, 2.0), uniform_f64(r, {C}, 0.5, 1.5)}});
+        }
+        return c;
+      },
+      false);
+  spec(
+      "group_norm_backward",
+      [](const Inputs& x) {
+        NormGrads d = group_norm_backward(x[0], x[1], x[2], x[3], 2, x[4], x[5],
+                                          NormActivation::silu);
+        return flat({d.input, d.weight, d.bias});
+      },
+      [](std::mt19937_64& r) {
+        Cases c;
+        for (const Shape& shape : {Shape{1, 4, 9001}, Shape{3, 64, 5}}) {
+          const int64_t N = shape[0], C = shape[1];
+          c.push_back({shape_str(shape) + ", silu",
+                       {randn_f64(r, shape), randn_f64(r, shape), randn_f64(r, {N, 2}),
+                        uniform_f64(r, {N, 2}, 0.5, 2.0), uniform_f64(r, {C}, 0.5, 1.5),
+                        randn_f64(r, {C})}});
         }
         return c;
       },
