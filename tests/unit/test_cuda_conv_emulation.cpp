@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <ostream>
 #include <random>
 #include <string>
 #include <type_traits>
@@ -49,6 +50,9 @@ struct Case {
   bool forced;     // also a tiled f32 plan with k_chunk 40 and one group per launch
   bool full_only;  // only under STACKGRAD_EMULATION=full
 };
+
+// gtest prints a failing case by its name.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
 
 ConvShape shape_of(const Case& c) {
   const int64_t Ho = c.Ho ? c.Ho : (c.H + 2 * c.ph - c.dh * (c.KH - 1) - 1) / c.sh + 1;
