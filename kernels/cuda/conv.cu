@@ -4,7 +4,7 @@
 // attrs.ints as engine/dispatch/ops/conv.def documents; operands are contiguous (the op layer
 // copies others). conv_transpose2d is built from these three in engine/ops/conv.cpp.
 #include "engine/dispatch/registry.h"
-#include "kernels/cuda/conv_kernels.cuh"
+#include "kernels/cuda/conv_launch.cuh"
 
 namespace stackgrad::kernels::gpu {
 namespace {

@@ -1,5 +1,8 @@
-// The CUDA conv2d kernels and their launchers, shared by kernels/cuda/conv.cu (which registers
-// them) and kernels/lab/conv/conv_cuda_lab.cu (which times each version on its own).
+// The CUDA conv2d kernels, shared by kernels/cuda/conv.cu (which registers them, through the
+// launchers in conv_launch.cuh), kernels/lab/conv/conv_cuda_lab.cu (which times each version on
+// its own) and tests/unit/test_cuda_conv_emulation.cpp (which runs them on the CPU under
+// tests/support/cuda_emulation.h). Device code only: no CUDA header, so a host compiler takes
+// it as C++ under that emulation.
 //
 // Two versions per pass, chosen by plan_conv() (kernels/cuda/conv_plan.h):
 //   - direct: the reference's loops on the device, sums in double, any size (int64 indices).
@@ -29,17 +32,17 @@
 // measured on are all stride 1, so the simpler gather came first.
 #pragma once
 
-#include <cuda_runtime.h>
-
-#include <algorithm>
+#include <cmath>
 #include <cstdint>
-#include <type_traits>
 
 #include "kernels/cuda/conv_gather.h"
 #include "kernels/cuda/conv_plan.h"
-#include "kernels/cuda/loops.cuh"
 
 namespace stackgrad::kernels::gpu {
+
+// Threads per block of the direct kernels, loops.cuh's kThreads (conv_launch.cuh checks that they
+// agree); conv_weight_grad_direct's tree needs exactly this many.
+constexpr int kConvDirectThreads = 256;
 
 // ---------------------------------------------------------------------------------------------
 // Direct kernels.
@@ -103,16 +106,16 @@ __global__ void conv_input_grad_direct(ConvDev d, const T* __restrict__ dy, cons
 // (n, i, j) positions t, t + 256, ... in double, then the block adds the 256 partials in a
 // fixed tree.
 template <typename T>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kConvDirectThreads)
     conv_weight_grad_direct(ConvDev d, const T* __restrict__ dy, const T* __restrict__ x,
                             T* __restrict__ dw) {
-  __shared__ double part[kThreads];
+  __shared__ double part[kConvDirectThreads];
   const int64_t total = d.O * d.K, span = d.N * d.P;
   for (int64_t e = blockIdx.x; e < total; e += gridDim.x) {  // the same trip count block-wide
     const int64_t q = e % d.KW, p = (e / d.KW) % d.KH, cg = (e / d.KK) % d.Cg, o = e / d.K;
     const int64_t ch = (o / d.Og) * d.Cg + cg;
     double acc = 0;
-    for (int64_t k = threadIdx.x; k < span; k += kThreads) {
+    for (int64_t k = threadIdx.x; k < span; k += kConvDirectThreads) {
       const int64_t n = k / d.P, pix = k % d.P, i = pix / d.Wo, j = pix % d.Wo;
       const int64_t h = i * d.sh - d.ph + p * d.dh, v = j * d.sw - d.pw + q * d.dw;
       if (h < 0 || h >= d.H || v < 0 || v >= d.W) continue;
@@ -121,7 +124,7 @@ __global__ void __launch_bounds__(kThreads)
     }
     part[threadIdx.x] = acc;
     __syncthreads();
-    for (int half = kThreads / 2; half > 0; half /= 2) {
+    for (int half = kConvDirectThreads / 2; half > 0; half /= 2) {
       if (static_cast<int>(threadIdx.x) < half) part[threadIdx.x] += part[threadIdx.x + half];
       __syncthreads();
     }
@@ -238,97 +241,6 @@ __global__ void conv_split_sum(const T* __restrict__ ws, int64_t splits, int64_t
     if (bias) s += bias[(e / plane) % channels];
     out[e] = s;
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Host launchers.
-
-inline int conv_sm_count() {
-  int sms = 0;
-  SG_CUDA_CHECK(
-      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, cuda_current_device()));
-  return sms;
-}
-
-// Runs a tiled plan: one launch per chunk of groups_per_launch groups, then the split sum.
-// bias/plane/channels: the forward's bias and the output's P and O (nullptr elsewhere).
-template <class Prob, bool kAFastM>
-void launch_conv_tiled(const Prob& prob, const ConvPlan& p, int64_t groups, int64_t out_elems,
-                       int64_t plane, int64_t channels) {
-  cudaStream_t stream = current_stream();
-  const int device = cuda_current_device();
-  float* ws = p.splits > 1 ? static_cast<float*>(cuda_alloc(
-                                 device, static_cast<size_t>(p.workspace_elems) * sizeof(float)))
-                           : nullptr;
-  try {
-    for (int64_t g0 = 0; g0 < groups; g0 += p.groups_per_launch) {
-      const int64_t gc = std::min(p.groups_per_launch, groups - g0);
-      const dim3 grid(static_cast<unsigned>(p.m_tiles), static_cast<unsigned>(p.n_tiles),
-                      static_cast<unsigned>(gc * p.splits));
-      conv_igemm<Prob, kAFastM><<<grid, kConvThreads, 0, stream>>>(
-          prob, p.gemm.M, p.gemm.N, p.gemm.K, p.k_chunk, p.splits, g0, ws, out_elems);
-      SG_CUDA_CHECK_LAUNCH("conv_igemm");
-    }
-    if (ws) {
-      conv_split_sum<float><<<blocks_for(out_elems), kThreads, 0, stream>>>(
-          ws, p.splits, out_elems, prob.bias, plane, channels, prob.out);
-      SG_CUDA_CHECK_LAUNCH("conv_split_sum");
-    }
-  } catch (...) {
-    if (ws) cuda_free(device, ws);
-    throw;
-  }
-  // Back to the caching allocator at once: later users queue on the same stream.
-  if (ws) cuda_free(device, ws);
-}
-
-template <typename T>
-void conv_forward_gpu(const ConvShape& s, const ConvPlan& p, const T* x, const T* w, const T* bias,
-                      T* y) {
-  const int64_t total = s.N * s.O * s.P;
-  if (total == 0) return;
-  if constexpr (std::is_same_v<T, float>) {
-    if (p.kernel == ConvKernel::tiled) {
-      launch_conv_tiled<FwdProblem, true>(FwdProblem{conv_dev(s), x, w, bias, y}, p, s.G, total,
-                                          s.P, s.O);
-      return;
-    }
-  }
-  conv_fwd_direct<T>
-      <<<blocks_for(total), kThreads, 0, current_stream()>>>(conv_dev(s), x, w, bias, y);
-  SG_CUDA_CHECK_LAUNCH("conv_fwd_direct");
-}
-
-template <typename T>
-void conv_input_grad_gpu(const ConvShape& s, const ConvPlan& p, const T* dy, const T* w, T* dx) {
-  const int64_t total = s.N * s.C * s.H * s.W;
-  if (total == 0) return;
-  if constexpr (std::is_same_v<T, float>) {
-    if (p.kernel == ConvKernel::tiled) {
-      launch_conv_tiled<InputGradProblem, true>(InputGradProblem{conv_dev(s), dy, w, nullptr, dx},
-                                                p, s.G, total, 1, 1);
-      return;
-    }
-  }
-  conv_input_grad_direct<T>
-      <<<blocks_for(total), kThreads, 0, current_stream()>>>(conv_dev(s), dy, w, dx);
-  SG_CUDA_CHECK_LAUNCH("conv_input_grad_direct");
-}
-
-template <typename T>
-void conv_weight_grad_gpu(const ConvShape& s, const ConvPlan& p, const T* dy, const T* x, T* dw) {
-  const int64_t total = s.O * s.K;
-  if (total == 0) return;
-  if constexpr (std::is_same_v<T, float>) {
-    if (p.kernel == ConvKernel::tiled) {
-      launch_conv_tiled<WeightGradProblem, false>(
-          WeightGradProblem{conv_dev(s), dy, x, nullptr, dw}, p, s.G, total, 1, 1);
-      return;
-    }
-  }
-  const int blocks = static_cast<int>(std::min<int64_t>(total, kMaxBlocks));
-  conv_weight_grad_direct<T><<<blocks, kThreads, 0, current_stream()>>>(conv_dev(s), dy, x, dw);
-  SG_CUDA_CHECK_LAUNCH("conv_weight_grad_direct");
 }
 
 }  // namespace stackgrad::kernels::gpu

@@ -129,6 +129,41 @@ class Emulator {
     st.block = nullptr;
   }
 
+  // A launch over a 3-D grid (kernels that read blockIdx.y / blockIdx.z): the blocks run in
+  // x-fastest order (x, then y, then z), one at a time as above.
+  template <class F>
+  void launch(dim3 grid, int threads, F&& body) {
+    if (threads % kWarp != 0 || threads > kMaxThreads) std::abort();
+    const int64_t blocks = int64_t(grid.x) * grid.y * grid.z;
+    if (blocks <= 0) return;
+    State& st = state();
+    blockDim = dim3{static_cast<unsigned>(threads), 1, 1};
+    gridDim = grid;
+    std::barrier<> block_bar(threads);
+    st.block = &block_bar;
+    for (int w = 0; w < threads / kWarp; ++w)
+      st.warps[w].bar = std::make_unique<std::barrier<>>(kWarp);
+    std::vector<std::thread> team;
+    team.reserve(threads);
+    for (int t = 0; t < threads; ++t)
+      team.emplace_back([&, t] {
+        threadIdx = dim3{static_cast<unsigned>(t), 0, 0};
+        for (int64_t b = 0; b < blocks; ++b) {
+          block_bar.arrive_and_wait();
+          if (t == 0) {
+            blockIdx =
+                dim3{static_cast<unsigned>(b % grid.x), static_cast<unsigned>(b / grid.x % grid.y),
+                     static_cast<unsigned>(b / (int64_t(grid.x) * grid.y))};
+            for (const Range& r : shared_) std::memset(r.p, 0xff, r.bytes);
+          }
+          block_bar.arrive_and_wait();
+          body();
+        }
+      });
+    for (auto& t : team) t.join();
+    st.block = nullptr;
+  }
+
  private:
   std::vector<Range> shared_;
 };
@@ -207,3 +242,9 @@ void sg_emulated_mma_m16n8k16(float (&d)[4], const uint32_t (&a)[4], const uint3
 #define __shared__ static
 #define __align__(n) __attribute__((aligned(n)))
 #define SG_EXTERN_SHARED(type, name) extern type name[]
+
+// float4 and make_float4 (the tiled kernels' 16-byte shared-memory reads), as CUDA lays them out.
+struct alignas(16) float4 {
+  float x, y, z, w;
+};
+inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z, w}; }

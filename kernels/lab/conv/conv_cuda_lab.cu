@@ -21,7 +21,7 @@
 #include "engine/ops/elementwise.h"
 #include "engine/ops/random.h"
 #include "engine/runtime/cuda_context.h"
-#include "kernels/cuda/conv_kernels.cuh"
+#include "kernels/cuda/conv_launch.cuh"
 
 using namespace stackgrad;
 using namespace stackgrad::kernels;
