@@ -70,6 +70,7 @@ struct Case {
   bool c_vec;               // the plan's float4 C stores
   bool capped;              // one block in x and z: the kernels' grid-stride loops
   bool full_only;
+  bool a_flip = false;  // A's rows (m) stored last to first: a negative stride along m
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
@@ -83,15 +84,16 @@ struct Strided {
   T* ptr() { return buf.data() + base; }
   const T* ptr() const { return buf.data() + base; }
   size_t index(int64_t z, int64_t r, int64_t s) const {
-    return base + static_cast<size_t>(z * bs + r * rs + s * cs);
+    return static_cast<size_t>(static_cast<int64_t>(base) + z * bs + r * rs + s * cs);
   }
 };
 
 // [batch, R, S] stored row-major ([R, S + pad]) or transposed ([S, R + pad]); the base sits
-// `off` elements past a 64-byte boundary; batch stride 0 when broadcast. Every element is `fill`.
+// `off` elements past a 64-byte boundary; batch stride 0 when broadcast; with flip_r, row r is
+// stored where row R - 1 - r would be (a negative stride along R). Every element is `fill`.
 template <class T>
 Strided<T> make_strided(int64_t batch, int64_t R, int64_t S, bool trans, int64_t pad, int64_t off,
-                        bool bcast, T fill) {
+                        bool bcast, T fill, bool flip_r = false) {
   Strided<T> m;
   m.batch = batch, m.R = R, m.S = S;
   const int64_t ld = (trans ? R : S) + pad, rows = trans ? S : R;
@@ -104,6 +106,10 @@ Strided<T> make_strided(int64_t batch, int64_t R, int64_t S, bool trans, int64_t
   size_t a = 0;
   while (reinterpret_cast<uintptr_t>(m.buf.data() + a) % 64 != 0) ++a;
   m.base = a + static_cast<size_t>(off);
+  if (flip_r) {
+    m.base += static_cast<size_t>((R - 1) * std::abs(m.rs));
+    m.rs = -m.rs;
+  }
   return m;
 }
 
@@ -171,7 +177,8 @@ Errors run_case(const Case& c) {
   std::mt19937_64 rng(0x5eed + c.M * 131 + c.N * 7 + c.K);
   std::uniform_real_distribution<double> u(-1, 1);
   const T nan = quiet_nan<T>();
-  Strided<T> A = make_strided<T>(c.batch, c.M, c.K, c.a_t, c.a_pad, c.a_off, c.a_bcast, nan);
+  Strided<T> A =
+      make_strided<T>(c.batch, c.M, c.K, c.a_t, c.a_pad, c.a_off, c.a_bcast, nan, c.a_flip);
   Strided<T> B = make_strided<T>(c.batch, c.K, c.N, c.b_t, c.b_pad, c.b_off, c.b_bcast, nan);
   const T sentinel = T(-777.25);
   Strided<T> C = make_strided<T>(c.batch, c.M, c.N, c.c_t, c.c_pad, c.c_off, false, sentinel);
@@ -297,6 +304,11 @@ std::vector<Case> cases() {
     {"tf32_scalar_ccol",            false, kPlanned, TF,   1,    65,  66,  64, false, false, 1,   1,   3,   0,   false, false, true,  1,   0,   1.0,  0.0,  true , S_,   S_,   false, false, false},
     {"reg128_big",                  false, R128,    R128,  2,    300, 260, 100, false, true, 0,   0,   0,   0,   false, false, false, 0,   0,   1.0,  0.5,  false, K_,   K_,   true,  false, false},
     {"reg64_big",                   false, R64,     R64,   3,    200, 192, 77, true,  false, 0,   0,   0,   0,   false, false, false, 0,   0,   1.0,  0.0,  false, X_,   X_,   true,  false, false},
+    // A with a negative row stride: float4 loads along k from rows walked backwards (vec_k), and
+    // a -1 stride along m (scalar).
+    {"reg64_neg_rows_vec",          false, R64,     R64,   2,    69,  66,  28, false, false, 0,   2,   0,   0,   false, false, false, 2,   0,   1.0,  0.0,  false, K_,   X_,   true,  false, false, true},
+    {"tf32_neg_m_scalar",           false, kPlanned, TF,   1,    67,  70,  64, true,  true,  0,   0,   0,   0,   false, false, false, 2,   0,   1.0,  0.5,  true,  S_,   K_,   true,  false, false, true},
+    {"f64_neg_rows",                true, kPlanned, T_,    2,    20,  17,  9,  false, false, 1,   0,   0,   0,   false, false, false, 0,   0,   1.0,  0.0,  false, S_,   S_,   false, false, false, true},
     {"full_tf32_big",               false, kPlanned, TF,   2,    260, 300, 150, false, false, 0,  0,   1,   0,   false, false, false, 0,   0,   1.0,  0.0,  true , S_,   X_,   true,  false, true},
     {"full_f64_big",                true, kPlanned, T_,    2,    150, 170, 90, true,  false, 0,   0,   0,   0,   false, false, false, 0,   0,   1.0,  1.0,  false, S_,   S_,   false, false, true},
   };
