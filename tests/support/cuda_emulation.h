@@ -233,6 +233,71 @@ void sg_emulated_mma_m16n8k16(float (&d)[4], const uint32_t (&a)[4], const uint3
   w.bar->arrive_and_wait();  // every lane has read the fragments before any lane writes again
 }
 
+// --- TF32 tensor cores and the f32 vector types (the GEMM kernels, gemm_kernels.cuh) ---------
+
+// float2 (8-byte shared-memory reads) and the bit casts, as CUDA lays them out.
+struct alignas(8) float2 {
+  float x, y;
+};
+inline uint32_t __float_as_uint(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  return u;
+}
+inline float __uint_as_float(uint32_t u) {
+  float x;
+  std::memcpy(&x, &u, sizeof x);
+  return x;
+}
+
+// cvt.rna.tf32.f32: x rounded to TF32's 10 mantissa bits, to nearest with ties away from zero,
+// kept as an f32 bit pattern with the low 13 bits zero. Adding half a TF32 ulp (bit 12) to the
+// magnitude and truncating does exactly that, carrying into the exponent (up to infinity) where
+// the mantissa overflows; infinities pass, NaNs stay NaN.
+inline float sg_emulated_cvt_rna_tf32(float x) {
+  uint32_t u = __float_as_uint(x);
+  if ((u & 0x7f800000u) == 0x7f800000u) return x;  // inf, NaN
+  u = (u + 0x1000u) & ~0x1fffu;
+  return __uint_as_float(u);
+}
+
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 over the calling thread's warp: d += A B,
+// A 16 x 8 and B 8 x 8 of TF32 values (f32 bit patterns, of which the tensor cores read the top
+// 19 bits: the low 13 are dropped here too), d the lane's four f32 accumulators. The fragment
+// layout is the PTX ISA's for this shape and type (lane = 4 g + t, one element per register):
+//   A: a0 (row g, col t), a1 (row g + 8, col t), a2 (row g, col t + 4), a3 (row g + 8, col t + 4);
+//   B: b0 (row (k) t, col (n) g), b1 (row t + 4, col g);
+//   d: as for m16n8k16, (row g, cols 2t, 2t + 1), (row g + 8, cols 2t, 2t + 1).
+// The products of TF32 inputs are exact in double and the sum is rounded once to f32 per call
+// (the hardware's internal order and rounding may differ in the last bits). Every lane of the
+// warp must call it, as on the GPU.
+inline void sg_emulated_mma_m16n8k8_tf32(float (&d)[4], const uint32_t (&a)[4],
+                                         const uint32_t (&b)[2]) {
+  using stackgrad::testing::cuda_emulation::state;
+  const int lane = static_cast<int>(threadIdx.x) % 32;
+  auto& w = state().warps[threadIdx.x / 32];
+  for (int i = 0; i < 4; ++i) w.mma_a[lane][i] = a[i];
+  for (int i = 0; i < 2; ++i) w.mma_b[lane][i] = b[i];
+  w.bar->arrive_and_wait();
+  auto element = [](uint32_t word) {
+    return static_cast<double>(__uint_as_float(word & ~0x1fffu));
+  };
+  auto A = [&](int r, int k) {  // owner lane 4 (r % 8) + k % 4, register (r >= 8) + 2 (k >= 4)
+    return element(w.mma_a[(r % 8) * 4 + k % 4][(r >= 8 ? 1 : 0) + (k >= 4 ? 2 : 0)]);
+  };
+  auto B = [&](int k, int n) {  // owner lane 4 n + k % 4, register k >= 4
+    return element(w.mma_b[n * 4 + k % 4][k >= 4 ? 1 : 0]);
+  };
+  const int g = lane / 4, t = lane % 4;
+  for (int e = 0; e < 4; ++e) {
+    const int r = g + (e >= 2 ? 8 : 0), n = 2 * t + e % 2;
+    double s = d[e];
+    for (int k = 0; k < 8; ++k) s += A(r, k) * B(k, n);
+    d[e] = static_cast<float>(s);
+  }
+  w.bar->arrive_and_wait();  // every lane has read the fragments before any lane writes again
+}
+
 #define __device__
 #define __global__
 #define __host__
