@@ -97,40 +97,16 @@ class Emulator {
   explicit Emulator(std::vector<Range> shared = {}) : shared_(std::move(shared)) {}
 
   // `body` runs once per (block, thread), with blockIdx and threadIdx set; `threads` must be a
-  // multiple of 32 (whole warps).
+  // multiple of 32 (whole warps). A 1-D grid of `blocks` blocks.
   template <class F>
   void launch(int64_t blocks, int threads, F&& body) {
-    if (threads % kWarp != 0 || threads > kMaxThreads) std::abort();
     if (blocks <= 0) return;
-    State& st = state();
-    blockDim = dim3{static_cast<unsigned>(threads), 1, 1};
-    gridDim = dim3{static_cast<unsigned>(blocks), 1, 1};
-    std::barrier<> block_bar(threads);
-    st.block = &block_bar;
-    for (int w = 0; w < threads / kWarp; ++w) st.warps[w].bar = std::make_unique<std::barrier<>>(kWarp);
-    // A team of `threads` threads walks the blocks in order; thread 0 resets the shared memory
-    // and sets blockIdx between two barriers.
-    std::vector<std::thread> team;
-    team.reserve(threads);
-    for (int t = 0; t < threads; ++t)
-      team.emplace_back([&, t] {
-        threadIdx = dim3{static_cast<unsigned>(t), 0, 0};
-        for (int64_t b = 0; b < blocks; ++b) {
-          block_bar.arrive_and_wait();
-          if (t == 0) {
-            blockIdx = dim3{static_cast<unsigned>(b), 0, 0};
-            for (const Range& r : shared_) std::memset(r.p, 0xff, r.bytes);
-          }
-          block_bar.arrive_and_wait();
-          body();
-        }
-      });
-    for (auto& t : team) t.join();
-    st.block = nullptr;
+    launch(dim3{static_cast<unsigned>(blocks), 1, 1}, threads, std::forward<F>(body));
   }
 
   // A launch over a 3-D grid (kernels that read blockIdx.y / blockIdx.z): the blocks run in
-  // x-fastest order (x, then y, then z), one at a time as above.
+  // x-fastest order (x, then y, then z), one at a time. A team of `threads` threads walks them;
+  // thread 0 resets the shared memory and sets blockIdx between two barriers.
   template <class F>
   void launch(dim3 grid, int threads, F&& body) {
     if (threads % kWarp != 0 || threads > kMaxThreads) std::abort();
